@@ -1,0 +1,27 @@
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint check clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python app.py
+
+test: install
+	$(BIN)/python -m bot check responses.yaml
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+check: install
+	$(BIN)/python -m bot check responses.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

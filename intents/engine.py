@@ -1,0 +1,59 @@
+"""Question in, Answer out: matching plus thread follow-ups, over one validated catalogue."""
+
+from __future__ import annotations
+
+from intents.matcher import Matcher
+from intents.model import Answer, Catalogue, Intent, Match
+
+FOLLOWUP_THRESHOLD = 0.55
+# A follow-up is a short reply: longer text is a new question, whatever it starts with.
+FOLLOWUP_MAX_WORDS = 8
+
+
+class Engine:
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.threshold = catalogue.settings.confidence_threshold
+        self.matcher = Matcher(
+            {i.id: i.examples for i in catalogue.intents},
+            {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number},
+        )
+        self.followups = Matcher(dict(catalogue.settings.followups), keep_stopwords=True) if catalogue.settings.followups else None
+
+    def match(self, question: str) -> Match:
+        return self.matcher.match(question, self.threshold)
+
+    def answer(self, question: str, previous_intent: str | None = None) -> Answer:
+        """Answer a question; in a thread, `previous_intent` is the topic last answered there."""
+        match = self.match(question)
+        previous = self.catalogue.get(previous_intent)
+        if previous is not None and self.followups is not None:
+            kind, score = self._followup_kind(question)
+            if kind is not None and score >= match.confidence:
+                mode = {"more": "full", "signup": "signup", "read": "read"}[kind]
+                if mode == "signup" and not previous.is_offer:
+                    mode = "read"
+                return Answer(question, previous, round(score, 4), self._alternatives(match), mode, followup=True)  # type: ignore[arg-type]
+        intent = self.catalogue.get(match.intent_id)
+        if intent is None:
+            return Answer(question, None, match.confidence, self._alternatives(match), "fallback")
+        return Answer(question, intent, match.confidence, self._alternatives(match), "full")
+
+    def _followup_kind(self, question: str) -> tuple[str | None, float]:
+        assert self.followups is not None
+        if len(self.followups.words(question)) > FOLLOWUP_MAX_WORDS:
+            return None, 0.0
+        result = self.followups.match(question, FOLLOWUP_THRESHOLD)
+        return result.intent_id, result.confidence
+
+    def _alternatives(self, match: Match) -> tuple[Intent, ...]:
+        found = (self.catalogue.get(c.intent_id) for c in match.alternatives)
+        return tuple(i for i in found if i is not None)
+
+    def signup_offer(self, text: str) -> Intent | None:
+        """The offer a `signup <text>` command names, or None when it names none clearly."""
+        offers = [i.id for i in self.catalogue.offers]
+        if not text.strip() or not offers:
+            return None
+        result = self.matcher.match(text, self.threshold * 0.6, among=offers)
+        return self.catalogue.get(result.intent_id)

@@ -1,0 +1,430 @@
+"""Load and validate responses.yaml into a Catalogue, reporting every problem with file, line and column.
+
+The file is read with PyYAML's SafeLoader only. We walk the composed node tree (not the plain Python
+objects) so each problem can point at the exact line and column a staff editor has to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from intents.model import Catalogue, ContentSettings, Intent, Link
+from intents.text import normalise
+
+MAX_FILE_BYTES = 512 * 1024
+MIN_EXAMPLES = 8
+MIN_SUMMARY_CHARS = 40
+FOLLOWUP_KINDS = ("more", "signup", "read")
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP_ID_RE = re.compile(r"^S[A-Z0-9]{2,}$")
+
+Level = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    column: int
+    message: str
+    level: Level = "error"
+
+    def __str__(self) -> str:
+        prefix = "" if self.level == "error" else "warning: "
+        return f"{self.path}:{self.line}:{self.column}: {prefix}{self.message}"
+
+
+class ContentError(Exception):
+    """The content file cannot be used; `problems` says exactly why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+_SETTINGS_FIELDS = {
+    "confidence_threshold": True,
+    "fallback_text": True,
+    "contact_text": True,
+    "default_source": True,
+    "staff_user_ids": False,
+    "staff_usergroup_ids": False,
+    "followups": False,
+}
+_INTENT_FIELDS = {
+    "id": True,
+    "title": True,
+    "examples": True,
+    "summary": True,
+    "details": False,
+    "links": False,
+    "related": False,
+    "signup": False,
+    "source": False,
+    "recommendation_number": False,
+}
+_constructor = yaml.constructor.SafeConstructor()
+
+
+class _Checker:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def add(self, node: Node | None, message: str, level: Level = "error") -> None:
+        mark = node.start_mark if node is not None else None
+        line = mark.line + 1 if mark else 1
+        column = mark.column + 1 if mark else 1
+        self.problems.append(Problem(self.path, line, column, message, level))
+
+    # --- typed accessors: each returns None (and records a problem) when the node is wrong ---
+
+    def mapping(self, node: Node, where: str, fields: dict[str, bool]) -> dict[str, Node] | None:
+        if not isinstance(node, MappingNode):
+            self.add(node, f"{where}: expected a set of 'name: value' fields, found {_kind(node)}")
+            return None
+        out: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else None
+            if not isinstance(key, str):
+                self.add(key_node, f"{where}: field names must be plain words")
+                continue
+            if key in out:
+                self.add(key_node, f"{where}: field '{key}' is given twice")
+                continue
+            if key not in fields:
+                known = ", ".join(fields)
+                self.add(key_node, f"{where}: unknown field '{key}' (known fields: {known})")
+                continue
+            out[key] = value_node
+        for name, required in fields.items():
+            if required and name not in out:
+                self.add(node, f"{where}: missing field '{name}'")
+        return out
+
+    def string(self, node: Node, where: str) -> str | None:
+        if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+            self.add(node, f"{where}: expected text, found {_kind(node)}")
+            return None
+        value = str(node.value).strip()
+        if not value:
+            self.add(node, f"{where}: must not be empty")
+            return None
+        return value
+
+    def number(self, node: Node, where: str, *, integer: bool) -> float | None:
+        tags = ("tag:yaml.org,2002:int",) if integer else ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        if not isinstance(node, ScalarNode) or node.tag not in tags:
+            kind = "a whole number" if integer else "a number"
+            self.add(node, f"{where}: expected {kind}, found {_kind(node)}")
+            return None
+        return _constructor.construct_object(node)
+
+    def strings(self, node: Node, where: str) -> list[tuple[str, Node]] | None:
+        if not isinstance(node, SequenceNode):
+            self.add(node, f"{where}: expected a list (lines starting with '- '), found {_kind(node)}")
+            return None
+        out = []
+        for i, item in enumerate(node.value, 1):
+            value = self.string(item, f"{where} item {i}")
+            if value is not None:
+                out.append((value, item))
+        return out
+
+    def link(self, node: Node, where: str) -> Link | None:
+        fields = self.mapping(node, where, {"label": True, "url": True})
+        if fields is None:
+            return None
+        label = self.string(fields["label"], f"{where} label") if "label" in fields else None
+        url = self.string(fields["url"], f"{where} url") if "url" in fields else None
+        if url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme != "https" or not parsed.netloc or any(c.isspace() for c in url):
+                self.add(fields["url"], f"{where} url: must be a full https:// address, found '{url}'")
+                url = None
+        if label is None or url is None:
+            return None
+        return Link(label=label, url=url)
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a set of fields"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == "tag:yaml.org,2002:null":
+        return "nothing"
+    names = {
+        "tag:yaml.org,2002:str": "text",
+        "tag:yaml.org,2002:int": "a number",
+        "tag:yaml.org,2002:float": "a number",
+        "tag:yaml.org,2002:bool": "yes/no",
+    }
+    return f"{names.get(node.tag, 'a value')} '{node.value}'"
+
+
+def _compose(text: str, checker: _Checker) -> Node | None:
+    """Parse YAML safely. Aliases are refused outright: they are how 'billion laughs' bombs work."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                checker.add(
+                    _MarkOnly(event.start_mark),
+                    "YAML aliases (*name) are not allowed in this file; write the text out in full",
+                )
+                return None
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = (exc.problem or "invalid YAML").strip()
+        context = f" ({exc.context.strip()})" if exc.context else ""
+        checker.add(_MarkOnly(mark), f"YAML syntax error: {problem}{context}")
+        return None
+    except yaml.YAMLError as exc:
+        checker.add(None, f"YAML syntax error: {exc}")
+        return None
+
+
+class _MarkOnly(Node):
+    def __init__(self, mark: Any) -> None:
+        super().__init__("", "", mark, mark)
+
+
+def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list[Problem]]:
+    """Validate content text. Returns the catalogue (None on any error) and every problem found."""
+    checker = _Checker(str(path))
+    root = _compose(text, checker)
+    if root is None:
+        if not checker.problems:
+            checker.add(None, "the file is empty")
+        return None, checker.problems
+    top = checker.mapping(root, "file", {"settings": True, "intents": True})
+    if top is None:
+        return None, checker.problems
+    settings = _settings(checker, top["settings"]) if "settings" in top else None
+    intents = _intents(checker, top["intents"]) if "intents" in top else []
+    errors = [p for p in checker.problems if p.level == "error"]
+    if errors or settings is None:
+        return None, checker.problems
+    return Catalogue(settings=settings, intents=tuple(intents), path=Path(path)), checker.problems
+
+
+def load_catalogue(path: str | Path) -> Catalogue:
+    """Read and validate a content file; raise ContentError naming file, line and field on any error."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ContentError([Problem(str(path), 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")])
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ContentError([Problem(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ContentError([Problem(str(path), 1, 1, f"the file is not UTF-8 text: {exc.reason}")]) from exc
+    catalogue, problems = parse_catalogue(text, path)
+    if catalogue is None:
+        raise ContentError([p for p in problems if p.level == "error"])
+    return catalogue
+
+
+def _settings(c: _Checker, node: Node) -> ContentSettings | None:
+    fields = c.mapping(node, "settings", _SETTINGS_FIELDS)
+    if fields is None:
+        return None
+    threshold = None
+    if "confidence_threshold" in fields:
+        threshold = c.number(fields["confidence_threshold"], "settings.confidence_threshold", integer=False)
+        if threshold is not None and not 0 < threshold < 1:
+            c.add(fields["confidence_threshold"], "settings.confidence_threshold: must be between 0 and 1")
+            threshold = None
+    texts = {}
+    for name in ("fallback_text", "contact_text", "default_source"):
+        texts[name] = c.string(fields[name], f"settings.{name}") if name in fields else None
+    staff_users = _id_list(c, fields.get("staff_user_ids"), "settings.staff_user_ids", _USER_ID_RE)
+    staff_groups = _id_list(c, fields.get("staff_usergroup_ids"), "settings.staff_usergroup_ids", _GROUP_ID_RE)
+    followups: dict[str, tuple[str, ...]] = {}
+    if "followups" in fields:
+        kinds = c.mapping(fields["followups"], "settings.followups", {k: False for k in FOLLOWUP_KINDS})
+        for kind, kind_node in (kinds or {}).items():
+            phrases = c.strings(kind_node, f"settings.followups.{kind}")
+            if phrases is not None:
+                followups[kind] = tuple(p for p, _ in phrases)
+    if threshold is None or None in texts.values():
+        return None
+    return ContentSettings(
+        confidence_threshold=float(threshold),
+        fallback_text=texts["fallback_text"],  # type: ignore[arg-type]
+        contact_text=texts["contact_text"],  # type: ignore[arg-type]
+        default_source=texts["default_source"],  # type: ignore[arg-type]
+        staff_user_ids=staff_users,
+        staff_usergroup_ids=staff_groups,
+        followups=followups,
+    )
+
+
+def _id_list(c: _Checker, node: Node | None, where: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    if node is None:
+        return ()
+    if isinstance(node, SequenceNode) and not node.value:
+        return ()
+    items = c.strings(node, where) or []
+    out = []
+    for value, item in items:
+        if pattern.match(value):
+            out.append(value)
+        else:
+            c.add(item, f"{where}: '{value}' is not a Slack id of the right kind")
+    return tuple(out)
+
+
+def _intents(c: _Checker, node: Node) -> list[Intent]:
+    if not isinstance(node, SequenceNode) or not node.value:
+        c.add(node, "intents: expected a list of intents (each starting with '- id: ...')")
+        return []
+    intents: list[Intent] = []
+    id_nodes: dict[str, Node] = {}
+    related_refs: list[tuple[str, str, Node]] = []
+    example_owner: dict[str, tuple[str, Node]] = {}
+    rec_numbers: dict[int, str] = {}
+    for position, item in enumerate(node.value, 1):
+        intent = _intent(c, item, position, id_nodes, related_refs, example_owner, rec_numbers)
+        if intent is not None:
+            intents.append(intent)
+    for owner, ref, ref_node in related_refs:
+        if ref not in id_nodes:
+            c.add(ref_node, f"intent '{owner}' field 'related': no intent has the id '{ref}'")
+        elif ref == owner:
+            c.add(ref_node, f"intent '{owner}' field 'related': an intent cannot be related to itself")
+    return intents
+
+
+def _intent_name(node: Node, position: int) -> str:
+    """'intent 'some_id'' when the id can be read, else 'intent N' (its place in the list)."""
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) == "id" and isinstance(value, ScalarNode) and value.value:
+                return f"intent '{value.value}'"
+    return f"intent {position}"
+
+
+def _intent(
+    c: _Checker,
+    node: Node,
+    position: int,
+    id_nodes: dict[str, Node],
+    related_refs: list[tuple[str, str, Node]],
+    example_owner: dict[str, tuple[str, Node]],
+    rec_numbers: dict[int, str],
+) -> Intent | None:
+    fields = c.mapping(node, _intent_name(node, position), _INTENT_FIELDS)
+    if fields is None:
+        return None
+    intent_id = c.string(fields["id"], f"intent {position} field 'id'") if "id" in fields else None
+    if intent_id is not None and not _ID_RE.match(intent_id):
+        c.add(fields["id"], f"intent {position} field 'id': '{intent_id}' must be lower-case letters, digits and _")
+        intent_id = None
+    if intent_id is not None and intent_id in id_nodes:
+        first = id_nodes[intent_id].start_mark.line + 1
+        c.add(fields["id"], f"intent '{intent_id}' field 'id': duplicate id (first used on line {first})")
+        intent_id = None
+    name = f"intent '{intent_id}'" if intent_id else f"intent {position}"
+    if intent_id is not None:
+        id_nodes[intent_id] = fields["id"]
+    before = len([p for p in c.problems if p.level == "error"])
+
+    title = c.string(fields["title"], f"{name} field 'title'") if "title" in fields else None
+    summary = c.string(fields["summary"], f"{name} field 'summary'") if "summary" in fields else None
+    if summary is not None and len(summary) < MIN_SUMMARY_CHARS:
+        c.add(fields["summary"], f"{name} field 'summary': too short ({len(summary)} characters; at least {MIN_SUMMARY_CHARS})")
+    examples: list[str] = []
+    if "examples" in fields:
+        items = c.strings(fields["examples"], f"{name} field 'examples'")
+        if items is not None:
+            if len(items) < MIN_EXAMPLES:
+                c.add(fields["examples"], f"{name} field 'examples': {len(items)} examples; at least {MIN_EXAMPLES} are needed")
+            for text, item in items:
+                key = " ".join(normalise(text))
+                if not key:
+                    c.add(item, f"{name} field 'examples': '{text}' has no words the bot can match")
+                    continue
+                owner = example_owner.get(key)
+                if owner is not None and owner[0] != (intent_id or name):
+                    line = owner[1].start_mark.line + 1
+                    c.add(item, f"{name} field 'examples': '{text}' is also an example of intent '{owner[0]}' (line {line})")
+                elif owner is not None:
+                    c.add(item, f"{name} field 'examples': '{text}' is listed twice")
+                else:
+                    example_owner[key] = (intent_id or name, item)
+                examples.append(text)
+    details: list[str] = []
+    if "details" in fields:
+        details = [t for t, _ in c.strings(fields["details"], f"{name} field 'details'") or []]
+    links: list[Link] = []
+    if "links" in fields:
+        links_node = fields["links"]
+        if isinstance(links_node, SequenceNode):
+            for i, item in enumerate(links_node.value, 1):
+                link = c.link(item, f"{name} field 'links' item {i}")
+                if link is not None:
+                    links.append(link)
+        elif not (isinstance(links_node, ScalarNode) and links_node.tag == "tag:yaml.org,2002:null"):
+            c.add(links_node, f"{name} field 'links': expected a list of label/url pairs, found {_kind(links_node)}")
+    signup = c.link(fields["signup"], f"{name} field 'signup'") if "signup" in fields else None
+    source = c.string(fields["source"], f"{name} field 'source'") if "source" in fields else None
+    related: list[str] = []
+    if "related" in fields:
+        for ref, ref_node in c.strings(fields["related"], f"{name} field 'related'") or []:
+            related.append(ref)
+            related_refs.append((intent_id or name, ref, ref_node))
+    rec_number = None
+    if "recommendation_number" in fields:
+        value = c.number(fields["recommendation_number"], f"{name} field 'recommendation_number'", integer=True)
+        if value is not None and not 1 <= value <= 20:
+            c.add(fields["recommendation_number"], f"{name} field 'recommendation_number': must be from 1 to 20")
+        elif value is not None and int(value) in rec_numbers:
+            c.add(
+                fields["recommendation_number"],
+                f"{name} field 'recommendation_number': {value} is already used by '{rec_numbers[int(value)]}'",
+            )
+        elif value is not None:
+            rec_number = int(value)
+            rec_numbers[rec_number] = intent_id or name
+
+    after = len([p for p in c.problems if p.level == "error"])
+    if after > before or intent_id is None or title is None or summary is None:
+        return None
+    return Intent(
+        id=intent_id,
+        title=title,
+        examples=tuple(examples),
+        summary=summary,
+        details=tuple(details),
+        links=tuple(links),
+        related=tuple(related),
+        signup=signup,
+        source=source,
+        recommendation_number=rec_number,
+        line=node.start_mark.line + 1,
+    )
+
+
+def iter_strings(catalogue: Catalogue) -> Iterable[str]:
+    """Every piece of member-facing text in the catalogue (used by safety checks)."""
+    s = catalogue.settings
+    yield from (s.fallback_text, s.contact_text, s.default_source)
+    for intent in catalogue.intents:
+        yield intent.title
+        yield intent.summary
+        yield from intent.details
+        yield from (link.label for link in intent.links)
+        if intent.source:
+            yield intent.source

@@ -1,0 +1,198 @@
+"""Match a question to an intent: TF-IDF over words, word pairs and character trigrams, nearest examples.
+
+Pure Python and small on purpose: the catalogue has a few hundred example questions, so a sparse
+nearest-neighbour search over an inverted index answers in well under a millisecond and keeps the
+bot's memory close to a bare Bolt app's. No model, no download, no network.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+from intents.model import Candidate, Match
+from intents.text import content_words, normalise, stem
+
+# How much each feature family counts in the final similarity (they add to 1).
+WORD_WEIGHT = 0.45
+CHAR_WEIGHT = 0.55
+# An intent's score mixes its single best example with the mean of its top three, so one lucky
+# example cannot carry a weak match alone.
+BEST_WEIGHT = 0.5
+MAX_ALTERNATIVES = 3
+# Words the examples never use still weigh in the question's norm, a little less than the rarest known word.
+UNKNOWN_WEIGHT = 0.8
+
+Vector = dict[str, float]
+
+
+def _word_features(words: Sequence[str]) -> Counter[str]:
+    feats: Counter[str] = Counter(words)
+    feats.update(f"{a}_{b}" for a, b in zip(words, words[1:]))
+    return feats
+
+
+def _char_features(words: Sequence[str]) -> Counter[str]:
+    feats: Counter[str] = Counter()
+    for word in words:
+        padded = f" {word} "
+        feats.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return feats
+
+
+class _Space:
+    """One TF-IDF vector space with an inverted index over the example vectors."""
+
+    def __init__(self, docs: list[Counter[str]]) -> None:
+        df: Counter[str] = Counter()
+        for doc in docs:
+            df.update(doc.keys())
+        n = len(docs)
+        self.idf = {term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in df.items()}
+        self.unknown_idf = (math.log(1 + n) + 1.0) * UNKNOWN_WEIGHT
+        self.index: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for doc_id, doc in enumerate(docs):
+            vec = self._weigh(doc, known_only=True)
+            for term, weight in vec.items():
+                self.index[term].append((doc_id, weight))
+        self.index = dict(self.index)
+
+    def _weigh(self, feats: Counter[str], *, known_only: bool) -> Vector:
+        vec: Vector = {}
+        for term, count in feats.items():
+            idf = self.idf.get(term)
+            if idf is None:
+                if known_only:
+                    continue
+                # Unknown terms still count in the norm: a long off-topic question with one
+                # on-topic word should not look like a close match.
+                idf = self.unknown_idf
+            vec[term] = (1.0 + math.log(count)) * idf
+        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        return {t: w / norm for t, w in vec.items()}
+
+    def similarities(self, feats: Counter[str]) -> dict[int, float]:
+        query = self._weigh(feats, known_only=False)
+        scores: dict[int, float] = defaultdict(float)
+        for term, weight in query.items():
+            for doc_id, doc_weight in self.index.get(term, ()):
+                scores[doc_id] += weight * doc_weight
+        return scores
+
+
+class _Vocabulary:
+    """Corrects single-edit typos against the words the examples use (symmetric deletes)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.counts: Counter[str] = Counter(words)
+        self.deletes: dict[str, list[str]] = defaultdict(list)
+        for word in self.counts:
+            if len(word) >= 4:
+                for variant in self._variants(word):
+                    self.deletes[variant].append(word)
+
+    @staticmethod
+    def _variants(word: str) -> set[str]:
+        return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+    def correct(self, word: str) -> str:
+        if word in self.counts or len(word) < 4 or word.isdigit():
+            return word
+        candidates: set[str] = set()
+        for variant in self._variants(word):
+            candidates.update(self.deletes.get(variant, ()))
+        if not candidates:
+            return word
+        return max(sorted(candidates), key=lambda w: self.counts[w])
+
+
+_REC_WORD = "recommendation"
+_NUMBER = re.compile(r"^[1-9]$")
+
+
+def recommendation_number(tokens: Sequence[str]) -> int | None:
+    """'recommendation 4', 'rec four', 'the fourth recommendation', 'recommendation number 4' -> 4."""
+    for i, token in enumerate(tokens):
+        if token != _REC_WORD:
+            continue
+        window = list(tokens[max(0, i - 2) : i]) + list(tokens[i + 1 : i + 3])
+        for candidate in window:
+            if _NUMBER.match(candidate):
+                return int(candidate)
+    return None
+
+
+class Matcher:
+    """Scores a question against every intent's examples."""
+
+    def __init__(
+        self,
+        examples: dict[str, Sequence[str]],
+        rec_numbers: dict[int, str] | None = None,
+        *,
+        keep_stopwords: bool = False,
+    ) -> None:
+        self.rec_numbers = dict(rec_numbers or {})
+        self.keep_stopwords = keep_stopwords
+        self.labels: list[str] = []
+        words_per_doc: list[list[str]] = []
+        for intent_id, texts in examples.items():
+            for text in texts:
+                self.labels.append(intent_id)
+                words_per_doc.append(self._analyse(text))
+        self.vocabulary = _Vocabulary(w for words in words_per_doc for w in words)
+        self.word_space = _Space([_word_features(w) for w in words_per_doc])
+        self.char_space = _Space([_char_features(w) for w in words_per_doc])
+        self.intent_ids = list(dict.fromkeys(self.labels))
+
+    def _analyse(self, text: str) -> list[str]:
+        tokens = normalise(text)
+        words = [] if self.keep_stopwords else content_words(tokens)
+        # Small talk ("what can you do?") is all stopwords: then every word counts.
+        return words or [stem(t) for t in tokens]
+
+    def words(self, question: str) -> list[str]:
+        return [self.vocabulary.correct(w) for w in self._analyse(question)]
+
+    def scores(self, question: str, among: Iterable[str] | None = None) -> dict[str, float]:
+        """Similarity in [0, 1] of the question to each intent (intents with no overlap are left out)."""
+        words = self.words(question)
+        if not words:
+            return {}
+        word_sims = self.word_space.similarities(_word_features(words))
+        char_sims = self.char_space.similarities(_char_features(words))
+        allowed = set(among) if among is not None else None
+        per_intent: dict[str, list[float]] = defaultdict(list)
+        for doc_id in word_sims.keys() | char_sims.keys():
+            label = self.labels[doc_id]
+            if allowed is not None and label not in allowed:
+                continue
+            sim = WORD_WEIGHT * word_sims.get(doc_id, 0.0) + CHAR_WEIGHT * char_sims.get(doc_id, 0.0)
+            per_intent[label].append(sim)
+        out: dict[str, float] = {}
+        for label, sims in per_intent.items():
+            top = sorted(sims, reverse=True)[:3]
+            top += [0.0] * (3 - len(top))
+            out[label] = min(1.0, BEST_WEIGHT * top[0] + (1 - BEST_WEIGHT) * sum(top) / 3)
+        return out
+
+    def match(self, question: str, threshold: float, among: Iterable[str] | None = None) -> Match:
+        scores = self.scores(question, among)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        number = recommendation_number(normalise(question))
+        if number is not None and number in self.rec_numbers:
+            target = self.rec_numbers[number]
+            if among is None or target in set(among):
+                rest = [kv for kv in ranked if kv[0] != target]
+                ranked = [(target, 1.0)] + rest
+        alternatives_floor = threshold * 0.5
+        if not ranked or ranked[0][1] < threshold:
+            alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= alternatives_floor)
+            return Match(None, round(ranked[0][1], 4) if ranked else 0.0, alternatives)
+        best, confidence = ranked[0]
+        alternatives = tuple(
+            Candidate(i, round(s, 4)) for i, s in ranked[1 : MAX_ALTERNATIVES + 1] if s >= alternatives_floor
+        )
+        return Match(best, round(confidence, 4), alternatives)
