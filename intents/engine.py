@@ -18,7 +18,9 @@ class Engine:
             {i.id: i.examples for i in catalogue.intents},
             {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number},
         )
-        self.followups = Matcher(dict(catalogue.settings.followups), keep_stopwords=True) if catalogue.settings.followups else None
+        self.followups = (
+            Matcher(dict(catalogue.settings.followups), keep_stopwords=True) if catalogue.settings.followups else None
+        )
 
     def match(self, question: str) -> Match:
         return self.matcher.match(question, self.threshold)

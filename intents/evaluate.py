@@ -91,7 +91,8 @@ def evaluate(engine: Engine, questions: list[LabelledQuestion]) -> Report:
 def format_report(report: Report, most_confused: int = 10) -> str:
     lines = [
         f"in-scope top-1 accuracy: {report.accuracy:.1%} ({report.in_scope_correct}/{report.in_scope})",
-        f"out-of-scope recall:     {report.out_of_scope_recall:.1%} ({report.out_of_scope_correct}/{report.out_of_scope})",
+        f"out-of-scope recall:     {report.out_of_scope_recall:.1%} "
+        f"({report.out_of_scope_correct}/{report.out_of_scope})",
         "",
         f"{'intent':34} {'precision':>9} {'recall':>7} {'n':>4}",
     ]

@@ -344,13 +344,20 @@ def _intent(
     title = c.string(fields["title"], f"{name} field 'title'") if "title" in fields else None
     summary = c.string(fields["summary"], f"{name} field 'summary'") if "summary" in fields else None
     if summary is not None and len(summary) < MIN_SUMMARY_CHARS:
-        c.add(fields["summary"], f"{name} field 'summary': too short ({len(summary)} characters; at least {MIN_SUMMARY_CHARS})")
+        c.add(
+            fields["summary"],
+            f"{name} field 'summary': too short ({len(summary)} characters; at least {MIN_SUMMARY_CHARS})",
+        )
     examples: list[str] = []
+    example_lines: list[int] = []
     if "examples" in fields:
         items = c.strings(fields["examples"], f"{name} field 'examples'")
         if items is not None:
             if len(items) < MIN_EXAMPLES:
-                c.add(fields["examples"], f"{name} field 'examples': {len(items)} examples; at least {MIN_EXAMPLES} are needed")
+                c.add(
+                    fields["examples"],
+                    f"{name} field 'examples': {len(items)} examples; at least {MIN_EXAMPLES} are needed",
+                )
             for text, item in items:
                 key = " ".join(normalise(text))
                 if not key:
@@ -359,12 +366,16 @@ def _intent(
                 owner = example_owner.get(key)
                 if owner is not None and owner[0] != (intent_id or name):
                     line = owner[1].start_mark.line + 1
-                    c.add(item, f"{name} field 'examples': '{text}' is also an example of intent '{owner[0]}' (line {line})")
+                    c.add(
+                        item,
+                        f"{name} field 'examples': '{text}' is also an example of intent '{owner[0]}' (line {line})",
+                    )
                 elif owner is not None:
                     c.add(item, f"{name} field 'examples': '{text}' is listed twice")
                 else:
                     example_owner[key] = (intent_id or name, item)
                 examples.append(text)
+                example_lines.append(item.start_mark.line + 1)
     details: list[str] = []
     if "details" in fields:
         details = [t for t, _ in c.strings(fields["details"], f"{name} field 'details'") or []]
@@ -414,6 +425,7 @@ def _intent(
         source=source,
         recommendation_number=rec_number,
         line=node.start_mark.line + 1,
+        example_lines=tuple(example_lines),
     )
 
 

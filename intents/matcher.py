@@ -30,7 +30,7 @@ Vector = dict[str, float]
 
 def _word_features(words: Sequence[str]) -> Counter[str]:
     feats: Counter[str] = Counter(words)
-    feats.update(f"{a}_{b}" for a, b in zip(words, words[1:]))
+    feats.update(f"{a}_{b}" for a, b in zip(words, words[1:], strict=False))
     return feats
 
 
@@ -137,10 +137,12 @@ class Matcher:
         self.rec_numbers = dict(rec_numbers or {})
         self.keep_stopwords = keep_stopwords
         self.labels: list[str] = []
+        self.texts: list[str] = []
         words_per_doc: list[list[str]] = []
         for intent_id, texts in examples.items():
             for text in texts:
                 self.labels.append(intent_id)
+                self.texts.append(text)
                 words_per_doc.append(self._analyse(text))
         self.vocabulary = _Vocabulary(w for words in words_per_doc for w in words)
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
@@ -156,8 +158,9 @@ class Matcher:
     def words(self, question: str) -> list[str]:
         return [self.vocabulary.correct(w) for w in self._analyse(question)]
 
-    def scores(self, question: str, among: Iterable[str] | None = None) -> dict[str, float]:
-        """Similarity in [0, 1] of the question to each intent (intents with no overlap are left out)."""
+    def scores(self, question: str, among: Iterable[str] | None = None, exclude: int | None = None) -> dict[str, float]:
+        """Similarity in [0, 1] of the question to each intent (intents with no overlap are left out).
+        `exclude` leaves one example out, to test an example against all the others."""
         words = self.words(question)
         if not words:
             return {}
@@ -166,6 +169,8 @@ class Matcher:
         allowed = set(among) if among is not None else None
         per_intent: dict[str, list[float]] = defaultdict(list)
         for doc_id in word_sims.keys() | char_sims.keys():
+            if doc_id == exclude:
+                continue
             label = self.labels[doc_id]
             if allowed is not None and label not in allowed:
                 continue
@@ -189,7 +194,9 @@ class Matcher:
                 ranked = [(target, 1.0)] + rest
         alternatives_floor = threshold * 0.5
         if not ranked or ranked[0][1] < threshold:
-            alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= alternatives_floor)
+            alternatives = tuple(
+                Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= alternatives_floor
+            )
             return Match(None, round(ranked[0][1], 4) if ranked else 0.0, alternatives)
         best, confidence = ranked[0]
         alternatives = tuple(

@@ -28,6 +28,7 @@ class Intent:
     source: str | None = None
     recommendation_number: int | None = None
     line: int = 0
+    example_lines: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def is_offer(self) -> bool:

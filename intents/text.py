@@ -67,7 +67,7 @@ def normalise(text: str) -> list[str]:
     text = _APOSTROPHES.sub("", text)
     raw = _NON_WORD.sub(" ", text).split()[:MAX_TOKENS]
     tokens: list[str] = []
-    for i, token in enumerate(raw):
+    for _i, token in enumerate(raw):
         previous = tokens[-1] if tokens else ""
         if token in _ROMAN and previous != "recommendation":
             tokens.append(token)

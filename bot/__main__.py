@@ -1,0 +1,155 @@
+"""Command line: `python -m bot ask|check|eval|run`.
+
+ask [--json] [QUESTION ...]   what the bot would answer (questions from stdin, one a line, if none given)
+check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
+eval FILE.tsv [--min-accuracy X] [--min-oos-recall Y]
+                              accuracy per intent on a labelled set; non-zero exit under the thresholds
+run                           serve (with credentials) or local mode (without)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from bot.blocks import Commands, to_plain_text
+from bot.content import Content, build_content, validate_file
+from bot.settings import PROJECT_DIR, has_credentials
+from intents import ContentError
+from intents.evaluate import LabelError, evaluate, format_report, read_labelled
+from intents.quality import content_warnings
+
+DEFAULT_PATH = Path(os.environ.get("RESPONSES_PATH") or PROJECT_DIR / "responses.yaml")
+
+
+def _commands() -> Commands:
+    return Commands(
+        os.environ.get("MESSENGER_COMMAND", "/messenger"), os.environ.get("KEYPOINTS_COMMAND", "/keypoints")
+    )
+
+
+def _load(path: Path) -> Content | None:
+    try:
+        return build_content(path, _commands())
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    content = _load(args.path)
+    if content is None:
+        return 1
+    questions = args.questions or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    for question in questions:
+        answer = content.engine.answer(question)
+        message = content.renderer.answer(answer)
+        text = to_plain_text(message.blocks)
+        if args.json:
+            record = {
+                "question": question,
+                "intent": answer.intent.id if answer.intent else None,
+                "confidence": answer.confidence,
+                "alternatives": [i.id for i in answer.alternatives],
+                "text": text,
+                "links": [
+                    {"label": e["text"]["text"], "url": e["url"]}
+                    for b in message.blocks
+                    for e in (b.get("elements") or []) + ([b["accessory"]] if b.get("accessory") else [])
+                    if isinstance(e, dict) and "url" in e
+                ],
+            }
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            intent = answer.intent.id if answer.intent else "(none: fallback)"
+            alternatives = ", ".join(i.id for i in answer.alternatives) or "-"
+            print(f"question:     {question}\nintent:       {intent}\nconfidence:   {answer.confidence:.2f}")
+            print(f"alternatives: {alternatives}\n\n{text}\n")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    catalogue, problems = validate_file(args.path, _commands())
+    errors = [p for p in problems if p.level == "error"]
+    for problem in errors:
+        print(problem)
+    if catalogue is None:
+        return 1
+    warnings = content_warnings(catalogue)
+    for warning in warnings:
+        print(warning)
+    if warnings and args.strict:
+        return 1
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    content = _load(args.path)
+    if content is None:
+        return 1
+    try:
+        questions = read_labelled(args.file, {i.id for i in content.catalogue.intents})
+    except (OSError, LabelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = evaluate(content.engine, questions)
+    print(format_report(report))
+    failed = []
+    if args.min_accuracy is not None and report.accuracy < args.min_accuracy:
+        failed.append(f"accuracy {report.accuracy:.3f} is under {args.min_accuracy}")
+    if args.min_oos_recall is not None and report.out_of_scope_recall < args.min_oos_recall:
+        failed.append(f"out-of-scope recall {report.out_of_scope_recall:.3f} is under {args.min_oos_recall}")
+    for line in failed:
+        print(f"FAILED: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if has_credentials():
+        import app
+
+        return app.main()
+    from bot.local import run_local
+
+    try:
+        asyncio.run(run_local(DEFAULT_PATH, int(os.environ.get("PORT") or 0)))
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="NHS Confederation member-support bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="show what the bot would answer")
+    ask.add_argument("questions", nargs="*")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ask.set_defaults(func=cmd_ask)
+    check = sub.add_parser("check", help="validate the content file")
+    check.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH)
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.set_defaults(func=cmd_check)
+    ev = sub.add_parser("eval", help="measure matching against a labelled TSV file")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ev.add_argument("--min-accuracy", type=float, default=None)
+    ev.add_argument("--min-oos-recall", type=float, default=None)
+    ev.set_defaults(func=cmd_eval)
+    run = sub.add_parser("run", help="serve, or local mode without Slack credentials")
+    run.set_defaults(func=cmd_run)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Answer -> Block Kit message (and its plain-text fallback), built with slack_sdk's block models.
+
+slack_sdk's models enforce Slack's element limits (3000 characters a section, 75 a button label,
+25 elements an actions block) when a payload is built, so content that breaks them fails in
+`python -m bot check`, not in front of a member.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.safety import clean_payload
+from intents.model import Answer, Catalogue, Intent
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+BUTTON_LABEL_LIMIT = 75
+MAX_ACTIONS = 25
+TOPIC_ACTION = "topic"
+LINK_ACTION = "link"
+SHARE_ACTION = "share"
+
+
+@dataclass(frozen=True)
+class Commands:
+    messenger: str = "/messenger"
+    keypoints: str = "/keypoints"
+
+    def fill(self, text: str) -> str:
+        return text.replace("{messenger}", self.messenger).replace("{keypoints}", self.keypoints)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered reply: `text` is the plain fallback Slack shows in notifications."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= BUTTON_LABEL_LIMIT else text[: BUTTON_LABEL_LIMIT - 1] + "…"
+
+
+def _topic_button(intent: Intent) -> ButtonElement:
+    return ButtonElement(text=_label(intent.title), action_id=f"{TOPIC_ACTION}:{intent.id}", value=intent.id)
+
+
+def _link_buttons(intent: Intent, *, include_signup: bool = True) -> list[ButtonElement]:
+    buttons = []
+    if include_signup and intent.signup is not None:
+        buttons.append(
+            ButtonElement(
+                text=_label(intent.signup.label),
+                url=intent.signup.url,
+                action_id=f"{LINK_ACTION}:signup",
+                style="primary",
+            )
+        )
+    for n, link in enumerate(intent.links):
+        buttons.append(ButtonElement(text=_label(link.label), url=link.url, action_id=f"{LINK_ACTION}:{n}"))
+    return buttons[:MAX_ACTIONS]
+
+
+def _sections(text: str) -> list[SectionBlock]:
+    """Split long text on line breaks into sections within Slack's per-section limit."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > SECTION_LIMIT:
+            chunks.append(line[:SECTION_LIMIT])
+            line = line[SECTION_LIMIT:]
+        if len(current) + len(line) + 1 > SECTION_LIMIT:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return [SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks]
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text[:SECTION_LIMIT])])
+
+
+def _share_button(answer_ref: str) -> ActionsBlock:
+    return ActionsBlock(
+        block_id="share",
+        elements=[ButtonElement(text="Share in channel", action_id=SHARE_ACTION, value=answer_ref)],
+    )
+
+
+def share_ref(answer: Answer) -> str:
+    """A button value that lets the share handler rebuild the same answer later."""
+    return json.dumps({"intent": answer.intent.id if answer.intent else None, "mode": answer.mode})
+
+
+class Renderer:
+    def __init__(self, catalogue: Catalogue, commands: Commands) -> None:
+        self.catalogue = catalogue
+        self.commands = commands
+
+    def answer(self, answer: Answer, *, shareable: bool = False) -> Message:
+        if answer.intent is None:
+            return self.fallback(answer)
+        intent = answer.intent
+        blocks: list[Block]
+        if answer.mode == "signup" and intent.signup is not None:
+            text = f"To sign up for {intent.title}, use the link below."
+            blocks = [SectionBlock(text=MarkdownTextObject(text=f"*{intent.title}*\n{text}"))]
+            blocks.append(ActionsBlock(block_id="links", elements=_link_buttons(intent)[:1]))
+        elif answer.mode == "read":
+            text = f"You can read more about {intent.title} here."
+            blocks = [SectionBlock(text=MarkdownTextObject(text=f"*{intent.title}*\nYou can read more here:"))]
+            buttons = _link_buttons(intent)
+            if buttons:
+                blocks.append(ActionsBlock(block_id="links", elements=buttons))
+            else:
+                blocks.append(_context(self.catalogue.settings.contact_text))
+        else:
+            summary = self.commands.fill(intent.summary)
+            text = f"{intent.title}: {summary}"
+            blocks = [HeaderBlock(text=PlainTextObject(text=_label(intent.title), emoji=False))]
+            blocks += _sections(summary)
+            if intent.details:
+                blocks += _sections("\n".join(f"• {self.commands.fill(d)}" for d in intent.details))
+            buttons = _link_buttons(intent)
+            if buttons:
+                blocks.append(ActionsBlock(block_id="links", elements=buttons))
+            related = [r for r in (self.catalogue.get(i) for i in intent.related) if r is not None]
+            if related:
+                blocks.append(_context("Related topics:"))
+                blocks.append(
+                    ActionsBlock(block_id="related", elements=[_topic_button(r) for r in related][:MAX_ACTIONS])
+                )
+        blocks.append(_context(f"Source: {intent.source or self.catalogue.settings.default_source}"))
+        if shareable:
+            blocks.append(_share_button(share_ref(answer)))
+        return self._finish(text, blocks)
+
+    def fallback(self, answer: Answer, *, shareable: bool = False) -> Message:
+        settings = self.catalogue.settings
+        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=settings.fallback_text))]
+        if answer.alternatives:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="*Did you mean one of these?*")))
+            blocks.append(
+                ActionsBlock(block_id="did_you_mean", elements=[_topic_button(i) for i in answer.alternatives[:3]])
+            )
+        blocks.append(_context(settings.contact_text))
+        return self._finish(f"{settings.fallback_text} {settings.contact_text}", blocks)
+
+    def offers(self, intro: str = "Which offer would you like to sign up for?") -> Message:
+        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{intro}*"))]
+        for offer in self.catalogue.offers:
+            assert offer.signup is not None
+            blocks.append(
+                SectionBlock(
+                    text=MarkdownTextObject(text=f"*{offer.title}*"),
+                    accessory=ButtonElement(
+                        text=_label(offer.signup.label), url=offer.signup.url, action_id=f"{LINK_ACTION}:{offer.id}"
+                    ),
+                )
+            )
+        blocks.append(_context(self.catalogue.settings.contact_text))
+        names = ", ".join(o.title for o in self.catalogue.offers)
+        return self._finish(f"{intro} {names}", blocks)
+
+    def notice(self, text: str) -> Message:
+        return self._finish(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+
+    def home(self, key_points: Intent | None) -> dict[str, Any]:
+        """The App Home tab: key points, the offers with their links, and how to ask."""
+        blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Messenger review and leadership support"))]
+        if key_points is not None:
+            blocks += _sections(key_points.summary)
+        blocks.append(DividerBlock())
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="*Our offers to leaders*")))
+        for offer in self.catalogue.offers:
+            assert offer.signup is not None
+            first_line = offer.summary.split("\n")[0]
+            blocks.append(
+                SectionBlock(
+                    text=MarkdownTextObject(text=f"*{offer.title}*\n{first_line}"[:SECTION_LIMIT]),
+                    accessory=ButtonElement(
+                        text=_label(offer.signup.label), url=offer.signup.url, action_id=f"{LINK_ACTION}:{offer.id}"
+                    ),
+                )
+            )
+        blocks.append(DividerBlock())
+        how = (
+            "*How to ask*\nMention me in a channel, send me a direct message, or reply in a thread I have answered. "
+            f"Or use `{self.commands.keypoints}` and `{self.commands.messenger} help`."
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=how)))
+        blocks.append(_context(self.catalogue.settings.contact_text))
+        return {"type": "home", "blocks": clean_payload([b.to_dict() for b in blocks[:100]])}
+
+    def _finish(self, text: str, blocks: list[Block]) -> Message:
+        payload = [b.to_dict() for b in blocks]
+        if len(payload) > MAX_BLOCKS:
+            # Keep the source line: it is the member's pointer to where the answer came from.
+            payload = payload[: MAX_BLOCKS - 1] + payload[-1:]
+        plain = text.replace("\n", " ")
+        return Message(text=clean_payload(plain[:SECTION_LIMIT]), blocks=clean_payload(payload))
+
+
+def to_plain_text(blocks: list[dict[str, Any]]) -> str:
+    """Render blocks as readable text for the terminal (local mode, `python -m bot ask`)."""
+    lines: list[str] = []
+
+    def text_of(obj: Any) -> str:
+        return obj.get("text", "") if isinstance(obj, dict) else ""
+
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(text_of(block.get("text")).upper())
+        elif kind == "section":
+            lines.append(text_of(block.get("text")))
+            accessory = block.get("accessory")
+            if accessory and accessory.get("type") == "button":
+                lines.append(_button_line(accessory))
+        elif kind == "actions":
+            lines.extend(_button_line(e) for e in block.get("elements", []) if e.get("type") == "button")
+        elif kind == "context":
+            lines.append("  " + " ".join(text_of(e) for e in block.get("elements", [])))
+        elif kind == "divider":
+            lines.append("-" * 40)
+    return "\n".join(lines)
+
+
+def _button_line(button: dict[str, Any]) -> str:
+    label = button.get("text", {}).get("text", "")
+    if "url" in button:
+        return f"  [{label}] -> {button['url']}"
+    return f"  [{label}] (button: {button.get('value', '')})"

@@ -1,0 +1,123 @@
+"""The content in service: one validated catalogue, its engine and renderer, swapped whole on reload.
+
+A reload builds everything new first and swaps one reference at the end, so a request in flight
+keeps the Content it started with and a file that fails validation never replaces the good one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from slack_sdk.errors import SlackObjectFormationError
+
+from bot.blocks import MAX_BLOCKS, Commands, Renderer
+from bot.safety import has_broadcast
+from intents import Answer, Catalogue, ContentError, Engine, Problem
+from intents.loader import MAX_FILE_BYTES, iter_strings, parse_catalogue
+
+log = logging.getLogger("bot.content")
+
+
+@dataclass(frozen=True)
+class Content:
+    catalogue: Catalogue
+    engine: Engine
+    renderer: Renderer
+
+
+def render_problems(catalogue: Catalogue, commands: Commands) -> list[Problem]:
+    """Problems only visible once an intent is rendered: Slack's limits and stray broadcasts."""
+    renderer = Renderer(catalogue, commands)
+    path = str(catalogue.path)
+    problems = []
+    for intent in catalogue.intents:
+        answer = Answer("", intent, 1.0, (), "full")
+        try:
+            message = renderer.answer(answer, shareable=True)
+        except SlackObjectFormationError as exc:
+            problems.append(Problem(path, intent.line, 1, f"intent '{intent.id}': breaks a Slack limit: {exc}"))
+            continue
+        if len(message.blocks) > MAX_BLOCKS:
+            problems.append(Problem(path, intent.line, 1, f"intent '{intent.id}': more than {MAX_BLOCKS} blocks"))
+        for block in message.blocks:
+            text = block.get("text")
+            if isinstance(text, dict) and len(text.get("text", "")) > 3000:
+                problems.append(
+                    Problem(path, intent.line, 1, f"intent '{intent.id}': a section exceeds 3000 characters")
+                )
+    for text in iter_strings(catalogue):
+        if has_broadcast(text):
+            problems.append(
+                Problem(path, 1, 1, f"text mentions people or channels, which is not allowed: {text[:60]!r}")
+            )
+    return problems
+
+
+def validate_file(path: Path, commands: Commands) -> tuple[Catalogue | None, list[Problem]]:
+    """Full validation of a content file, as `python -m bot check` and reload both run it."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, [Problem(str(path), 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return None, [Problem(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(str(path), 1, 1, f"the file is not UTF-8 text: {exc.reason}")]
+    catalogue, problems = parse_catalogue(text, path)
+    if catalogue is None:
+        return None, problems
+    extra = render_problems(catalogue, commands)
+    if extra:
+        return None, problems + extra
+    return catalogue, problems
+
+
+def build_content(path: Path, commands: Commands) -> Content:
+    catalogue, problems = validate_file(path, commands)
+    if catalogue is None:
+        raise ContentError([p for p in problems if p.level == "error"])
+    return Content(catalogue, Engine(catalogue), Renderer(catalogue, commands))
+
+
+class ContentHolder:
+    """Holds the content in service and reloads it from disk when the file changes."""
+
+    def __init__(self, path: Path, commands: Commands) -> None:
+        self.path = path
+        self.commands = commands
+        self.current = build_content(path, commands)
+        self._stamp = self._file_stamp()
+        self._lock = asyncio.Lock()
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    async def reload(self) -> list[Problem]:
+        """Try to load the file now. Returns the errors (empty on success); on errors nothing changes."""
+        async with self._lock:
+            self._stamp = self._file_stamp()
+            try:
+                content = await asyncio.to_thread(build_content, self.path, self.commands)
+            except ContentError as exc:
+                for problem in exc.problems:
+                    log.error("content reload refused: %s", problem)
+                return exc.problems
+            self.current = content
+            log.info("content reloaded: %d intents from %s", len(content.catalogue.intents), self.path)
+            return []
+
+    async def watch(self, interval: float) -> None:
+        """Poll the file's modification stamp; reload when it changes. Runs until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            stamp = self._file_stamp()
+            if stamp is not None and stamp != self._stamp:
+                await self.reload()

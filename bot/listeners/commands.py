@@ -1,0 +1,160 @@
+"""Slash commands: the key points command and the messenger command with its sub-commands.
+
+Answers are ephemeral and go back in the ack itself, well within Slack's 3 seconds: matching takes
+well under a millisecond. Each carries a "Share in channel" button.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks import Message
+from bot.content import Content
+from bot.listeners.common import SLOW_DOWN
+from bot.runtime import Bot, RequestRecord
+from intents import Answer
+
+log = logging.getLogger("bot.commands")
+
+_REC = re.compile(r"^(?:recommendation|rec)\s*(?:no\.?|number|#)?\s*(\S+)$")
+REFUSE_RELOAD = "Sorry, only the content team can reload the bot's answers. Ask them if something looks out of date."
+
+
+def _intent_answer(content: Content, intent_id: str, question: str) -> Answer | None:
+    intent = content.catalogue.get(intent_id)
+    if intent is None:
+        return None
+    return Answer(question, intent, 1.0, (), "full")
+
+
+def route_command(content: Content, text: str, *, keypoints: bool = False) -> tuple[str, Message]:
+    """Map a slash command's text to (what it was, the ephemeral reply)."""
+    renderer = content.renderer
+    words = text.strip().lower()
+    fixed = {
+        "": "help",
+        "help": "help",
+        "key-points": "key_points",
+        "keypoints": "key_points",
+        "key points": "key_points",
+        "recommendations": "recommendations",
+        "recs": "recommendations",
+        "offers": "offers_overview",
+    }
+    if keypoints:
+        words = "key-points"
+    if words in fixed:
+        answer = _intent_answer(content, fixed[words], text)
+        if answer is not None:
+            return fixed[words], renderer.answer(answer, shareable=True)
+    rec = _REC.match(words)
+    if rec:
+        number = content.engine.matcher.rec_numbers
+        from intents.text import normalise  # local: only this branch needs it
+
+        tokens = normalise(rec.group(1))
+        value = int(tokens[0]) if tokens and tokens[0].isdigit() else None
+        if value in number:
+            answer = _intent_answer(content, number[value], text)
+            if answer is not None:
+                return number[value], renderer.answer(answer, shareable=True)
+        count = len(number)
+        return "recommendation_unknown", renderer.notice(
+            f"There are {count} recommendations: try `recommendation 1` to `recommendation {count}`."
+        )
+    if words in ("signup", "sign up", "sign-up") or words.startswith(("signup ", "sign up ", "sign-up ")):
+        offer_text = re.sub(r"^sign[\s-]?up\s*", "", words)
+        offer = content.engine.signup_offer(offer_text)
+        if offer is None:
+            intro = "Which offer would you like to sign up for?"
+            if offer_text:
+                intro = "I'm not sure which offer you mean. Here are all of them:"
+            return "signup_list", renderer.offers(intro)
+        answer = Answer(text, offer, 1.0, (), "signup")
+        return offer.id, renderer.answer(answer, shareable=True)
+    answer = content.engine.answer(text)
+    return answer.intent.id if answer.intent else "fallback", renderer.answer(answer, shareable=True)
+
+
+async def is_staff(bot: Bot, client: AsyncWebClient, user: str) -> bool:
+    settings = bot.content.current.catalogue.settings
+    if user in settings.staff_user_ids:
+        return True
+    for group in settings.staff_usergroup_ids:
+        try:
+            result = await client.usergroups_users_list(usergroup=group)
+        except Exception as exc:
+            log.warning("could not read user group %s: %r", group, exc)
+            continue
+        if user in (result.get("users") or []):
+            return True
+    return False
+
+
+def register(app: AsyncApp, bot: Bot) -> None:
+    settings = bot.settings
+
+    async def handle(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, *, keypoints: bool
+    ) -> None:
+        record = RequestRecord(kind="command")
+        user = command.get("user_id")
+        text = command.get("text") if isinstance(command.get("text"), str) else ""
+        log.debug("command %s text=%r", command.get("command"), text)
+        assert bot.limiter is not None
+        if not keypoints and text.strip().lower() == "reload":
+            await ack()
+            await reload(bot, client, respond, user, record)
+            return
+        verdict = bot.limiter.check(str(user))
+        if verdict != "ok":
+            record.outcome = "rate_limited"
+            await ack(text=SLOW_DOWN if verdict == "warn" else None, response_type="ephemeral")
+            record.emit()
+            return
+        content = bot.content.current
+        what, message = route_command(content, text, keypoints=keypoints)
+        record.intent = what
+        await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
+        record.outcome = "answered"
+        record.emit()
+
+    @app.command(settings.keypoints_command)
+    async def on_keypoints(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await handle(ack, command, respond, client, keypoints=True)
+
+    @app.command(settings.messenger_command)
+    async def on_messenger(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await handle(ack, command, respond, client, keypoints=False)
+
+
+async def reload(bot: Bot, client: AsyncWebClient, respond: AsyncRespond, user: Any, record: RequestRecord) -> None:
+    """Staff-only: reload responses.yaml now and say what happened, errors included."""
+    record.intent = "reload"
+    if not isinstance(user, str) or not await is_staff(bot, client, user):
+        record.outcome = "refused"
+        await respond(response_type="ephemeral", text=REFUSE_RELOAD)
+        record.emit()
+        return
+    async with bot.inflight.track():
+        problems = await bot.content.reload()
+    if problems:
+        lines = "\n".join(f"• `{p}`" for p in problems[:20])
+        more = f"\n…and {len(problems) - 20} more" if len(problems) > 20 else ""
+        text = f"Reload refused: the file has errors, so I'm still using the previous version.\n{lines}{more}"
+        record.outcome = "reload_refused"
+    else:
+        count = len(bot.content.current.catalogue.intents)
+        text = f"Reloaded {bot.content.path.name}: {count} intents in service."
+        record.outcome = "reloaded"
+    await respond(response_type="ephemeral", text=text[:3000])
+    record.emit()

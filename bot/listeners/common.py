@@ -1,0 +1,67 @@
+"""Helpers every listener uses: posting with one clear failure line, the apology, shared texts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks import Message
+from bot.runtime import RequestRecord
+
+log = logging.getLogger("bot.listeners")
+
+
+APOLOGY = (
+    "Sorry, something went wrong on my side and I couldn't answer that. Please try again in a moment, "
+    "or get in touch with the NHS Confederation team."
+)
+SLOW_DOWN = "You're sending questions faster than I can answer them well. Please wait a few seconds and ask again."
+
+
+async def post(
+    client: AsyncWebClient, record: RequestRecord, channel: str, thread_ts: str | None, message: Message
+) -> bool:
+    """Post a reply; slack_sdk's retry handlers already retried 429s, 5xx and dropped connections.
+    If it still fails, log one clear line and carry on: the process keeps serving."""
+    try:
+        await client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return True
+    except SlackApiError as exc:
+        record.outcome = "post_failed"
+        log.error(
+            "reply not delivered: event_id=%s method=chat.postMessage error=%s status=%s",
+            record.event_id,
+            exc.response.get("error"),
+            exc.response.status_code,
+        )
+    except Exception as exc:  # connection errors and time-outs after retries
+        record.outcome = "post_failed"
+        log.error("reply not delivered: event_id=%s method=chat.postMessage error=%r", record.event_id, exc)
+    return False
+
+
+async def apologise(client: AsyncWebClient, record: RequestRecord, channel: str | None, thread_ts: str | None) -> None:
+    """A listener raised: tell the member instead of leaving silence, and log it with the event id."""
+    log.exception("listener failed: event_id=%s kind=%s", record.event_id, record.kind)
+    record.outcome = "error"
+    if channel is None:
+        return
+    try:
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=APOLOGY)
+    except Exception as exc:
+        log.error("apology not delivered: event_id=%s error=%r", record.event_id, exc)
+
+
+def event_id_of(body: dict[str, Any]) -> str | None:
+    value = body.get("event_id")
+    return value if isinstance(value, str) else None

@@ -1,0 +1,143 @@
+"""Events: mentions in channels, direct messages, follow-ups in threads the bot answered, App Home."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, post
+from bot.runtime import Bot, RequestRecord
+
+log = logging.getLogger("bot.events")
+DM_THREAD = "dm"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a question came from and where its answer goes."""
+
+    channel: str
+    reply_thread: str | None  # thread_ts to reply in; None = top level of a DM
+    memory_thread: str  # key for the thread's last topic
+
+
+def register(app: AsyncApp, bot: Bot) -> None:
+    @app.event("app_mention")
+    async def on_mention(
+        body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await handle_message(bot, client, body, event, context, mentioned=True)
+
+    @app.event("message")
+    async def on_message(
+        body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await handle_message(bot, client, body, event, context, mentioned=False)
+
+    @app.event("app_home_opened")
+    async def on_home(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        record = RequestRecord(kind="app_home", event_id=event_id_of(body))
+        user = event.get("user")
+        if event.get("tab", "home") != "home" or not isinstance(user, str):
+            record.outcome = "ignored"
+            record.emit()
+            return
+        content = bot.content.current
+        try:
+            async with bot.inflight.track():
+                view = content.renderer.home(content.catalogue.get("key_points"))
+                await client.views_publish(user_id=user, view=view)
+        except Exception as exc:
+            record.outcome = "post_failed"
+            log.error("home tab not published: event_id=%s error=%r", record.event_id, exc)
+        record.emit()
+
+
+def _route(bot_user_id: str | None, event: dict[str, Any], mentioned: bool) -> tuple[Route | None, str]:
+    """Decide whether and where to answer. Returns (route, reason when None)."""
+    channel = event.get("channel")
+    ts = event.get("ts")
+    if not isinstance(channel, str) or not isinstance(ts, str):
+        return None, "malformed"
+    thread_ts = event.get("thread_ts") if isinstance(event.get("thread_ts"), str) else None
+    if mentioned:
+        thread = thread_ts or ts
+        return Route(channel, thread, thread), ""
+    if event.get("channel_type") == "im":
+        return Route(channel, thread_ts, thread_ts or DM_THREAD), ""
+    if thread_ts is None:
+        return None, "not_for_bot"
+    if bot_user_id and f"<@{bot_user_id}>" in str(event.get("text", "")):
+        # The same message arrives as app_mention too; that listener answers it.
+        return None, "mention_handled_elsewhere"
+    return Route(channel, thread_ts, thread_ts), "thread_followup"
+
+
+async def handle_message(
+    bot: Bot,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    event: dict[str, Any],
+    context: AsyncBoltContext,
+    *,
+    mentioned: bool,
+) -> None:
+    record = RequestRecord(kind="app_mention" if mentioned else "message", event_id=event_id_of(body))
+    user = event.get("user")
+    # Bots (including ourselves), edits, deletions and other subtypes never get an answer.
+    if event.get("subtype") or event.get("bot_id") or not isinstance(user, str) or user == context.bot_user_id:
+        record.outcome = "ignored"
+        record.emit()
+        return
+    route, reason = _route(context.bot_user_id, event, mentioned)
+    if route is None:
+        record.outcome = f"ignored:{reason}"
+        record.emit()
+        return
+    previous = await bot.threads.get(route.channel, route.memory_thread)
+    if reason == "thread_followup":
+        if previous is None:  # a thread the bot has not answered
+            record.outcome = "ignored:not_our_thread"
+            record.emit()
+            return
+        record.kind = "thread_followup"
+    elif event.get("channel_type") == "im":
+        record.kind = "dm"
+    # A mention in a thread is delivered as app_mention and as message: answer it once.
+    if not await bot.seen.first_time(f"msg:{route.channel}:{event['ts']}"):
+        record.outcome = "duplicate"
+        record.emit()
+        return
+    assert bot.limiter is not None
+    verdict = bot.limiter.check(user)
+    if verdict != "ok":
+        record.outcome = "rate_limited"
+        if verdict == "warn":
+            content = bot.content.current
+            async with bot.inflight.track():
+                await post(client, record, route.channel, route.reply_thread, content.renderer.notice(SLOW_DOWN))
+        record.emit()
+        return
+    text = event.get("text") if isinstance(event.get("text"), str) else ""
+    log.debug("question event_id=%s text=%r", record.event_id, text)
+    try:
+        async with bot.inflight.track():
+            content = bot.content.current
+            answer = content.engine.answer(text, previous)
+            record.intent = answer.intent.id if answer.intent else None
+            record.confidence = answer.confidence
+            delivered = await post(client, record, route.channel, route.reply_thread, content.renderer.answer(answer))
+            if delivered:
+                # Remember the topic for follow-ups; after a fallback keep the earlier topic, and
+                # mark the thread as answered ("" = no topic) so a rephrased question is heard.
+                topic = answer.intent.id if answer.intent else (previous or "")
+                await bot.threads.set(route.channel, route.memory_thread, topic)
+            if delivered:
+                record.outcome = "fallback" if answer.is_fallback else "answered"
+    except Exception:
+        await apologise(client, record, route.channel, route.reply_thread)
+    record.emit()

@@ -1,0 +1,129 @@
+"""Local mode (`make run` without Slack credentials): the bot and the Slack stand-in on this machine,
+and a terminal prompt. Each line you type reaches the bot as a signed DM event (or, starting with /,
+as a slash command) and the reply is printed as readable text."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import build_app
+from bot.blocks import Commands, to_plain_text
+from bot.content import ContentHolder
+from bot.runtime import Bot
+from bot.server import EVENTS_PATH, build_web_app
+from bot.settings import Settings
+from bot.signing import command_body, event_body, signed_headers
+from bot.standin import SlackStandIn
+
+INTRO = """Local mode: no Slack credentials found, so the bot is talking to a local Slack stand-in.
+Type a question and press Enter (it arrives as a direct message). Start a line with / for a slash
+command, e.g. {keypoints} or {messenger} recommendation 4. Ctrl-D or 'quit' ends.
+To connect a real workspace, create the app from manifest.json, then set SLACK_BOT_TOKEN and
+SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and run `make run` again. See README.md.
+"""
+
+
+class LocalSession:
+    def __init__(self, responses_path: Path, port: int, out: TextIO) -> None:
+        self.responses_path = responses_path
+        self.port = port
+        self.out = out
+        self.standin = SlackStandIn()
+        self.secret = secrets.token_hex(16)
+        self.counter = 0
+
+    async def start(self) -> None:
+        await self.standin.start()
+        self.settings = Settings(
+            bot_token="xoxb-local-stand-in",
+            signing_secret=self.secret,
+            port=self.port,
+            host="127.0.0.1",
+            api_url=self.standin.api_url,
+            responses_path=self.responses_path,
+        )
+        commands = Commands(self.settings.messenger_command, self.settings.keypoints_command)
+        self.bot = Bot(self.settings, ContentHolder(self.responses_path, commands))
+        self.runner = web.AppRunner(build_web_app(build_app(self.bot), self.bot), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.watcher = asyncio.create_task(self.bot.content.watch(self.settings.reload_interval_seconds))
+        self.http = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        self.watcher.cancel()
+        await self.http.close()
+        await self.runner.cleanup()
+        await self.standin.stop()
+
+    async def _send(self, body: str, content_type: str) -> tuple[int, str]:
+        headers = signed_headers(self.secret, body, content_type=content_type)
+        url = f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
+        async with self.http.post(url, data=body.encode(), headers=headers) as resp:
+            return resp.status, await resp.text()
+
+    async def ask(self, line: str) -> str:
+        self.counter += 1
+        if line.startswith("/"):
+            command, _, text = line.partition(" ")
+            body = command_body(command, text, "ULOCAL01", "DLOCAL01", self.standin.response_url())
+            status, reply = await self._send(body, "application/x-www-form-urlencoded")
+            if status != 200:
+                return f"(the bot answered HTTP {status}: {reply})"
+            return _render_json(reply) or "(no reply)"
+        before = len(self.standin.calls_to("chat.postMessage"))
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "DLOCAL01",
+            "user": "ULOCAL01",
+            "text": line,
+            "ts": f"1700000000.{self.counter:06d}",
+        }
+        status, reply = await self._send(event_body(event, f"EvLOCAL{self.counter:06d}"), "application/json")
+        if status != 200:
+            return f"(the bot answered HTTP {status}: {reply})"
+        try:
+            calls = await self.standin.wait_for("chat.postMessage", before + 1, timeout=10)
+        except TimeoutError:
+            return "(no reply)"
+        params = calls[before].params
+        return to_plain_text(params.get("blocks") or []) or str(params.get("text", ""))
+
+
+def _render_json(text: str) -> str:
+    import json
+
+    try:
+        data: dict[str, Any] = json.loads(text)
+    except ValueError:
+        return text
+    return to_plain_text(data.get("blocks") or []) or str(data.get("text", ""))
+
+
+async def run_local(responses_path: Path, port: int = 0, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+    session = LocalSession(responses_path, port, out)
+    await session.start()
+    out.write(INTRO.format(keypoints=session.settings.keypoints_command, messenger=session.settings.messenger_command))
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            out.write("\nyou> ")
+            out.flush()
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line or line.strip().lower() in ("quit", "exit"):
+                break
+            if not line.strip():
+                continue
+            out.write("\n" + await session.ask(line.strip()) + "\n")
+    finally:
+        await session.stop()

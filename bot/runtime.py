@@ -1,0 +1,84 @@
+"""What every listener shares: settings, content, stores, the in-flight tracker and request logging."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.content import ContentHolder
+from bot.settings import Settings
+from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
+
+request_log = logging.getLogger("bot.requests")
+
+
+class InFlight:
+    """Counts replies being worked on, so shutdown can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @asynccontextmanager
+    async def track(self) -> AsyncIterator[None]:
+        self.count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    content: ContentHolder
+    seen: SeenStore = field(default_factory=MemorySeenStore)
+    threads: ThreadMemory = field(default_factory=MemoryThreadMemory)
+    limiter: RateLimiter | None = None
+    inflight: InFlight = field(default_factory=InFlight)
+
+    def __post_init__(self) -> None:
+        if self.limiter is None:
+            self.limiter = RateLimiter(self.settings.rate_limit_count, self.settings.rate_limit_seconds)
+
+
+@dataclass
+class RequestRecord:
+    """One structured INFO line per handled request. Never the member's text: that is DEBUG only."""
+
+    kind: str
+    event_id: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    outcome: str = "ok"
+    started: float = field(default_factory=time.perf_counter)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def emit(self) -> None:
+        fields = {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "latency_ms": round((time.perf_counter() - self.started) * 1000, 1),
+            "outcome": self.outcome,
+            **self.extra,
+        }
+        request_log.info(json.dumps(fields, separators=(",", ":")))

@@ -1,0 +1,168 @@
+"""HTTP serving with aiohttp: /slack/events into Bolt, /healthz, body limits and graceful shutdown.
+
+Bolt's own aiohttp adapter turns any body it cannot parse into a 500; here a request that is not
+signed gets 401 and a signed one Slack could never send gets 400, before Bolt sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.runtime import Bot
+
+log = logging.getLogger("bot.server")
+MAX_BODY_BYTES = 1024 * 1024
+EVENTS_PATH = "/slack/events"
+
+
+def _looks_valid(body: Any) -> str | None:
+    """A cheap shape check of a parsed Slack payload. Returns why it is wrong, or None."""
+    if not isinstance(body, dict):
+        return "payload is not an object"
+    kind = body.get("type")
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "event_callback without an event object"
+        for key in ("text", "channel", "user", "ts", "thread_ts", "channel_type", "subtype", "bot_id", "tab"):
+            if key in event and event[key] is not None and not isinstance(event[key], str):
+                return f"event field {key} has the wrong type"
+        for key in ("event_id", "team_id", "api_app_id"):
+            if key in body and not isinstance(body[key], str):
+                return f"{key} has the wrong type"
+        if "authorizations" in body and not isinstance(body["authorizations"], list):
+            return "authorizations has the wrong type"
+    elif kind in ("block_actions", "interactive_message"):
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+            return "block_actions without actions"
+        for action in actions:
+            for key in ("action_id", "block_id", "value", "type"):
+                if key in action and not isinstance(action[key], str):
+                    return f"action field {key} has the wrong type"
+        for key in ("user", "team", "channel", "container", "message", "view"):
+            if key in body and body[key] is not None and not isinstance(body[key], dict):
+                return f"{key} has the wrong type"
+    elif "command" in body:
+        for key in ("command", "text", "user_id", "channel_id", "team_id", "response_url", "trigger_id"):
+            if key in body and not isinstance(body[key], str):
+                return f"command field {key} has the wrong type"
+    for key in ("team", "enterprise", "user", "channel"):
+        if key in body and body[key] is not None and not isinstance(body[key], dict | str):
+            return f"{key} has the wrong type"
+    return None
+
+
+def _parse(raw: str, content_type: str) -> Any:
+    """Parse the way Slack sends: JSON for events, form data for commands and interactivity."""
+    if content_type == "application/json" or raw.lstrip().startswith("{"):
+        return json.loads(raw)
+    form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True, strict_parsing=bool(raw)).items()}
+    if "payload" in form:
+        return json.loads(form["payload"])
+    return form
+
+
+class SlackHTTP:
+    def __init__(self, bolt: AsyncApp, bot: Bot) -> None:
+        self.bolt = bolt
+        self.bot = bot
+        secret = bot.settings.signing_secret or ""
+        self.verifier = SignatureVerifier(secret)
+
+    def _signed(self, raw: bytes, request: web.Request) -> bool:
+        return self.verifier.is_valid(
+            body=raw,
+            timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
+            signature=request.headers.get("X-Slack-Signature", ""),
+        )
+
+    async def events(self, request: web.Request) -> web.Response:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413, text="request body too large")
+        try:
+            text = raw.decode("utf-8")
+            body = _parse(text, request.content_type)
+            problem = _looks_valid(body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            problem = f"unparseable body: {type(exc).__name__}"
+        if problem is not None:
+            if not self._signed(raw, request):
+                return web.Response(status=401, text="invalid signature")
+            log.warning("rejected signed request: %s", problem)
+            return web.Response(status=400, text="malformed request")
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        response = await self.bolt.async_dispatch(bolt_request)
+        if response.status >= 500:
+            # Bolt answers 500 when its middleware trips over a payload it did not expect. Slack would
+            # retry a 5xx; a payload it cannot handle is the sender's error, so say 400 and move on.
+            log.warning("bolt could not process a signed request (status %s); answered 400", response.status)
+            return web.Response(status=400, text="malformed request")
+        return await to_aiohttp_response(response)
+
+    async def health(self, request: web.Request) -> web.Response:
+        catalogue = self.bot.content.current.catalogue
+        return web.json_response({"ok": True, "intents": len(catalogue.intents)})
+
+
+def build_web_app(bolt: AsyncApp, bot: Bot) -> web.Application:
+    http = SlackHTTP(bolt, bot)
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_app.router.add_get("/healthz", http.health)
+    if not bot.settings.socket_mode:
+        web_app.router.add_post(EVENTS_PATH, http.events)
+    return web_app
+
+
+async def serve(bot: Bot, bolt: AsyncApp, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then stop accepting, let replies in flight finish, and return."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(build_web_app(bolt, bot), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(
+        runner, bot.settings.host, bot.settings.port, shutdown_timeout=bot.settings.shutdown_grace_seconds
+    )
+    await site.start()
+    socket_handler = None
+    if bot.settings.socket_mode:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(bolt, bot.settings.app_token)
+        await socket_handler.connect_async()
+        log.info("connected to Slack in Socket Mode; /healthz on port %s", bot.settings.port)
+    else:
+        log.info("serving %s and /healthz on port %s", EVENTS_PATH, bot.settings.port)
+    watcher = asyncio.create_task(bot.content.watch(bot.settings.reload_interval_seconds))
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info(
+        "stopping: no new requests; waiting up to %ss for %d replies in flight",
+        bot.settings.shutdown_grace_seconds,
+        bot.inflight.count,
+    )
+    watcher.cancel()
+    if socket_handler is not None:
+        await socket_handler.disconnect_async()
+    await site.stop()
+    finished = await bot.inflight.wait_idle(bot.settings.shutdown_grace_seconds)
+    if not finished:
+        log.warning("grace period over with %d replies still in flight", bot.inflight.count)
+    await runner.cleanup()
+    log.info("stopped")

@@ -1,0 +1,119 @@
+"""Operator settings, read once from the environment. Secrets come only from here."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEFAULT_API_URL = "https://slack.com/api/"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """One clear line naming the variable that is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str
+    signing_secret: str | None
+    app_token: str | None = None
+    port: int = 3000
+    host: str = "0.0.0.0"
+    api_url: str = DEFAULT_API_URL
+    responses_path: Path = PROJECT_DIR / "responses.yaml"
+    messenger_command: str = "/messenger"
+    keypoints_command: str = "/keypoints"
+    rate_limit_count: int = 10
+    rate_limit_seconds: float = 10.0
+    shutdown_grace_seconds: float = 10.0
+    reload_interval_seconds: float = 1.0
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.bot_token, self.signing_secret, self.app_token) if s)
+
+    def __repr__(self) -> str:  # never print secrets, even by accident
+        return f"Settings(port={self.port}, api_url={self.api_url!r}, socket_mode={self.socket_mode})"
+
+
+_COMMAND_RE = re.compile(r"^/[a-z0-9_-]{1,31}$")
+_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, *, integer: bool) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise SettingsError(f"{name} must be {kind} from {low:g} to {high:g}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be from {low:g} to {high:g}, got {raw!r}")
+    return value
+
+
+def has_credentials(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return any(env.get(n, "").strip() for n in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    bot_token = env.get("SLACK_BOT_TOKEN", "").strip()
+    if not bot_token:
+        raise SettingsError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-..., from your Slack app's OAuth page)")
+    if not bot_token.startswith("xoxb-"):
+        raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    signing_secret = env.get("SLACK_SIGNING_SECRET", "").strip() or None
+    if signing_secret is None and app_token is None:
+        raise SettingsError("SLACK_SIGNING_SECRET is not set (Basic Information > App Credentials in your Slack app)")
+    if signing_secret is not None and not re.fullmatch(r"[0-9A-Za-z]{16,128}", signing_secret):
+        raise SettingsError("SLACK_SIGNING_SECRET is malformed: expected 16 to 128 letters and digits")
+    api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
+    parsed = urlparse(api_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"SLACK_API_URL must be an http(s) address such as {DEFAULT_API_URL}, got {api_url!r}")
+    if not api_url.endswith("/"):
+        api_url += "/"
+    responses_path = Path(env.get("RESPONSES_PATH", "").strip() or PROJECT_DIR / "responses.yaml")
+    if not responses_path.is_file():
+        raise SettingsError(f"RESPONSES_PATH points at {str(responses_path)!r}, which is not a file")
+    commands = {}
+    for name, default in (("MESSENGER_COMMAND", "/messenger"), ("KEYPOINTS_COMMAND", "/keypoints")):
+        value = env.get(name, "").strip() or default
+        if not _COMMAND_RE.match(value):
+            raise SettingsError(f"{name} must look like /name (lower case, up to 32 characters), got {value!r}")
+        commands[name] = value
+    level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in _LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(sorted(_LEVELS))}, got {level!r}")
+    return Settings(
+        bot_token=bot_token,
+        signing_secret=signing_secret,
+        app_token=app_token,
+        port=int(_number(env, "PORT", 3000, 1, 65535, integer=True)),
+        host=env.get("HOST", "").strip() or "0.0.0.0",
+        api_url=api_url,
+        responses_path=responses_path,
+        messenger_command=commands["MESSENGER_COMMAND"],
+        keypoints_command=commands["KEYPOINTS_COMMAND"],
+        rate_limit_count=int(_number(env, "RATE_LIMIT_COUNT", 10, 1, 10_000, integer=True)),
+        rate_limit_seconds=_number(env, "RATE_LIMIT_SECONDS", 10.0, 1, 3600, integer=False),
+        shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 10.0, 0, 300, integer=False),
+        reload_interval_seconds=_number(env, "RELOAD_INTERVAL_SECONDS", 1.0, 0.1, 60, integer=False),
+        log_level=level,
+    )

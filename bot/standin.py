@@ -1,0 +1,143 @@
+"""A local Slack stand-in: an aiohttp server answering the Web API methods the bot calls and
+receiving response_url posts, recording every call. Tests and local mode use it; it can be told to
+make a method answer 429 with Retry-After, 500, or hang, for the next N calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+TEAM_ID = "T0000001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class Fault:
+    kind: str  # "429", "500" or "timeout"
+    remaining: int
+    retry_after: int = 1
+
+
+@dataclass
+class SlackStandIn:
+    host: str = "127.0.0.1"
+    port: int = 0
+    calls: list[Call] = field(default_factory=list)
+    faults: dict[str, Fault] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    hang_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+        self._changed = asyncio.Condition()
+        self._ts = 0
+
+    # --- control, for tests ---
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"http://{self.host}:{self.port}/response/{name}"
+
+    def fail_next(self, method: str, count: int, kind: str, retry_after: int = 1) -> None:
+        if kind not in ("429", "500", "timeout"):
+            raise ValueError("kind is 429, 500 or timeout")
+        self.faults[method] = Fault(kind, count, retry_after)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Wait until `method` has been called `count` times; return those calls."""
+
+        async def enough() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.calls_to(method)) >= count)
+
+        await asyncio.wait_for(enough(), timeout)
+        return self.calls_to(method)
+
+    # --- server ---
+
+    async def start(self) -> SlackStandIn:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.text()
+        if request.content_type == "application/json" and raw:
+            return json.loads(raw)
+        params: dict[str, Any] = {k: v[0] for k, v in parse_qs(raw).items()}
+        params.update(request.query)
+        for key in ("blocks", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        fault = self.faults.get(method)
+        if fault is not None and fault.remaining > 0:
+            fault.remaining -= 1
+            await self._record(Call(f"{method}!{fault.kind}", params, dict(request.headers)))
+            if fault.kind == "429":
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(fault.retry_after)}
+                )
+            if fault.kind == "500":
+                return web.json_response({"ok": False, "error": "internal_error"}, status=500)
+            await asyncio.sleep(self.hang_seconds)
+        await self._record(Call(method, params, dict(request.headers)))
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID, "user": "memberbot"}
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            self._ts += 1
+            ts = f"{int(time.time())}.{self._ts:06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V0000001", **(params.get("view") or {})}}
+        if method == "usergroups.users.list":
+            return {"ok": True, "users": self.usergroups.get(str(params.get("usergroup")), [])}
+        return {"ok": True}
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        await self._record(Call("response_url", payload, dict(request.headers)))
+        return web.Response(text="ok")

@@ -1,0 +1,64 @@
+"""Content warnings for `python -m bot check`: examples the matcher would send elsewhere, and pairs
+of intents whose examples overlap so much that members will get the wrong one."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from intents.loader import Problem
+from intents.matcher import Matcher, recommendation_number
+from intents.model import Catalogue
+from intents.text import normalise
+
+# An example is reported as misrouted when another intent beats its own by more than this.
+MISROUTE_MARGIN = 0.1
+# An example "leans" towards another intent when that intent scores within this margin of its own.
+OVERLAP_MARGIN = 0.05
+# A pair is reported when this many examples (either way) lean across it.
+OVERLAP_MIN_EXAMPLES = 3
+WORST_PAIRS = 5
+
+
+def content_warnings(catalogue: Catalogue) -> list[Problem]:
+    intents = {i.id: i for i in catalogue.intents}
+    matcher = Matcher({i.id: i.examples for i in catalogue.intents})
+    rec_numbers = {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number}
+    lines = {(i.id, t): n for i in catalogue.intents for t, n in zip(i.examples, i.example_lines, strict=False)}
+    threshold = catalogue.settings.confidence_threshold
+    path = str(catalogue.path)
+    warnings: list[Problem] = []
+    leaning: Counter[tuple[str, str]] = Counter()
+    for doc_id, (label, text) in enumerate(zip(matcher.labels, matcher.texts, strict=False)):
+        if rec_numbers.get(recommendation_number(normalise(text)) or 0) == label:
+            continue  # answered by its number, whatever the words say
+        scores = matcher.scores(text, exclude=doc_id)
+        own = scores.get(label, 0.0)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        if ranked and ranked[0][0] != label and ranked[0][1] >= threshold and ranked[0][1] > own + MISROUTE_MARGIN:
+            other = ranked[0][0]
+            warnings.append(
+                Problem(
+                    path,
+                    lines.get((label, text), intents[label].line),
+                    1,
+                    f"intent '{label}' field 'examples': '{text}' is matched to '{other}' "
+                    f"({ranked[0][1]:.2f} against {own:.2f}); reword it or add examples like it",
+                    "warning",
+                )
+            )
+        for other, score in ranked:
+            if other != label and score >= own - OVERLAP_MARGIN:
+                leaning[tuple(sorted((label, other)))] += 1  # type: ignore[arg-type]
+    pairs = [(pair, n) for pair, n in leaning.most_common() if n >= OVERLAP_MIN_EXAMPLES][:WORST_PAIRS]
+    for (a, b), n in pairs:
+        warnings.append(
+            Problem(
+                path,
+                intents[a].line,
+                1,
+                f"intents '{a}' and '{b}' overlap: {n} of their examples are about as close to the other one; "
+                "members may get the wrong answer",
+                "warning",
+            )
+        )
+    return warnings

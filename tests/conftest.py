@@ -1,0 +1,148 @@
+"""Shared fixtures: the real app served over HTTP, driven by signed requests, talking to the stand-in."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import build_app
+from bot.blocks import Commands
+from bot.content import ContentHolder
+from bot.runtime import Bot
+from bot.server import EVENTS_PATH, build_web_app
+from bot.settings import PROJECT_DIR, Settings
+from bot.signing import command_body, event_body, interaction_body, signed_headers
+from bot.standin import BOT_USER_ID, SlackStandIn
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-1111-2222-testtokenvalue"
+RESPONSES = PROJECT_DIR / "responses.yaml"
+_ids = itertools.count(1)
+
+
+def next_ts() -> str:
+    return f"1700000000.{next(_ids):06d}"
+
+
+@dataclass
+class Harness:
+    url: str
+    standin: SlackStandIn
+    bot: Bot
+    http: aiohttp.ClientSession
+    content_path: Path
+    sent: list[str] = field(default_factory=list)
+
+    async def post_raw(self, body: str | bytes, headers: dict[str, str]) -> tuple[int, str]:
+        data = body.encode() if isinstance(body, str) else body
+        async with self.http.post(self.url + EVENTS_PATH, data=data, headers=headers) as resp:
+            return resp.status, await resp.text()
+
+    async def post_signed(self, body: str, content_type: str = "application/json", **extra: str) -> tuple[int, str]:
+        headers = signed_headers(SECRET, body, content_type=content_type)
+        headers.update(extra)
+        return await self.post_raw(body, headers)
+
+    async def event(self, event: dict[str, Any], event_id: str | None = None, **headers: str) -> tuple[int, str]:
+        event_id = event_id or f"Ev{next(_ids):08d}"
+        return await self.post_signed(event_body(event, event_id), **headers)
+
+    async def mention(
+        self, text: str, channel: str = "C0000001", user: str = "U0000001", **extra: Any
+    ) -> tuple[int, str, dict[str, Any]]:
+        event = {
+            "type": "app_mention",
+            "channel": channel,
+            "user": user,
+            "text": f"<@{BOT_USER_ID}> {text}",
+            "ts": next_ts(),
+            **extra,
+        }
+        status, body = await self.event(event)
+        return status, body, event
+
+    async def dm(self, text: str, user: str = "U0000001", **extra: Any) -> tuple[int, str, dict[str, Any]]:
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D0000001",
+            "user": user,
+            "text": text,
+            "ts": next_ts(),
+            **extra,
+        }
+        status, body = await self.event(event)
+        return status, body, event
+
+    async def command(
+        self, command: str, text: str, user: str = "U0000001", channel: str = "C0000001"
+    ) -> tuple[int, dict[str, Any]]:
+        body = command_body(command, text, user, channel, self.standin.response_url())
+        status, raw = await self.post_signed(body, "application/x-www-form-urlencoded")
+        return status, (json.loads(raw) if raw.startswith("{") else {"raw": raw})
+
+    async def action(self, payload: dict[str, Any]) -> tuple[int, str]:
+        return await self.post_signed(interaction_body(payload), "application/x-www-form-urlencoded")
+
+    async def posts(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        calls = await self.standin.wait_for("chat.postMessage", count, timeout)
+        return [c.params for c in calls]
+
+
+def make_settings(standin: SlackStandIn, content_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        bot_token=TOKEN,
+        signing_secret=SECRET,
+        api_url=standin.api_url,
+        responses_path=content_path,
+        host="127.0.0.1",
+        port=0,
+        reload_interval_seconds=0.2,
+        shutdown_grace_seconds=5,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[SlackStandIn]:
+    server = await SlackStandIn().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def content_path(tmp_path: Path) -> Path:
+    path = tmp_path / "responses.yaml"
+    shutil.copy(RESPONSES, path)
+    return path
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def harness(
+    standin: SlackStandIn, content_path: Path, settings_overrides: dict[str, Any]
+) -> AsyncIterator[Harness]:
+    settings = make_settings(standin, content_path, **settings_overrides)
+    bot = Bot(settings, ContentHolder(content_path, Commands(settings.messenger_command, settings.keypoints_command)))
+    runner = web.AppRunner(build_web_app(build_app(bot), bot), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as http:
+        yield Harness(f"http://127.0.0.1:{port}", standin, bot, http, content_path)
+    await runner.cleanup()
