@@ -82,6 +82,11 @@ class _Space:
         return scores
 
 
+# Words shorter than this are never "corrected": 'rain' is one edit from 'train', and a wrong
+# correction turns an off-topic question into a confident wrong answer.
+MIN_CORRECTABLE = 5
+
+
 class _Vocabulary:
     """Corrects single-edit typos against the words the examples use (symmetric deletes)."""
 
@@ -89,7 +94,7 @@ class _Vocabulary:
         self.counts: Counter[str] = Counter(words)
         self.deletes: dict[str, list[str]] = defaultdict(list)
         for word in self.counts:
-            if len(word) >= 4:
+            if len(word) >= MIN_CORRECTABLE - 1:
                 for variant in self._variants(word):
                     self.deletes[variant].append(word)
 
@@ -98,7 +103,7 @@ class _Vocabulary:
         return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
     def correct(self, word: str) -> str:
-        if word in self.counts or len(word) < 4 or word.isdigit():
+        if word in self.counts or len(word) < MIN_CORRECTABLE or word.isdigit():
             return word
         candidates: set[str] = set()
         for variant in self._variants(word):

@@ -1,0 +1,200 @@
+"""Mentions, DMs and thread follow-ups, through signed HTTP requests and the stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.standin import BOT_ID, BOT_USER_ID
+from tests.conftest import Harness, next_ts
+
+
+def _all_text(post: dict[str, Any]) -> str:
+    """Every string in a posted message, blocks included."""
+    out: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(post)
+    return "\n".join(out)
+
+
+def _buttons(post: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for block in post.get("blocks", []):
+        found += [e for e in block.get("elements", []) if e.get("type") == "button"]
+        if block.get("accessory", {}).get("type") == "button":
+            found.append(block["accessory"])
+    return found
+
+
+async def _quiet(harness: Harness, expected: int) -> None:
+    """Give any unexpected reply time to arrive, then check the count is exactly `expected`."""
+    await asyncio.sleep(0.3)
+    assert len(harness.standin.calls_to("chat.postMessage")) == expected
+
+
+async def test_mention_is_answered_in_the_thread_of_the_mention(harness: Harness) -> None:
+    status, _, event = await harness.mention("what are the key points?")
+    assert status == 200
+    [post] = await harness.posts(1)
+    assert post["channel"] == event["channel"]
+    assert post["thread_ts"] == event["ts"]
+    assert "Our key points" in _all_text(post)
+    assert post["text"]  # plain fallback for notifications
+    await _quiet(harness, 1)
+
+
+async def test_mention_inside_a_thread_replies_in_that_thread(harness: Harness) -> None:
+    await harness.mention("who led the review?", thread_ts="1699999999.000001")
+    [post] = await harness.posts(1)
+    assert post["thread_ts"] == "1699999999.000001"
+    assert "Gordon Messenger" in _all_text(post)
+
+
+async def test_direct_message_is_answered_in_the_dm(harness: Harness) -> None:
+    await harness.dm("Is the NHS over-managed?")
+    [post] = await harness.posts(1)
+    assert post["channel"] == "D0000001"
+    assert post.get("thread_ts") is None
+    assert "under-managed" in _all_text(post)
+
+
+async def test_reply_blocks_have_summary_links_related_and_source(harness: Harness) -> None:
+    await harness.dm("tell me about the EDI programme")
+    [post] = await harness.posts(1)
+    kinds = [b["type"] for b in post["blocks"]]
+    assert kinds[0] == "header" and "section" in kinds and kinds[-1] == "context"
+    buttons = _buttons(post)
+    signup = [b for b in buttons if b.get("style") == "primary"]
+    assert signup and signup[0]["url"] == "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion"
+    related = [b for b in buttons if b["action_id"].startswith("topic:")]
+    assert {b["value"] for b in related} >= {"rec_edi", "offers_overview"}
+    assert post["blocks"][-1]["elements"][0]["text"].startswith("Source:")
+    assert len(post["blocks"]) <= 50
+
+
+async def test_thread_followup_without_mention_uses_the_threads_topic(harness: Harness) -> None:
+    _, _, event = await harness.mention("what is the leadership programme with the Forward Institute?")
+    [first] = await harness.posts(1)
+    assert "Forward Institute" in _all_text(first)
+    followup = {
+        "type": "message",
+        "channel": event["channel"],
+        "channel_type": "channel",
+        "user": "U0000002",
+        "text": "how do I sign up?",
+        "ts": next_ts(),
+        "thread_ts": event["ts"],
+    }
+    assert (await harness.event(followup))[0] == 200
+    second = (await harness.posts(2))[1]
+    assert second["thread_ts"] == event["ts"]
+    urls = [b["url"] for b in _buttons(second) if "url" in b]
+    assert urls == ["https://www.nhsconfed.org/topic/leadership"]  # that offer's sign-up link
+    assert "Leadership programme for system leaders" in _all_text(second)
+
+
+async def test_tell_me_more_and_where_to_read_follow_the_topic(harness: Harness) -> None:
+    _, _, event = await harness.mention("recommendation 4")
+    await harness.posts(1)
+    thread = {"type": "message", "channel": event["channel"], "channel_type": "channel", "user": "U0000003"}
+    await harness.event({**thread, "text": "tell me more", "ts": next_ts(), "thread_ts": event["ts"]})
+    more = (await harness.posts(2))[1]
+    assert "appraisal" in _all_text(more).lower()
+    await harness.event({**thread, "text": "where can I read it?", "ts": next_ts(), "thread_ts": event["ts"]})
+    read = (await harness.posts(3))[2]
+    assert "https://www.parallelparliament.co.uk/question/1917" in [b.get("url") for b in _buttons(read)]
+
+
+async def test_a_new_question_in_a_thread_is_not_forced_onto_the_old_topic(harness: Harness) -> None:
+    _, _, event = await harness.mention("recommendation 4")
+    await harness.posts(1)
+    await harness.event(
+        {"type": "message", "channel": event["channel"], "channel_type": "channel", "user": "U1",
+         "text": "and what about non-executive directors?", "ts": next_ts(), "thread_ts": event["ts"]}
+    )  # fmt: skip
+    second = (await harness.posts(2))[1]
+    assert "non-executive" in _all_text(second).lower()
+
+
+async def test_threads_the_bot_did_not_answer_and_top_level_chatter_are_left_alone(harness: Harness) -> None:
+    base = {"type": "message", "channel": "C0000009", "channel_type": "channel", "user": "U0000004"}
+    await harness.event({**base, "text": "recommendation 4", "ts": next_ts(), "thread_ts": "1600000000.000001"})
+    await harness.event({**base, "text": "what are the key points", "ts": next_ts()})
+    await _quiet(harness, 0)
+
+
+async def test_bot_messages_edits_and_own_posts_are_ignored(harness: Harness) -> None:
+    dm = {"type": "message", "channel_type": "im", "channel": "D0000001", "text": "key points", "ts": next_ts()}
+    await harness.event({**dm, "bot_id": "B0OTHER", "user": "U0000005"})
+    await harness.event({**dm, "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": next_ts()})
+    await harness.event({**dm, "subtype": "message_changed", "ts": next_ts(), "message": {"text": "key points"}})
+    await harness.event({**dm, "subtype": "bot_message", "ts": next_ts()})
+    await _quiet(harness, 0)
+
+
+async def test_a_mention_delivered_as_app_mention_and_as_message_gets_one_reply(harness: Harness) -> None:
+    ts = next_ts()
+    text = f"<@{BOT_USER_ID}> what did the review find?"
+    message = {"type": "message", "channel": "C0000001", "channel_type": "channel", "user": "U1", "text": text,
+               "ts": ts, "thread_ts": "1690000000.000001"}  # fmt: skip
+    mention = {"type": "app_mention", "channel": "C0000001", "user": "U1", "text": text, "ts": ts,
+               "thread_ts": "1690000000.000001"}  # fmt: skip
+    # The thread is one the bot answered, so the plain message would be answered on its own too.
+    await harness.bot.threads.set("C0000001", "1690000000.000001", "key_points")
+    results = await asyncio.gather(harness.event(message), harness.event(mention))
+    assert [r[0] for r in results] == [200, 200]
+    await harness.posts(1)
+    await _quiet(harness, 1)
+
+
+async def test_broadcasts_and_mentions_in_the_question_are_never_echoed(harness: Harness) -> None:
+    await harness.mention("<!channel> <!here> <@U0BADBAD> <!subteam^S123|@team> @everyone recommendation 2 please")
+    await harness.dm("<!everyone> <@U0BADBAD> zzzz qqqq")  # a fallback reply
+    posts = await harness.posts(2)
+    for post in posts:
+        text = _all_text(post)
+        for bad in ("<!channel>", "<!here>", "<!everyone>", "<@U0BADBAD>", "<!subteam", "@everyone"):
+            assert bad not in text
+    assert "Recommendation 2" in _all_text(posts[0])
+
+
+async def test_fallback_says_it_does_not_know_offers_suggestions_and_contact(harness: Harness) -> None:
+    await harness.dm("how do I book a GP appointment")
+    [post] = await harness.posts(1)
+    text = _all_text(post)
+    assert "don't know" in text
+    assert "get in touch" in text
+    suggestions = [b for b in _buttons(post) if b["action_id"].startswith("topic:")]
+    assert 1 <= len(suggestions) <= 3
+
+
+async def test_fallback_with_nothing_near_has_no_suggestions(harness: Harness) -> None:
+    await harness.dm("what's the weather like")
+    [post] = await harness.posts(1)
+    assert "don't know" in _all_text(post)
+    assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+
+
+async def test_app_home_shows_key_points_offers_and_how_to_ask(harness: Harness) -> None:
+    status, _ = await harness.event(
+        {"type": "app_home_opened", "user": "U0000007", "channel": "D0000007", "tab": "home"}
+    )
+    assert status == 200
+    [call] = await harness.standin.wait_for("views.publish")
+    assert call.params["user_id"] == "U0000007"
+    view = call.params["view"]
+    text = _all_text(view)
+    assert view["type"] == "home"
+    assert "Our key points" in text and "How to ask" in text and "/messenger help" in text
+    urls = {b.get("url") for b in _buttons(view)}
+    assert "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion" in urls
