@@ -29,6 +29,7 @@ from intents.model import Answer, Catalogue, Intent
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
 BUTTON_LABEL_LIMIT = 75
+HEADER_LIMIT = 150
 MAX_ACTIONS = 25
 TOPIC_ACTION = "topic"
 LINK_ACTION = "link"
@@ -76,22 +77,40 @@ def _link_buttons(intent: Intent, *, include_signup: bool = True) -> list[Button
     return buttons[:MAX_ACTIONS]
 
 
-def _sections(text: str) -> list[SectionBlock]:
-    """Split long text on line breaks into sections within Slack's per-section limit."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > SECTION_LIMIT:
-            chunks.append(line[:SECTION_LIMIT])
-            line = line[SECTION_LIMIT:]
-        if len(current) + len(line) + 1 > SECTION_LIMIT:
-            chunks.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        chunks.append(current)
-    return [SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks]
+def _section(text: str) -> SectionBlock:
+    # `python -m bot check` refuses content over the limit; the cut is only a last line of defence.
+    return SectionBlock(text=MarkdownTextObject(text=text[:SECTION_LIMIT]))
+
+
+def limit_problems(intent: Intent, commands: Commands) -> list[tuple[str, str]]:
+    """(field, message) for each piece of an intent that would break Slack's limits once rendered."""
+    found = []
+    if len(intent.title) > HEADER_LIMIT:
+        found.append(("title", f"{len(intent.title)} characters; a heading can have {HEADER_LIMIT}"))
+    summary = commands.fill(intent.summary)
+    if len(summary) > SECTION_LIMIT:
+        found.append(("summary", f"{len(summary)} characters once rendered; Slack allows {SECTION_LIMIT} in a section"))
+    details = _details_text(intent, commands)
+    if len(details) > SECTION_LIMIT:
+        found.append(("details", f"{len(details)} characters once rendered; Slack allows {SECTION_LIMIT} in a section"))
+    for n, link in enumerate(intent.links):
+        if len(link.label) > BUTTON_LABEL_LIMIT:
+            found.append(
+                (f"links.{n}", f"a button label has {len(link.label)} characters; Slack allows {BUTTON_LABEL_LIMIT}")
+            )
+    if intent.signup and len(intent.signup.label) > BUTTON_LABEL_LIMIT:
+        found.append(
+            ("signup", f"the button label has {len(intent.signup.label)} characters; Slack allows {BUTTON_LABEL_LIMIT}")
+        )
+    if len(intent.links) + 1 > MAX_ACTIONS:
+        found.append(("links", f"{len(intent.links)} links; one row of buttons holds {MAX_ACTIONS}"))
+    if len(intent.related) > MAX_ACTIONS:
+        found.append(("related", f"{len(intent.related)} related topics; one row of buttons holds {MAX_ACTIONS}"))
+    return found
+
+
+def _details_text(intent: Intent, commands: Commands) -> str:
+    return "\n".join(f"• {commands.fill(d)}" for d in intent.details)
 
 
 def _context(text: str) -> ContextBlock:
@@ -135,10 +154,10 @@ class Renderer:
         else:
             summary = self.commands.fill(intent.summary)
             text = f"{intent.title}: {summary}"
-            blocks = [HeaderBlock(text=PlainTextObject(text=_label(intent.title), emoji=False))]
-            blocks += _sections(summary)
+            blocks = [HeaderBlock(text=PlainTextObject(text=intent.title[:HEADER_LIMIT], emoji=False))]
+            blocks.append(_section(summary))
             if intent.details:
-                blocks += _sections("\n".join(f"• {self.commands.fill(d)}" for d in intent.details))
+                blocks.append(_section(_details_text(intent, self.commands)))
             buttons = _link_buttons(intent)
             if buttons:
                 blocks.append(ActionsBlock(block_id="links", elements=buttons))
@@ -187,7 +206,7 @@ class Renderer:
         """The App Home tab: key points, the offers with their links, and how to ask."""
         blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Messenger review and leadership support"))]
         if key_points is not None:
-            blocks += _sections(key_points.summary)
+            blocks.append(_section(key_points.summary))
         blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Our offers to leaders*")))
         for offer in self.catalogue.offers:

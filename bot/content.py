@@ -13,7 +13,7 @@ from pathlib import Path
 
 from slack_sdk.errors import SlackObjectFormationError
 
-from bot.blocks import MAX_BLOCKS, Commands, Renderer
+from bot.blocks import MAX_BLOCKS, Commands, Renderer, limit_problems
 from bot.safety import has_broadcast
 from intents import Answer, Catalogue, ContentError, Engine, Problem
 from intents.loader import MAX_FILE_BYTES, iter_strings, parse_catalogue
@@ -34,6 +34,14 @@ def render_problems(catalogue: Catalogue, commands: Commands) -> list[Problem]:
     path = str(catalogue.path)
     problems = []
     for intent in catalogue.intents:
+        limits = limit_problems(intent, commands)
+        for name, message in limits:
+            field_name = name.split(".")[0]
+            problems.append(
+                Problem(path, intent.line_of(name), 5, f"intent '{intent.id}' field '{field_name}': {message}")
+            )
+        if limits:
+            continue
         answer = Answer("", intent, 1.0, (), "full")
         try:
             message = renderer.answer(answer, shareable=True)

@@ -6,6 +6,8 @@ from intents.matcher import Matcher
 from intents.model import Answer, Catalogue, Intent, Match
 
 FOLLOWUP_THRESHOLD = 0.55
+# In a thread with a topic, a follow-up phrase wins unless a fresh question matches clearly better.
+FOLLOWUP_MARGIN = 0.2
 # A follow-up is a short reply: longer text is a new question, whatever it starts with.
 FOLLOWUP_MAX_WORDS = 8
 
@@ -31,7 +33,7 @@ class Engine:
         previous = self.catalogue.get(previous_intent)
         if previous is not None and self.followups is not None:
             kind, score = self._followup_kind(question)
-            if kind is not None and score >= match.confidence:
+            if kind is not None and score >= match.confidence - FOLLOWUP_MARGIN:
                 mode = {"more": "full", "signup": "signup", "read": "read"}[kind]
                 if mode == "signup" and not previous.is_offer:
                     mode = "read"

@@ -426,7 +426,16 @@ def _intent(
         recommendation_number=rec_number,
         line=node.start_mark.line + 1,
         example_lines=tuple(example_lines),
+        field_lines=tuple(_field_lines(fields)),
     )
+
+
+def _field_lines(fields: dict[str, Node]) -> list[tuple[str, int]]:
+    lines = [(name, node.start_mark.line + 1) for name, node in fields.items()]
+    links = fields.get("links")
+    if isinstance(links, SequenceNode):
+        lines += [(f"links.{n}", item.start_mark.line + 1) for n, item in enumerate(links.value)]
+    return lines
 
 
 def iter_strings(catalogue: Catalogue) -> Iterable[str]:

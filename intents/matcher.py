@@ -149,19 +149,21 @@ class Matcher:
                 self.labels.append(intent_id)
                 self.texts.append(text)
                 words_per_doc.append(self._analyse(text))
-        self.vocabulary = _Vocabulary(w for words in words_per_doc for w in words)
+        self.vocabulary = _Vocabulary(t for text in self.texts for t in normalise(text))
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
         self.char_space = _Space([_char_features(w) for w in words_per_doc])
         self.intent_ids = list(dict.fromkeys(self.labels))
 
-    def _analyse(self, text: str) -> list[str]:
+    def _analyse(self, text: str, correct: bool = False) -> list[str]:
         tokens = normalise(text)
+        if correct:
+            tokens = [self.vocabulary.correct(t) for t in tokens]
         words = [] if self.keep_stopwords else content_words(tokens)
         # Small talk ("what can you do?") is all stopwords: then every word counts.
         return words or [stem(t) for t in tokens]
 
     def words(self, question: str) -> list[str]:
-        return [self.vocabulary.correct(w) for w in self._analyse(question)]
+        return self._analyse(question, correct=True)
 
     def scores(self, question: str, among: Iterable[str] | None = None, exclude: int | None = None) -> dict[str, float]:
         """Similarity in [0, 1] of the question to each intent (intents with no overlap are left out).

@@ -29,6 +29,11 @@ class Intent:
     recommendation_number: int | None = None
     line: int = 0
     example_lines: tuple[int, ...] = field(default=(), compare=False)
+    # Where each field starts in the file ("links.0" for the first link), for precise messages.
+    field_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+
+    def line_of(self, name: str) -> int:
+        return dict(self.field_lines).get(name, self.line)
 
     @property
     def is_offer(self) -> bool:

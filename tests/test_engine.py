@@ -1,0 +1,126 @@
+"""The matching engine on its own: no Slack anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from intents import Engine, load_catalogue
+from intents.evaluate import evaluate, read_labelled
+from intents.matcher import recommendation_number
+from intents.text import normalise, strip_markup
+from tests.conftest import RESPONSES
+
+EVAL_SET = Path(__file__).parent / "data" / "eval.tsv"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(load_catalogue(RESPONSES))
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["recommendation 4", "rec four", "the fourth recommendation", "Recommendation number 4?", "rec #4", "4th rec",
+     "what is recommendation IV"],
+)  # fmt: skip
+def test_recommendation_four_in_any_form(engine: Engine, question: str) -> None:
+    assert engine.match(question).intent_id == "rec_appraisal"
+
+
+def test_every_recommendation_number_reaches_its_intent(engine: Engine) -> None:
+    for intent in engine.catalogue.intents:
+        if intent.recommendation_number:
+            assert engine.match(f"recommendation {intent.recommendation_number}").intent_id == intent.id
+
+
+def test_seven_recommendations_is_the_list_not_number_seven(engine: Engine) -> None:
+    assert engine.match("what are the seven recommendations").intent_id == "recommendations"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Is the NHS over-managed?",
+        "is the nhs over managed",
+        "IS THE NHS OVER-MANAGED!!!",
+        "<@U123ABC> is the nhs over-managed? :thinking_face:",
+        "<!here> is the <https://example.com|NHS> over managed",
+        "is teh nhs over-manged",
+        "  is the nhs\tover-managed  ",
+    ],
+)
+def test_markup_case_punctuation_and_typos_do_not_change_the_answer(engine: Engine, variant: str) -> None:
+    assert engine.match(variant).intent_id == "nhs_under_managed"
+
+
+def test_strip_markup_keeps_link_labels_and_drops_mentions() -> None:
+    text = strip_markup("<@U1> see <https://x.org|the report> <!channel> <#C1|general> :tada: &amp; more")
+    assert "U1" not in text and "channel" not in text.replace("general", "")
+    assert "the report" in text and "general" in text and "&" in text and "tada" not in text
+
+
+def test_number_words_become_digits() -> None:
+    assert normalise("the Fourth recommendation") == ["the", "4", "recommendation"]
+    assert recommendation_number(normalise("rec seven")) == 7
+    assert recommendation_number(normalise("seven recommendations")) is None
+
+
+def test_confidence_and_alternatives_are_bounded(engine: Engine) -> None:
+    for question in ["key points", "what is the EDI programme", "xyzzy", "", "recommendation 2"]:
+        match = engine.match(question)
+        assert 0.0 <= match.confidence <= 1.0
+        assert len(match.alternatives) <= 3
+        assert match.intent_id not in {a.intent_id for a in match.alternatives}
+
+
+def test_below_threshold_is_fallback(engine: Engine) -> None:
+    answer = engine.answer("what's the weather in Leeds tomorrow")
+    assert answer.is_fallback and answer.mode == "fallback"
+    assert answer.confidence < engine.threshold
+
+
+def test_followups_use_the_previous_topic(engine: Engine) -> None:
+    signup = engine.answer("how do I sign up?", previous_intent="offer_edi_programme")
+    assert signup.intent is not None and signup.intent.id == "offer_edi_programme" and signup.mode == "signup"
+    more = engine.answer("tell me more", previous_intent="rec_appraisal")
+    assert more.intent is not None and more.intent.id == "rec_appraisal" and more.mode == "full"
+    read = engine.answer("where can I read it?", previous_intent="review_overview")
+    assert read.intent is not None and read.intent.id == "review_overview" and read.mode == "read"
+    # Sign-up on a topic that is not an offer points at where to read instead.
+    assert engine.answer("how do I sign up", previous_intent="rec_edi").mode == "read"
+
+
+def test_followup_phrases_without_a_topic_are_ordinary_questions(engine: Engine) -> None:
+    assert engine.answer("how do I sign up?").intent.id == "offers_overview"  # type: ignore[union-attr]
+
+
+def test_a_full_question_in_a_thread_beats_the_old_topic(engine: Engine) -> None:
+    answer = engine.answer("what does the review say about appraisals", previous_intent="offer_edi_programme")
+    assert answer.intent is not None and answer.intent.id == "rec_appraisal" and not answer.followup
+
+
+def test_signup_offer_lookup(engine: Engine) -> None:
+    assert engine.signup_offer("edi").id == "offer_edi_programme"  # type: ignore[union-attr]
+    assert engine.signup_offer("ned network").id == "offer_ned_network"  # type: ignore[union-attr]
+    assert engine.signup_offer("") is None
+    assert engine.signup_offer("pizza") is None
+
+
+def test_long_and_strange_input_is_bounded_and_valid(engine: Engine) -> None:
+    for question in ["recommendation 4 " * 5000, "😀" * 1000, "<@U1>" * 2000, "\x00\x01\x02 key points", "Привет мир"]:
+        match = engine.match(question)
+        assert 0.0 <= match.confidence <= 1.0
+
+
+def test_accuracy_on_the_held_out_labelled_set(engine: Engine) -> None:
+    """The held-out set in tests/data is never used as examples. Bars from issue 2: 90% and 85%."""
+    questions = read_labelled(EVAL_SET, {i.id for i in engine.catalogue.intents})
+    examples = {" ".join(normalise(e)) for i in engine.catalogue.intents for e in i.examples}
+    copied = [q.question for q in questions if " ".join(normalise(q.question)) in examples]
+    assert copied == [], "the evaluation set must not repeat training examples"
+    report = evaluate(engine, questions)
+    assert report.in_scope >= 140 and report.out_of_scope >= 40
+    assert report.accuracy >= 0.90
+    assert report.out_of_scope_recall >= 0.85
