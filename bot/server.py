@@ -82,6 +82,10 @@ class SlackHTTP:
         self.verifier = SignatureVerifier(secret)
 
     def _signed(self, raw: bytes, request: web.Request) -> bool:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return False  # Slack only sends UTF-8; the verifier cannot even read anything else
         return self.verifier.is_valid(
             body=raw,
             timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),

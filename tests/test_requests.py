@@ -1,0 +1,116 @@
+"""Request-level rules: unsigned or stale requests get 401, malformed ones 4xx, nothing is posted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from bot.signing import event_body, signed_headers
+from tests.conftest import SECRET, Harness, next_ts
+
+
+def _dm_event() -> dict[str, str]:
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "D1",
+        "user": "U1",
+        "text": "key points",
+        "ts": next_ts(),
+    }
+
+
+async def _nothing_posted(harness: Harness) -> None:
+    await asyncio.sleep(0.2)
+    assert harness.standin.calls_to("chat.postMessage") == []
+
+
+async def test_health_check(harness: Harness) -> None:
+    async with harness.http.get(harness.url + "/healthz") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["ok"] is True
+
+
+async def test_bad_signature_is_401(harness: Harness) -> None:
+    body = event_body(_dm_event(), "EvBAD1")
+    headers = signed_headers("0" * 32, body)
+    status, _ = await harness.post_raw(body, headers)
+    assert status == 401
+    await _nothing_posted(harness)
+
+
+async def test_missing_signature_is_401(harness: Harness) -> None:
+    status, _ = await harness.post_raw(event_body(_dm_event(), "EvBAD2"), {"Content-Type": "application/json"})
+    assert status == 401
+    await _nothing_posted(harness)
+
+
+async def test_stale_timestamp_is_401(harness: Harness) -> None:
+    body = event_body(_dm_event(), "EvBAD3")
+    headers = signed_headers(SECRET, body, timestamp=int(time.time()) - 6 * 60)
+    status, _ = await harness.post_raw(body, headers)
+    assert status == 401
+    await _nothing_posted(harness)
+
+
+async def test_tampered_body_is_401(harness: Harness) -> None:
+    body = event_body(_dm_event(), "EvBAD4")
+    headers = signed_headers(SECRET, body)
+    status, _ = await harness.post_raw(body.replace("key points", "recommendation 4"), headers)
+    assert status == 401
+    await _nothing_posted(harness)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("[1, 2, 3]", "application/json"),
+        ('{"type": "event_callback", "event": "a string"}', "application/json"),
+        ('{"type": "event_callback", "event": {"type": "message", "text": 42}}', "application/json"),
+        ("payload=%7Bbroken", "application/x-www-form-urlencoded"),
+        ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+        ('payload={"type":"block_actions","actions":"nope"}', "application/x-www-form-urlencoded"),
+        ("", "application/json"),
+    ],
+)
+async def test_malformed_signed_bodies_are_400_not_500(harness: Harness, body: str, content_type: str) -> None:
+    status, _ = await harness.post_signed(body, content_type)
+    assert status == 400
+    await _nothing_posted(harness)
+    # ...and the process keeps serving.
+    await harness.dm("key points")
+    await harness.posts(1)
+
+
+async def test_a_body_that_is_not_utf8_is_refused(harness: Harness) -> None:
+    raw = b"\xff\xfe{}"
+    headers = signed_headers(SECRET, "{}")
+    status, _ = await harness.post_raw(raw, headers)
+    assert status == 401  # Slack only sends UTF-8, so such a body cannot carry a valid signature
+    await _nothing_posted(harness)
+
+
+async def test_body_over_one_megabyte_is_413(harness: Harness) -> None:
+    event = _dm_event()
+    event["text"] = "x" * (1024 * 1024 + 10)
+    body = event_body(event, "EvBIG")
+    status, _ = await harness.post_raw(body, signed_headers(SECRET, body))
+    assert status == 413
+    await _nothing_posted(harness)
+
+
+async def test_unknown_event_types_are_4xx(harness: Harness) -> None:
+    status, _ = await harness.event({"type": "reaction_added", "user": "U1", "reaction": "tada"})
+    assert 400 <= status < 500
+    await _nothing_posted(harness)
+
+
+async def test_url_verification_challenge(harness: Harness) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "abc123", "token": "x"})
+    status, text = await harness.post_signed(body)
+    assert status == 200
+    assert "abc123" in text
