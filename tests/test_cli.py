@@ -1,0 +1,146 @@
+"""`python -m bot ask|check|eval|run` and app.py start-up, run as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bot.settings import PROJECT_DIR
+from tests.conftest import RESPONSES
+from tests.test_engine import EVAL_SET
+
+
+def run(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, *args], cwd=PROJECT_DIR, input=stdin, capture_output=True, text=True, timeout=timeout, env=base
+    )
+
+
+def test_ask_json_one_object_per_question_in_order() -> None:
+    result = run("-m", "bot", "ask", "--json", "recommendation 4", "what's the weather like")
+    assert result.returncode == 0, result.stderr
+    first, second = [json.loads(line) for line in result.stdout.splitlines()]
+    assert first["question"] == "recommendation 4" and first["intent"] == "rec_appraisal"
+    assert set(first) == {"question", "intent", "confidence", "alternatives", "text", "links"}
+    assert first["links"][0]["url"].startswith("https://")
+    assert "appraisal" in first["text"].lower()
+    assert second["intent"] is None and "don't know" in second["text"]
+
+
+def test_ask_reads_questions_from_stdin() -> None:
+    result = run("-m", "bot", "ask", "--json", stdin="key points\n\nwho led the review\n")
+    intents = [json.loads(line)["intent"] for line in result.stdout.splitlines()]
+    assert intents == ["key_points", "review_overview"]
+
+
+def test_ask_plain_shows_intent_confidence_and_reply() -> None:
+    result = run("-m", "bot", "ask", "is the nhs over-managed")
+    assert "intent:       nhs_under_managed" in result.stdout
+    assert "confidence:" in result.stdout and "under-managed" in result.stdout
+
+
+def test_check_is_quiet_and_zero_on_the_shipped_file() -> None:
+    result = run("-m", "bot", "check", str(RESPONSES))
+    assert result.returncode == 0, result.stdout
+    assert result.stderr == ""
+
+
+def test_check_reports_file_line_column_and_exits_1(tmp_path: Path) -> None:
+    broken = tmp_path / "responses.yaml"
+    text = RESPONSES.read_text(encoding="utf-8").replace(
+        "  - id: rec_appraisal\n", "  - id: rec_appraisal\n    colour: red\n", 1
+    )
+    broken.write_text(text, encoding="utf-8")
+    result = run("-m", "bot", "check", str(broken))
+    assert result.returncode == 1
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t == "    colour: red")
+    assert f"{broken}:{line}:5: intent 'rec_appraisal': unknown field 'colour'" in result.stdout
+
+
+def test_eval_prints_accuracy_and_gates_on_thresholds() -> None:
+    result = run("-m", "bot", "eval", str(EVAL_SET))
+    assert result.returncode == 0
+    assert "in-scope top-1 accuracy:" in result.stdout and "out-of-scope recall:" in result.stdout
+    assert "rec_appraisal" in result.stdout
+    failing = run("-m", "bot", "eval", str(EVAL_SET), "--min-accuracy", "1.01")
+    assert failing.returncode == 1
+    assert "FAILED: accuracy" in failing.stderr
+
+
+def test_eval_rejects_unknown_labels(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("hello\tno_such_intent\n", encoding="utf-8")
+    result = run("-m", "bot", "eval", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:1: unknown intent id 'no_such_intent'" in result.stderr
+
+
+def test_app_refuses_to_start_without_settings_and_names_the_variable() -> None:
+    result = run("app.py", env={"SLACK_BOT_TOKEN": "xoxb-123"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: SLACK_SIGNING_SECRET is not set (Basic Information > App Credentials in your Slack app)"
+    ]
+    result = run("app.py", env={"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "PORT": "http"})
+    assert result.returncode == 2 and "PORT must be a whole number" in result.stderr
+    result = run(
+        "app.py", env={"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "RESPONSES_PATH": "/nope.yaml"}
+    )
+    assert result.returncode == 2 and "RESPONSES_PATH" in result.stderr
+
+
+def test_app_refuses_broken_content_with_line_numbers(tmp_path: Path) -> None:
+    broken = tmp_path / "responses.yaml"
+    broken.write_text("settings: {}\nintents: []\n", encoding="utf-8")
+    env = {"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "RESPONSES_PATH": str(broken)}
+    result = run("app.py", env=env)
+    assert result.returncode == 2
+    assert f"{broken}:1:11: settings: missing field 'confidence_threshold'" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_app_serves_healthz_on_port() -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update({"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "PORT": str(port),
+                "SLACK_API_URL": "http://127.0.0.1:9/api/"})  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "app did not start"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert proc.returncode == 0
+
+
+def test_local_mode_answers_typed_questions() -> None:
+    result = run("-m", "bot", "run", stdin="recommendation 4\n/keypoints\nquit\n", env={"PORT": "0"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Local mode" in out and "SLACK_BOT_TOKEN" in out
+    assert "RECOMMENDATION 4: A SIMPLER, STANDARD APPRAISAL" in out
+    assert "[Parliamentary answer (November 2023)] -> https://www.parallelparliament.co.uk/question/1917" in out
+    assert "Our key points" in out and "[Share in channel]" in out
