@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
+
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -19,16 +21,18 @@ from bot.runtime import Bot, RequestRecord
 
 # slack_sdk's own retry handlers: Retry-After on 429, back-off on 5xx and dropped connections.
 MAX_RETRIES = 3
-API_TIMEOUT_SECONDS = 10
+# Time-outs count as connection errors too: a call that hung almost never reached Slack, and a
+# member who gets no answer is worse off than one who, rarely, sees it twice.
+CONNECTION_ERRORS: list[type[Exception]] = [ServerConnectionError, ServerDisconnectedError, ClientOSError, TimeoutError]
 
 
 def build_client(bot: Bot) -> AsyncWebClient:
     return AsyncWebClient(
         token=bot.settings.bot_token,
         base_url=bot.settings.api_url,
-        timeout=API_TIMEOUT_SECONDS,
+        timeout=bot.settings.api_timeout_seconds,  # type: ignore[arg-type]  # aiohttp takes a float
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES),
+            AsyncConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, error_types=CONNECTION_ERRORS),
             AsyncRateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES),
             AsyncServerErrorRetryHandler(max_retry_count=MAX_RETRIES),
         ],

@@ -28,7 +28,7 @@ class Call:
 
 @dataclass
 class Fault:
-    kind: str  # "429", "500" or "timeout"
+    kind: str  # "429", "500", "timeout" (hang, then fail) or "slow" (answer after a delay)
     remaining: int
     retry_after: int = 1
 
@@ -41,11 +41,13 @@ class SlackStandIn:
     faults: dict[str, Fault] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     hang_seconds: float = 30.0
+    slow_seconds: float = 1.5
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
         self._ts = 0
+        self._stopping = asyncio.Event()
 
     # --- control, for tests ---
 
@@ -57,8 +59,8 @@ class SlackStandIn:
         return f"http://{self.host}:{self.port}/response/{name}"
 
     def fail_next(self, method: str, count: int, kind: str, retry_after: int = 1) -> None:
-        if kind not in ("429", "500", "timeout"):
-            raise ValueError("kind is 429, 500 or timeout")
+        if kind not in ("429", "500", "timeout", "slow"):
+            raise ValueError("kind is 429, 500, timeout or slow")
         self.faults[method] = Fault(kind, count, retry_after)
 
     def calls_to(self, method: str) -> list[Call]:
@@ -88,6 +90,7 @@ class SlackStandIn:
         return self
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -120,9 +123,19 @@ class SlackStandIn:
                 )
             if fault.kind == "500":
                 return web.json_response({"ok": False, "error": "internal_error"}, status=500)
-            await asyncio.sleep(self.hang_seconds)
+            if fault.kind == "timeout":
+                # Hang past the client's time-out; the call never counts as delivered.
+                await self._pause(self.hang_seconds)
+                return web.json_response({"ok": False, "error": "timeout"}, status=504)
+            await self._pause(self.slow_seconds)
         await self._record(Call(method, params, dict(request.headers)))
         return web.json_response(self._answer(method, params))
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

@@ -1,0 +1,69 @@
+"""SIGTERM, as Procfile platforms send it: stop accepting, finish replies in flight, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import aiohttp
+
+from bot.settings import PROJECT_DIR
+from bot.signing import event_body, signed_headers
+from bot.standin import SlackStandIn
+from tests.conftest import SECRET, TOKEN, next_ts
+from tests.test_cli import free_port
+
+
+async def _wait_up(port: int) -> None:
+    for _ in range(300):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("app did not start")
+
+
+async def test_sigterm_finishes_the_reply_in_flight_then_exits_zero(standin: SlackStandIn) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": standin.api_url,
+                "PORT": str(port), "SHUTDOWN_GRACE_SECONDS": "10"})  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", cwd=PROJECT_DIR, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        await _wait_up(port)
+        standin.slow_seconds = 2.0
+        standin.fail_next("chat.postMessage", 1, "slow")
+        event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1", "text": "key points", "ts": next_ts()}
+        body = event_body(event, "EvSIGTERM1")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(),
+                                 headers=signed_headers(SECRET, body)) as resp:  # fmt: skip
+                assert resp.status == 200
+        await standin.wait_for("chat.postMessage!slow", 1, timeout=10)  # the reply is now in flight
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        # No new requests are accepted while the reply finishes...
+        refused = False
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+        except OSError:
+            refused = True
+        assert refused
+        # ...the reply in flight is delivered, and the process exits 0.
+        await standin.wait_for("chat.postMessage", 1, timeout=10)
+        code = await asyncio.wait_for(proc.wait(), 15)
+        assert code == 0
+        stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+        assert "waiting up to 10.0s for 1 replies in flight" in stderr
+        assert "stopped" in stderr
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
