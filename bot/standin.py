@@ -48,6 +48,7 @@ class SlackStandIn:
         self._changed = asyncio.Condition()
         self._ts = 0
         self._stopping = asyncio.Event()
+        self.sockets: list[web.WebSocketResponse] = []
 
     # --- control, for tests ---
 
@@ -82,6 +83,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -91,6 +93,8 @@ class SlackStandIn:
 
     async def stop(self) -> None:
         self._stopping.set()
+        for ws in self.sockets:
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -146,9 +150,36 @@ class SlackStandIn:
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V0000001", **(params.get("view") or {})}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket"}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(params.get("usergroup")), [])}
         return {"ok": True}
+
+    # --- Socket Mode: a WebSocket peer that says hello, sends envelopes and records acks ---
+
+    @property
+    def open_sockets(self) -> list[web.WebSocketResponse]:
+        return [ws for ws in self.sockets if not ws.closed]
+
+    async def socket_send(self, envelope: dict[str, Any]) -> None:
+        await self.open_sockets[-1].send_json(envelope)
+
+    async def socket_drop(self) -> None:
+        """Close every open connection from the server side, as Slack does when it rotates them."""
+        for ws in self.open_sockets:
+            await ws.close()
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await self._record(Call("socket.connect", {}, dict(request.headers)))
+        await ws.send_json({"type": "hello", "num_connections": len(self.open_sockets), "debug_info": {}})
+        async for message in ws:
+            if message.type.name == "TEXT":
+                await self._record(Call("socket.ack", json.loads(message.data), {}))
+        return ws
 
     async def _response_url(self, request: web.Request) -> web.Response:
         payload = await request.json()

@@ -1,0 +1,93 @@
+"""Socket Mode against the stand-in's WebSocket: events arrive, are acked and answered, and after the
+connection drops Bolt's handler fetches a new address and reconnects by itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_app
+from bot.blocks import Commands
+from bot.content import ContentHolder
+from bot.runtime import Bot
+from bot.server import socket_mode_handler
+from bot.standin import SlackStandIn
+from tests.conftest import make_settings, next_ts
+from tests.test_events import _all_text
+
+
+def _envelope(envelope_id: str, text: str) -> dict[str, Any]:
+    event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1", "text": text, "ts": next_ts()}
+    return {
+        "envelope_id": envelope_id,
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": 0,
+        "payload": {"type": "event_callback", "team_id": "T0000001", "api_app_id": "A0000001",
+                    "event_id": f"Ev{envelope_id}", "event": event},  # fmt: skip
+    }
+
+
+@pytest.fixture
+async def socket_bot(standin: SlackStandIn, content_path: Path) -> AsyncIterator[Bot]:
+    settings = make_settings(standin, content_path, signing_secret=None, app_token="xapp-1-A0000001-test")
+    bot = Bot(settings, ContentHolder(content_path, Commands()))
+    handler = socket_mode_handler(build_app(bot), bot, ping_interval=0.5)
+    await handler.connect_async()
+    yield bot
+    await handler.close_async()
+
+
+async def test_socket_mode_answers_and_reconnects_after_a_drop(standin: SlackStandIn, socket_bot: Bot) -> None:
+    await standin.wait_for("socket.connect", 1)
+    await standin.socket_send(_envelope("env-1", "recommendation 4"))
+    [ack] = await standin.wait_for("socket.ack", 1)
+    assert ack.params["envelope_id"] == "env-1"
+    [post] = [c.params for c in await standin.wait_for("chat.postMessage", 1)]
+    assert "appraisal" in _all_text(post).lower()
+
+    await standin.socket_drop()
+    await standin.wait_for("socket.connect", 2, timeout=15)
+    assert len(standin.calls_to("apps.connections.open")) >= 2  # a fresh address was asked for
+    await asyncio.sleep(0.2)
+    await standin.socket_send(_envelope("env-2", "what are the key points"))
+    acks = await standin.wait_for("socket.ack", 2, timeout=10)
+    assert acks[1].params["envelope_id"] == "env-2"
+    posts = await standin.wait_for("chat.postMessage", 2, timeout=10)
+    assert "Our key points" in _all_text(posts[1].params)
+
+
+async def test_app_in_socket_mode_connects_and_still_serves_healthz(standin: SlackStandIn) -> None:
+    import os
+    import signal
+    import sys
+
+    import aiohttp
+
+    from bot.settings import PROJECT_DIR
+    from tests.test_cli import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update({"SLACK_BOT_TOKEN": "xoxb-1-socket", "SLACK_APP_TOKEN": "xapp-1-A1-socket", "SLACK_API_URL": standin.api_url,
+                "PORT": str(port)})  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(sys.executable, "app.py", cwd=PROJECT_DIR, env=env)
+    try:
+        await standin.wait_for("socket.connect", 1, timeout=15)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 200
+            async with http.post(f"http://127.0.0.1:{port}/slack/events", data=b"{}") as resp:
+                assert resp.status in (404, 405)  # no HTTP events endpoint in Socket Mode
+        await standin.socket_send(_envelope("env-3", "who led the review"))
+        await standin.wait_for("chat.postMessage", 1, timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
