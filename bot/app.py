@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
-
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (

@@ -26,41 +26,64 @@ MAX_BODY_BYTES = 1024 * 1024
 EVENTS_PATH = "/slack/events"
 
 
+# Keys Bolt and our listeners read at any level of a payload, and the types Slack sends them as.
+_OBJECT_KEYS = ("enterprise", "team", "user", "channel", "view", "container", "message", "previous_message",
+                "item", "assistant_thread", "bot_profile", "state")  # fmt: skip
+_STRING_KEYS = ("type", "event_id", "team_id", "user_id", "channel_id", "enterprise_id", "api_app_id", "text", "ts",
+                "thread_ts", "channel_type", "subtype", "bot_id", "tab", "command", "response_url", "trigger_id",
+                "action_id", "block_id", "value", "user_team", "context_team_id", "context_enterprise_id")  # fmt: skip
+
+
+def _check_level(obj: dict[str, Any], where: str) -> str | None:
+    for key in _STRING_KEYS:
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            return f"{where}{key} is not text"
+    for key in _OBJECT_KEYS:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, dict | str):
+            return f"{where}{key} has the wrong type"
+        if isinstance(value, dict):
+            for inner in ("id", "team_id", "enterprise_id", "ts", "thread_ts", "channel_id", "message_ts"):
+                if value.get(inner) is not None and not isinstance(value[inner], str | int | float):
+                    return f"{where}{key}.{inner} has the wrong type"
+    return None
+
+
 def _looks_valid(body: Any) -> str | None:
-    """A cheap shape check of a parsed Slack payload. Returns why it is wrong, or None."""
+    """A shape check of a parsed Slack payload before Bolt reads it. Returns why it is wrong, or None.
+    Slack never sends these shapes; Bolt's context extraction would raise on them."""
     if not isinstance(body, dict):
         return "payload is not an object"
-    kind = body.get("type")
-    if kind == "event_callback":
-        event = body.get("event")
+    problem = _check_level(body, "")
+    if problem:
+        return problem
+    if "event" in body:
+        event = body["event"]
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            return "event_callback without an event object"
-        for key in ("text", "channel", "user", "ts", "thread_ts", "channel_type", "subtype", "bot_id", "tab"):
-            if key in event and event[key] is not None and not isinstance(event[key], str):
-                return f"event field {key} has the wrong type"
-        for key in ("event_id", "team_id", "api_app_id"):
-            if key in body and not isinstance(body[key], str):
-                return f"{key} has the wrong type"
-        if "authorizations" in body and not isinstance(body["authorizations"], list):
-            return "authorizations has the wrong type"
-    elif kind in ("block_actions", "interactive_message"):
-        actions = body.get("actions")
+            return "event is not an object with a type"
+        problem = _check_level(event, "event.")
+        for key in ("message", "previous_message", "item", "assistant_thread"):
+            if problem is None and isinstance(event.get(key), dict):
+                problem = _check_level(event[key], f"event.{key}.")
+        if problem:
+            return problem
+    authorizations = body.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
+    ):
+        return "authorizations is not a list of objects"
+    if "actions" in body:
+        actions = body["actions"]
         if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
-            return "block_actions without actions"
+            return "actions is not a list of objects"
         for action in actions:
-            for key in ("action_id", "block_id", "value", "type"):
-                if key in action and not isinstance(action[key], str):
-                    return f"action field {key} has the wrong type"
-        for key in ("user", "team", "channel", "container", "message", "view"):
-            if key in body and body[key] is not None and not isinstance(body[key], dict):
-                return f"{key} has the wrong type"
-    elif "command" in body:
-        for key in ("command", "text", "user_id", "channel_id", "team_id", "response_url", "trigger_id"):
-            if key in body and not isinstance(body[key], str):
-                return f"command field {key} has the wrong type"
-    for key in ("team", "enterprise", "user", "channel"):
-        if key in body and body[key] is not None and not isinstance(body[key], dict | str):
-            return f"{key} has the wrong type"
+            if not isinstance(action.get("action_id"), str):
+                return "an action has no action_id"
+            problem = _check_level(action, "action.")
+            if problem:
+                return problem
+    if body.get("type") in ("block_actions", "interactive_message") and "actions" not in body:
+        return "block_actions without actions"
     return None
 
 
@@ -110,7 +133,13 @@ class SlackHTTP:
                 return web.Response(status=401, text="invalid signature")
             log.warning("rejected signed request: %s", problem)
             return web.Response(status=400, text="malformed request")
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        try:
+            bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        except Exception as exc:  # Bolt reading a payload shape we did not foresee
+            if not self._signed(raw, request):
+                return web.Response(status=401, text="invalid signature")
+            log.warning("rejected signed request Bolt could not read: %r", exc)
+            return web.Response(status=400, text="malformed request")
         response = await self.bolt.async_dispatch(bolt_request)
         if response.status >= 500:
             # Bolt answers 500 when its middleware trips over a payload it did not expect. Slack would

@@ -21,19 +21,32 @@ async def _settle(harness: Harness, posts: int) -> None:
 
 
 async def test_a_redelivered_event_gets_no_second_reply(harness: Harness) -> None:
-    event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1", "text": "key points", "ts": next_ts()}
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "D1",
+        "user": "U1",
+        "text": "key points",
+        "ts": next_ts(),
+    }
     assert (await harness.event(event, event_id="EvSAME0001"))[0] == 200
     await harness.posts(1)
-    status, _ = await harness.event(event, "EvSAME0001", **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    status, _ = await harness.event(
+        event, "EvSAME0001", **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
     assert status == 200  # acknowledged, so Slack stops retrying
-    status, _ = await harness.event(event, "EvSAME0001", **{"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
+    status, _ = await harness.event(
+        event, "EvSAME0001", **{"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"}
+    )
     assert status == 200
     await _settle(harness, 1)
 
 
 async def test_concurrent_redeliveries_still_get_one_reply(harness: Harness) -> None:
     event = {"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT0001> key points", "ts": next_ts()}
-    results = await asyncio.gather(*(harness.event(event, event_id="EvSAME0002", **{"X-Slack-Retry-Num": str(n)}) for n in range(4)))
+    results = await asyncio.gather(
+        *(harness.event(event, event_id="EvSAME0002", **{"X-Slack-Retry-Num": str(n)}) for n in range(4))
+    )
     assert {r[0] for r in results} == {200}
     await harness.posts(1)
     await _settle(harness, 1)
@@ -61,10 +74,19 @@ class TestTimeouts:
         assert len(harness.standin.calls_to("chat.postMessage!timeout")) == 1
 
 
-async def test_exhausted_retries_log_one_line_and_the_bot_keeps_serving(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+async def test_exhausted_retries_log_one_line_and_the_bot_keeps_serving(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     harness.standin.fail_next("chat.postMessage", 4, "500")
     caplog.set_level(logging.INFO)
-    event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1", "text": "key points", "ts": next_ts()}
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "D1",
+        "user": "U1",
+        "text": "key points",
+        "ts": next_ts(),
+    }
     await harness.event(event, event_id="EvDOOMED01")
     await harness.standin.wait_for("chat.postMessage!500", 4, timeout=20)
     await asyncio.sleep(0.3)
@@ -83,7 +105,14 @@ async def test_a_failing_listener_apologises_and_logs_the_event_id(
 
     monkeypatch.setattr(harness.bot.content.current.engine, "answer", broken)
     caplog.set_level(logging.INFO)
-    event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1", "text": "key points", "ts": next_ts()}
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "D1",
+        "user": "U1",
+        "text": "key points",
+        "ts": next_ts(),
+    }
     assert (await harness.event(event, event_id="EvBROKEN01"))[0] == 200
     [post] = await harness.posts(1)
     assert post["text"].startswith("Sorry, something went wrong")
@@ -116,7 +145,9 @@ class TestRateLimit:
         assert sum("faster than I can answer" in _all_text(r) for r in replies) == 1
 
 
-async def test_request_log_is_one_structured_line_without_the_question(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+async def test_request_log_is_one_structured_line_without_the_question(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="bot.requests")
     event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1", "text": "my secret question about appraisals",
              "ts": next_ts()}  # fmt: skip

@@ -39,7 +39,14 @@ async def test_sigterm_finishes_the_reply_in_flight_then_exits_zero(standin: Sla
         await _wait_up(port)
         standin.slow_seconds = 2.0
         standin.fail_next("chat.postMessage", 1, "slow")
-        event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1", "text": "key points", "ts": next_ts()}
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": "key points",
+            "ts": next_ts(),
+        }
         body = event_body(event, "EvSIGTERM1")
         async with aiohttp.ClientSession() as http:
             async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(),

@@ -27,8 +27,13 @@ def _envelope(envelope_id: str, text: str) -> dict[str, Any]:
         "type": "events_api",
         "accepts_response_payload": False,
         "retry_attempt": 0,
-        "payload": {"type": "event_callback", "team_id": "T0000001", "api_app_id": "A0000001",
-                    "event_id": f"Ev{envelope_id}", "event": event},  # fmt: skip
+        "payload": {
+            "type": "event_callback",
+            "team_id": "T0000001",
+            "api_app_id": "A0000001",
+            "event_id": f"Ev{envelope_id}",
+            "event": event,
+        },  # fmt: skip
     }
 
 

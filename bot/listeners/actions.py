@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import LINK_ACTION, SHARE_ACTION, TOPIC_ACTION
-from bot.listeners.common import apologise, post
+from bot.listeners.common import apologise, post, respond_safely
 from bot.runtime import Bot, RequestRecord
 from intents import Answer
 
@@ -75,10 +75,11 @@ def register(app: AsyncApp, bot: Bot) -> None:
             async with bot.inflight.track():
                 if ephemeral:
                     message = content.renderer.answer(answer, shareable=True)
-                    await respond(
-                        response_type="ephemeral", replace_original=False, text=message.text, blocks=message.blocks
-                    )
-                    record.outcome = "answered"
+                    if await respond_safely(
+                        respond, record, response_type="ephemeral", replace_original=False,
+                        text=message.text, blocks=message.blocks,
+                    ):  # fmt: skip
+                        record.outcome = "answered"
                 elif await post(client, record, channel, thread_ts, content.renderer.answer(answer)):
                     if isinstance(thread_ts, str):
                         await bot.threads.set(channel, thread_ts, intent.id)
@@ -118,10 +119,10 @@ def register(app: AsyncApp, bot: Bot) -> None:
         try:
             async with bot.inflight.track():
                 await client.chat_postMessage(channel=channel, text=message.text, blocks=blocks, unfurl_links=False)
-                await respond(delete_original=True)
                 record.outcome = "shared"
+                await respond_safely(respond, record, delete_original=True)
         except SlackApiError as exc:
             record.outcome = "post_failed"
             log.error("share not posted: channel=%s error=%s", channel, exc.response.get("error"))
-            await respond(response_type="ephemeral", replace_original=False, text=CANNOT_POST)
+            await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=CANNOT_POST)
         record.emit()

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
 from bot.content import Content
-from bot.listeners.common import SLOW_DOWN
+from bot.listeners.common import SLOW_DOWN, respond_safely
 from bot.runtime import Bot, RequestRecord
 from intents import Answer
 
@@ -114,7 +114,10 @@ def register(app: AsyncApp, bot: Bot) -> None:
         verdict = bot.limiter.check(str(user))
         if verdict != "ok":
             record.outcome = "rate_limited"
-            await ack(text=SLOW_DOWN if verdict == "warn" else None, response_type="ephemeral")
+            if verdict == "warn":
+                await ack(text=SLOW_DOWN, response_type="ephemeral")
+            else:
+                await ack()  # an empty 200: Slack shows nothing
             record.emit()
             return
         content = bot.content.current
@@ -142,7 +145,7 @@ async def reload(bot: Bot, client: AsyncWebClient, respond: AsyncRespond, user: 
     record.intent = "reload"
     if not isinstance(user, str) or not await is_staff(bot, client, user):
         record.outcome = "refused"
-        await respond(response_type="ephemeral", text=REFUSE_RELOAD)
+        await respond_safely(respond, record, response_type="ephemeral", text=REFUSE_RELOAD)
         record.emit()
         return
     async with bot.inflight.track():
@@ -156,5 +159,5 @@ async def reload(bot: Bot, client: AsyncWebClient, respond: AsyncRespond, user: 
         count = len(bot.content.current.catalogue.intents)
         text = f"Reloaded {bot.content.path.name}: {count} intents in service."
         record.outcome = "reloaded"
-    await respond(response_type="ephemeral", text=text[:3000])
+    await respond_safely(respond, record, response_type="ephemeral", text=text[:3000])
     record.emit()

@@ -65,3 +65,14 @@ async def apologise(client: AsyncWebClient, record: RequestRecord, channel: str 
 def event_id_of(body: dict[str, Any]) -> str | None:
     value = body.get("event_id")
     return value if isinstance(value, str) else None
+
+
+async def respond_safely(respond: Any, record: RequestRecord, **kwargs: Any) -> bool:
+    """Reply through response_url; a missing or unreachable one is logged, never raised."""
+    try:
+        await respond(**kwargs)
+        return True
+    except Exception as exc:
+        record.outcome = "respond_failed"
+        log.warning("response_url reply failed: kind=%s error=%r", record.kind, exc)
+        return False
