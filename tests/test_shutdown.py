@@ -74,3 +74,37 @@ async def test_sigterm_finishes_the_reply_in_flight_then_exits_zero(standin: Sla
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_the_served_app_reloads_a_saved_file_by_itself(standin: SlackStandIn, content_path) -> None:  # type: ignore[no-untyped-def]
+    """app.py as deployed: edit the file on disk, and within 2 s members get the new text."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": standin.api_url,
+                "PORT": str(port), "RESPONSES_PATH": str(content_path)})  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(sys.executable, "app.py", cwd=PROJECT_DIR, env=env)
+    try:
+        await _wait_up(port)
+        text = content_path.read_text(encoding="utf-8")
+        content_path.write_text(
+            text.replace("Our key points on the Messenger review", "Key points, freshly edited"), encoding="utf-8"
+        )
+        await asyncio.sleep(2.0)
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": "key points",
+            "ts": next_ts(),
+        }
+        body = event_body(event, "EvRELOAD01")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(),
+                                 headers=signed_headers(SECRET, body)) as resp:  # fmt: skip
+                assert resp.status == 200
+        [call] = await standin.wait_for("chat.postMessage", 1, timeout=10)
+        assert "Key points, freshly edited" in str(call.params["blocks"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 15)
