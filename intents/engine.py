@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intents.matcher import Matcher
+from intents.matcher import OUT_OF_SCOPE, Matcher
 from intents.model import Answer, Catalogue, Intent, Match
 
 FOLLOWUP_THRESHOLD = 0.55
@@ -16,8 +16,11 @@ class Engine:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.threshold = catalogue.settings.confidence_threshold
+        examples = {i.id: i.examples for i in catalogue.intents}
+        if catalogue.settings.out_of_scope:
+            examples[OUT_OF_SCOPE] = catalogue.settings.out_of_scope
         self.matcher = Matcher(
-            {i.id: i.examples for i in catalogue.intents},
+            examples,
             {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number},
         )
         self.followups = (

@@ -59,6 +59,7 @@ _SETTINGS_FIELDS = {
     "staff_user_ids": False,
     "staff_usergroup_ids": False,
     "followups": False,
+    "out_of_scope": False,
 }
 _INTENT_FIELDS = {
     "id": True,
@@ -258,6 +259,9 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
             phrases = c.strings(kind_node, f"settings.followups.{kind}")
             if phrases is not None:
                 followups[kind] = tuple(p for p, _ in phrases)
+    out_of_scope: tuple[str, ...] = ()
+    if "out_of_scope" in fields:
+        out_of_scope = tuple(t for t, _ in c.strings(fields["out_of_scope"], "settings.out_of_scope") or [])
     if threshold is None or None in texts.values():
         return None
     return ContentSettings(
@@ -268,6 +272,7 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         staff_user_ids=staff_users,
         staff_usergroup_ids=staff_groups,
         followups=followups,
+        out_of_scope=out_of_scope,
     )
 
 

@@ -114,6 +114,8 @@ class _Vocabulary:
 
 
 _REC_WORD = "recommendation"
+# The label of the catalogue's off-topic examples (settings.out_of_scope); never an intent id.
+OUT_OF_SCOPE = "__out_of_scope__"
 _NUMBER = re.compile(r"^[1-9]$")
 
 
@@ -192,7 +194,12 @@ class Matcher:
 
     def match(self, question: str, threshold: float, among: Iterable[str] | None = None) -> Match:
         scores = self.scores(question, among)
+        # Closest to a known off-topic question: not ours to answer, however well a topic scores.
+        off_topic = scores.pop(OUT_OF_SCOPE, 0.0)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        if ranked and off_topic >= ranked[0][1] and recommendation_number(normalise(question)) is None:
+            alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= threshold)
+            return Match(None, round(ranked[0][1], 4), alternatives)
         number = recommendation_number(normalise(question))
         if number is not None and number in self.rec_numbers:
             target = self.rec_numbers[number]

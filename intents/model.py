@@ -49,6 +49,7 @@ class ContentSettings:
     staff_user_ids: tuple[str, ...] = ()
     staff_usergroup_ids: tuple[str, ...] = ()
     followups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    out_of_scope: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

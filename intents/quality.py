@@ -11,7 +11,7 @@ from intents.model import Catalogue
 from intents.text import normalise
 
 # An example is reported as misrouted when another intent beats its own by more than this.
-MISROUTE_MARGIN = 0.1
+MISROUTE_MARGIN = 0.15
 # An example "leans" towards another intent when that intent scores within this margin of its own.
 OVERLAP_MARGIN = 0.05
 # A pair is reported when this many examples (either way) lean across it.

@@ -37,6 +37,27 @@ _SYNONYMS = {
     "info": "information", "govt": "government", "gov": "government", "mgmt": "management",
     "managers": "manager", "leaders": "leader",
 }  # fmt: skip
+# Words that mean the same thing to this bot, folded to one concept word so a member's wording need
+# not match an example's exactly. Applied after number folding; matched on whole words.
+_CONCEPTS = {
+    "find": "found finding findings conclude concluded concludes conclusion conclusions verdict discover discovered "
+            "uncover uncovered identify identified flag flagged",
+    "ned": "ned neds nonexec nonexecs",
+    "edi": "diversity diverse inclusion inclusive equality equal equalities",
+    "newsletter": "newsletters bulletin bulletins subscribe subscription mailing",
+    "contact": "email emails phone ring",
+    "funding": "funded fund funds money budget resources resourcing resourced",
+    "implement": "implemented implementing implementation implement",
+    "manager": "managers bosses bureaucrats bureaucrat administrators",
+    "primary": "gp gps",
+    "centre": "center central",
+}
+_CONCEPT_OF = {word: concept for concept, words in _CONCEPTS.items() for word in words.split()}
+# Two-word phrases folded to one concept word first.
+_PHRASES = {
+    ("non", "exec"): "ned", ("non", "execs"): "ned", ("non", "executive"): "ned", ("non", "executives"): "ned",
+    ("general", "practice"): "primary", ("primary", "care"): "primary", ("social", "care"): "socialcare",
+}  # fmt: skip
 # Only "i".."vii" as Roman numerals right after a recommendation word; elsewhere "i" is a pronoun.
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii"}
 
@@ -76,7 +97,21 @@ def normalise(text: str) -> list[str]:
             tokens.append(_NUMBER_WORDS[token])
             continue
         tokens.extend(_SYNONYMS.get(token, token).split())
-    return tokens
+    return _fold_concepts(tokens)
+
+
+def _fold_concepts(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        pair = _PHRASES.get((tokens[i], tokens[i + 1])) if i + 1 < len(tokens) else None
+        if pair is not None:
+            out.append(pair)
+            i += 2
+            continue
+        out.append(_CONCEPT_OF.get(tokens[i], tokens[i]))
+        i += 1
+    return out
 
 
 STOPWORDS = frozenset(
