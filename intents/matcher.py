@@ -16,8 +16,8 @@ from intents.model import Candidate, Match
 from intents.text import content_words, normalise, stem
 
 # How much each feature family counts in the final similarity (they add to 1).
-WORD_WEIGHT = 0.45
-CHAR_WEIGHT = 0.55
+WORD_WEIGHT = 0.5
+CHAR_WEIGHT = 0.5
 # An intent's score mixes its single best example with the mean of its top three, so one lucky
 # example cannot carry a weak match alone.
 BEST_WEIGHT = 0.5
@@ -73,14 +73,34 @@ class _Space:
         norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
         return {t: w / norm for t, w in vec.items()}
 
-    def similarities(self, feats: Counter[str]) -> dict[int, float]:
+    def build_centroids(self, labels: list[str]) -> None:
+        sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for term, postings in self.index.items():
+            for doc_id, weight in postings:
+                sums[labels[doc_id]][term] += weight
+        self.centroids: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for label, vec in sums.items():
+            norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+            for term, weight in vec.items():
+                self.centroids[term].append((label, weight / norm))
+
+    def similarities(self, feats: Counter[str]) -> tuple[dict[int, float], dict[str, float]]:
+        """Cosine similarity of the query to each example, and to each label's centroid."""
         query = self._weigh(feats, known_only=False)
         scores: dict[int, float] = defaultdict(float)
+        centroid: dict[str, float] = defaultdict(float)
         for term, weight in query.items():
             for doc_id, doc_weight in self.index.get(term, ()):
                 scores[doc_id] += weight * doc_weight
-        return scores
+            for label, label_weight in self.centroids.get(term, ()):
+                centroid[label] += weight * label_weight
+        return scores, centroid
 
+
+# An intent's final score blends nearest examples (kNN) with its centroid (all its examples summed):
+# the centroid rewards questions that share words with many of an intent's examples, the nearest
+# examples reward a close paraphrase of one.
+CENTROID_WEIGHT = 0.6
 
 # Words shorter than this are never "corrected": 'rain' is one edit from 'train', and a wrong
 # correction turns an off-topic question into a confident wrong answer.
@@ -154,6 +174,8 @@ class Matcher:
         self.vocabulary = _Vocabulary(t for text in self.texts for t in normalise(text))
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
         self.char_space = _Space([_char_features(w) for w in words_per_doc])
+        self.word_space.build_centroids(self.labels)
+        self.char_space.build_centroids(self.labels)
         self.intent_ids = list(dict.fromkeys(self.labels))
 
     def _analyse(self, text: str, correct: bool = False) -> list[str]:
@@ -173,8 +195,8 @@ class Matcher:
         words = self.words(question)
         if not words:
             return {}
-        word_sims = self.word_space.similarities(_word_features(words))
-        char_sims = self.char_space.similarities(_char_features(words))
+        word_sims, word_centroid = self.word_space.similarities(_word_features(words))
+        char_sims, char_centroid = self.char_space.similarities(_char_features(words))
         allowed = set(among) if among is not None else None
         per_intent: dict[str, list[float]] = defaultdict(list)
         for doc_id in word_sims.keys() | char_sims.keys():
@@ -189,7 +211,9 @@ class Matcher:
         for label, sims in per_intent.items():
             top = sorted(sims, reverse=True)[:3]
             top += [0.0] * (3 - len(top))
-            out[label] = min(1.0, BEST_WEIGHT * top[0] + (1 - BEST_WEIGHT) * sum(top) / 3)
+            nearest = BEST_WEIGHT * top[0] + (1 - BEST_WEIGHT) * sum(top) / 3
+            centre = WORD_WEIGHT * word_centroid.get(label, 0.0) + CHAR_WEIGHT * char_centroid.get(label, 0.0)
+            out[label] = min(1.0, (1 - CENTROID_WEIGHT) * nearest + CENTROID_WEIGHT * centre)
         return out
 
     def match(self, question: str, threshold: float, among: Iterable[str] | None = None) -> Match:

@@ -41,7 +41,7 @@ _SYNONYMS = {
 # not match an example's exactly. Applied after number folding; matched on whole words.
 _CONCEPTS = {
     "find": "found finding findings conclude concluded concludes conclusion conclusions verdict discover discovered "
-            "uncover uncovered identify identified flag flagged",
+    "uncover uncovered identify identified flag flagged",
     "ned": "ned neds nonexec nonexecs",
     "edi": "diversity diverse inclusion inclusive equality equal equalities",
     "newsletter": "newsletters bulletin bulletins subscribe subscription mailing",
@@ -49,7 +49,6 @@ _CONCEPTS = {
     "funding": "funded fund funds money budget resources resourcing resourced",
     "implement": "implemented implementing implementation implement",
     "manager": "managers bosses bureaucrats bureaucrat administrators",
-    "primary": "gp gps",
     "centre": "center central",
 }
 _CONCEPT_OF = {word: concept for concept, words in _CONCEPTS.items() for word in words.split()}
