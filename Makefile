@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/python app.py
+	$(BIN)/python -m bot run
 
 test: install
 	$(BIN)/python -m bot check responses.yaml

@@ -354,7 +354,7 @@ def _intent(
             f"{name} field 'summary': too short ({len(summary)} characters; at least {MIN_SUMMARY_CHARS})",
         )
     examples: list[str] = []
-    example_lines: list[int] = []
+    example_lines: list[tuple[int, int]] = []
     if "examples" in fields:
         items = c.strings(fields["examples"], f"{name} field 'examples'")
         if items is not None:
@@ -380,7 +380,7 @@ def _intent(
                 else:
                     example_owner[key] = (intent_id or name, item)
                 examples.append(text)
-                example_lines.append(item.start_mark.line + 1)
+                example_lines.append((item.start_mark.line + 1, item.start_mark.column + 1))
     details: list[str] = []
     if "details" in fields:
         details = [t for t, _ in c.strings(fields["details"], f"{name} field 'details'") or []]

@@ -28,7 +28,8 @@ class Intent:
     source: str | None = None
     recommendation_number: int | None = None
     line: int = 0
-    example_lines: tuple[int, ...] = field(default=(), compare=False)
+    # (line, column) of each example in the file, in the order of `examples`.
+    example_lines: tuple[tuple[int, int], ...] = field(default=(), compare=False)
     # Where each field starts in the file ("links.0" for the first link), for precise messages.
     field_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 

@@ -13,9 +13,11 @@ from intents.text import normalise
 # An example is reported as misrouted when another intent beats its own by more than this.
 MISROUTE_MARGIN = 0.15
 # An example "leans" towards another intent when that intent scores within this margin of its own.
-OVERLAP_MARGIN = 0.05
-# A pair is reported when this many examples (either way) lean across it.
+OVERLAP_MARGIN = 0.0
+# A pair is reported when at least this many examples (either way), and this share of the smaller
+# intent's examples, lean across it.
 OVERLAP_MIN_EXAMPLES = 3
+OVERLAP_MIN_SHARE = 0.3
 WORST_PAIRS = 5
 
 
@@ -39,8 +41,7 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
             warnings.append(
                 Problem(
                     path,
-                    lines.get((label, text), intents[label].line),
-                    1,
+                    *lines.get((label, text), (intents[label].line, 1)),
                     f"intent '{label}' field 'examples': '{text}' is matched to '{other}' "
                     f"({ranked[0][1]:.2f} against {own:.2f}); reword it or add examples like it",
                     "warning",
@@ -49,7 +50,12 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
         for other, score in ranked:
             if other != label and score >= own - OVERLAP_MARGIN:
                 leaning[tuple(sorted((label, other)))] += 1  # type: ignore[arg-type]
-    pairs = [(pair, n) for pair, n in leaning.most_common() if n >= OVERLAP_MIN_EXAMPLES][:WORST_PAIRS]
+
+    def worth_reporting(pair: tuple[str, str], n: int) -> bool:
+        smaller = min(len(intents[pair[0]].examples), len(intents[pair[1]].examples))
+        return n >= max(OVERLAP_MIN_EXAMPLES, OVERLAP_MIN_SHARE * smaller)
+
+    pairs = [(pair, n) for pair, n in leaning.most_common() if worth_reporting(pair, n)][:WORST_PAIRS]
     for (a, b), n in pairs:
         warnings.append(
             Problem(

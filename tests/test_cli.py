@@ -144,3 +144,25 @@ def test_local_mode_answers_typed_questions() -> None:
     assert "RECOMMENDATION 4: A SIMPLER, STANDARD APPRAISAL" in out
     assert "[Parliamentary answer (November 2023)] -> https://www.parallelparliament.co.uk/question/1917" in out
     assert "Our key points" in out and "[Share in channel]" in out
+
+
+def test_check_warns_about_misrouted_examples_and_overlapping_intents(tmp_path: Path) -> None:
+    text = RESPONSES.read_text(encoding="utf-8")
+    marker = "      - thanks a lot\n"
+    stray = ["the main key points of the review", "key points summary please", "list the key points", "key points in brief",
+             "what are the review's key points"]  # fmt: skip
+    text = text.replace(marker, marker + "".join(f"      - {s}\n" for s in stray), 1)
+    path = tmp_path / "responses.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = run("-m", "bot", "check", str(path))
+    assert result.returncode == 0  # warnings alone do not fail...
+    import re
+
+    found = re.findall(rf"^{re.escape(str(path))}:(\d+):9: warning: intent 'thanks' field 'examples': '([^']+)' is matched to 'key_points'",
+                       result.stdout, re.MULTILINE)  # fmt: skip
+    assert found
+    for line, example in found:  # each warning points at that example's own line
+        assert text.splitlines()[int(line) - 1] == f"      - {example}"
+    assert "warning: intents 'key_points' and 'thanks' overlap" in result.stdout
+    strict = run("-m", "bot", "check", "--strict", str(path))
+    assert strict.returncode == 1  # ...unless --strict
