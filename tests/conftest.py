@@ -33,6 +33,29 @@ def next_ts() -> str:
     return f"1700000000.{next(_ids):06d}"
 
 
+def dm_event(text: str = "key points", user: str = "U1", channel: str = "D1", **extra: Any) -> dict[str, Any]:
+    """A direct-message event as Slack sends it."""
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": next_ts(),
+        **extra,
+    }
+
+
+async def post_event_to(port: int, event: dict[str, Any], event_id: str) -> int:
+    """Send one signed event to an app running in another process; returns the HTTP status."""
+    body = event_body(event, event_id)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"http://127.0.0.1:{port}{EVENTS_PATH}", data=body.encode(), headers=signed_headers(SECRET, body)
+        ) as resp:
+            return resp.status
+
+
 @dataclass
 class Harness:
     url: str

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.logs import configure
-from tests.conftest import SECRET, TOKEN, Harness, next_ts
+from tests.conftest import SECRET, TOKEN, Harness, dm_event, next_ts
 from tests.test_events import _all_text
 
 
@@ -21,14 +21,7 @@ async def _settle(harness: Harness, posts: int) -> None:
 
 
 async def test_a_redelivered_event_gets_no_second_reply(harness: Harness) -> None:
-    event = {
-        "type": "message",
-        "channel_type": "im",
-        "channel": "D1",
-        "user": "U1",
-        "text": "key points",
-        "ts": next_ts(),
-    }
+    event = dm_event()
     assert (await harness.event(event, event_id="EvSAME0001"))[0] == 200
     await harness.posts(1)
     status, _ = await harness.event(
@@ -79,14 +72,7 @@ async def test_exhausted_retries_log_one_line_and_the_bot_keeps_serving(
 ) -> None:
     harness.standin.fail_next("chat.postMessage", 4, "500")
     caplog.set_level(logging.INFO)
-    event = {
-        "type": "message",
-        "channel_type": "im",
-        "channel": "D1",
-        "user": "U1",
-        "text": "key points",
-        "ts": next_ts(),
-    }
+    event = dm_event()
     await harness.event(event, event_id="EvDOOMED01")
     await harness.standin.wait_for("chat.postMessage!500", 4, timeout=20)
     await asyncio.sleep(0.3)
@@ -105,14 +91,7 @@ async def test_a_failing_listener_apologises_and_logs_the_event_id(
 
     monkeypatch.setattr(harness.bot.content.current.engine, "answer", broken)
     caplog.set_level(logging.INFO)
-    event = {
-        "type": "message",
-        "channel_type": "im",
-        "channel": "D1",
-        "user": "U1",
-        "text": "key points",
-        "ts": next_ts(),
-    }
+    event = dm_event()
     assert (await harness.event(event, event_id="EvBROKEN01"))[0] == 200
     [post] = await harness.posts(1)
     assert post["text"].startswith("Sorry, something went wrong")

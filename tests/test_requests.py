@@ -9,18 +9,7 @@ import time
 import pytest
 
 from bot.signing import event_body, signed_headers
-from tests.conftest import SECRET, Harness, next_ts
-
-
-def _dm_event() -> dict[str, str]:
-    return {
-        "type": "message",
-        "channel_type": "im",
-        "channel": "D1",
-        "user": "U1",
-        "text": "key points",
-        "ts": next_ts(),
-    }
+from tests.conftest import SECRET, Harness, dm_event
 
 
 async def _nothing_posted(harness: Harness) -> None:
@@ -35,7 +24,7 @@ async def test_health_check(harness: Harness) -> None:
 
 
 async def test_bad_signature_is_401(harness: Harness) -> None:
-    body = event_body(_dm_event(), "EvBAD1")
+    body = event_body(dm_event(), "EvBAD1")
     headers = signed_headers("0" * 32, body)
     status, _ = await harness.post_raw(body, headers)
     assert status == 401
@@ -43,13 +32,13 @@ async def test_bad_signature_is_401(harness: Harness) -> None:
 
 
 async def test_missing_signature_is_401(harness: Harness) -> None:
-    status, _ = await harness.post_raw(event_body(_dm_event(), "EvBAD2"), {"Content-Type": "application/json"})
+    status, _ = await harness.post_raw(event_body(dm_event(), "EvBAD2"), {"Content-Type": "application/json"})
     assert status == 401
     await _nothing_posted(harness)
 
 
 async def test_stale_timestamp_is_401(harness: Harness) -> None:
-    body = event_body(_dm_event(), "EvBAD3")
+    body = event_body(dm_event(), "EvBAD3")
     headers = signed_headers(SECRET, body, timestamp=int(time.time()) - 6 * 60)
     status, _ = await harness.post_raw(body, headers)
     assert status == 401
@@ -57,7 +46,7 @@ async def test_stale_timestamp_is_401(harness: Harness) -> None:
 
 
 async def test_tampered_body_is_401(harness: Harness) -> None:
-    body = event_body(_dm_event(), "EvBAD4")
+    body = event_body(dm_event(), "EvBAD4")
     headers = signed_headers(SECRET, body)
     status, _ = await harness.post_raw(body.replace("key points", "recommendation 4"), headers)
     assert status == 401
@@ -95,7 +84,7 @@ async def test_a_body_that_is_not_utf8_is_refused(harness: Harness) -> None:
 
 
 async def test_body_over_one_megabyte_is_413(harness: Harness) -> None:
-    event = _dm_event()
+    event = dm_event()
     event["text"] = "x" * (1024 * 1024 + 10)
     body = event_body(event, "EvBIG")
     status, _ = await harness.post_raw(body, signed_headers(SECRET, body))

@@ -7,12 +7,9 @@ import os
 import signal
 import sys
 
-import aiohttp
-
 from bot.settings import PROJECT_DIR
-from bot.signing import event_body, signed_headers
 from bot.standin import SlackStandIn
-from tests.conftest import SECRET, TOKEN, next_ts
+from tests.conftest import SECRET, TOKEN, dm_event, post_event_to
 from tests.test_cli import free_port
 
 
@@ -39,19 +36,8 @@ async def test_sigterm_finishes_the_reply_in_flight_then_exits_zero(standin: Sla
         await _wait_up(port)
         standin.slow_seconds = 2.0
         standin.fail_next("chat.postMessage", 1, "slow")
-        event = {
-            "type": "message",
-            "channel_type": "im",
-            "channel": "D1",
-            "user": "U1",
-            "text": "key points",
-            "ts": next_ts(),
-        }
-        body = event_body(event, "EvSIGTERM1")
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(),
-                                 headers=signed_headers(SECRET, body)) as resp:  # fmt: skip
-                assert resp.status == 200
+        event = dm_event()
+        assert await post_event_to(port, event, "EvSIGTERM1") == 200
         await standin.wait_for("chat.postMessage!slow", 1, timeout=10)  # the reply is now in flight
         proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.5)
@@ -90,19 +76,8 @@ async def test_the_served_app_reloads_a_saved_file_by_itself(standin: SlackStand
             text.replace("Our key points on the Messenger review", "Key points, freshly edited"), encoding="utf-8"
         )
         await asyncio.sleep(2.0)
-        event = {
-            "type": "message",
-            "channel_type": "im",
-            "channel": "D1",
-            "user": "U1",
-            "text": "key points",
-            "ts": next_ts(),
-        }
-        body = event_body(event, "EvRELOAD01")
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(),
-                                 headers=signed_headers(SECRET, body)) as resp:  # fmt: skip
-                assert resp.status == 200
+        event = dm_event()
+        assert await post_event_to(port, event, "EvRELOAD01") == 200
         [call] = await standin.wait_for("chat.postMessage", 1, timeout=10)
         assert "Key points, freshly edited" in str(call.params["blocks"])
     finally:
