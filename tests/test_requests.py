@@ -103,3 +103,21 @@ async def test_url_verification_challenge(harness: Harness) -> None:
     status, text = await harness.post_signed(body)
     assert status == 200
     assert "abc123" in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["recommendation 4 " * 2353,  # 40,000 characters, Slack's maximum
+     "😀🎉👍" * 300, "<@U1> <!here> <#C1|general> <https://x.org|x>" * 50, "Какие рекомендации? 推荐是什么？",
+     "\x00\x01\x07\x1b[31m key points \u202e\u200b", ""],
+)  # fmt: skip
+async def test_strange_questions_get_a_valid_reply(harness: Harness, text: str) -> None:
+    status, _, _ = await harness.dm(text)
+    assert status == 200
+    [post] = await harness.posts(1)
+    assert post["text"] and 1 <= len(post["blocks"]) <= 50
+    for block in post["blocks"]:
+        section = block.get("text")
+        if isinstance(section, dict):
+            assert len(section["text"]) <= 3000
+    assert "<!here>" not in json.dumps(post) and "<@U1>" not in json.dumps(post)

@@ -44,6 +44,7 @@ def register(app: AsyncApp, bot: Bot) -> None:
     @app.action(re.compile(rf"^{LINK_ACTION}:"))
     async def on_link(ack: AsyncAck) -> None:
         await ack()  # URL buttons open in the browser; Slack still tells us, and wants an ack
+        RequestRecord(kind="link_click", outcome="acked").emit()
 
     @app.action(re.compile(rf"^{TOPIC_ACTION}:"))
     async def on_topic(
