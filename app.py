@@ -35,6 +35,10 @@ def main() -> int:
             print(f"  {problem}", file=sys.stderr)
         return 2
     bot = Bot(settings, content)
+    if settings.redis_url:
+        from bot.redis_stores import redis_stores
+
+        bot.seen, bot.threads = redis_stores(settings.redis_url)
     asyncio.run(serve(bot, build_app(bot)))
     return 0
 

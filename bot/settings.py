@@ -33,6 +33,7 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     reload_interval_seconds: float = 1.0
     api_timeout_seconds: float = 10.0
+    redis_url: str | None = None
     log_level: str = "INFO"
 
     @property
@@ -40,10 +41,13 @@ class Settings:
         return self.app_token is not None
 
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.bot_token, self.signing_secret, self.app_token) if s)
+        return tuple(s for s in (self.bot_token, self.signing_secret, self.app_token, self.redis_url) if s)
 
     def __repr__(self) -> str:  # never print secrets, even by accident
-        return f"Settings(port={self.port}, api_url={self.api_url!r}, socket_mode={self.socket_mode})"
+        return (
+            f"Settings(port={self.port}, api_url={self.api_url!r}, socket_mode={self.socket_mode}, "
+            f"redis={bool(self.redis_url)})"
+        )
 
 
 _COMMAND_RE = re.compile(r"^/[a-z0-9_-]{1,31}$")
@@ -99,6 +103,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not _COMMAND_RE.match(value):
             raise SettingsError(f"{name} must look like /name (lower case, up to 32 characters), got {value!r}")
         commands[name] = value
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url is not None and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError(f"REDIS_URL must be a redis:// or rediss:// address, got {redis_url!r}")
     level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in _LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(sorted(_LEVELS))}, got {level!r}")
@@ -117,5 +124,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 10.0, 0, 300, integer=False),
         reload_interval_seconds=_number(env, "RELOAD_INTERVAL_SECONDS", 1.0, 0.1, 60, integer=False),
         api_timeout_seconds=_number(env, "SLACK_API_TIMEOUT_SECONDS", 10.0, 0.5, 60, integer=False),
+        redis_url=redis_url,
         log_level=level,
     )

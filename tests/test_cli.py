@@ -97,6 +97,10 @@ def test_app_refuses_to_start_without_settings_and_names_the_variable() -> None:
         "app.py", env={"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "RESPONSES_PATH": "/nope.yaml"}
     )
     assert result.returncode == 2 and "RESPONSES_PATH" in result.stderr
+    result = run(
+        "app.py", env={"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "REDIS_URL": "http://x"}
+    )
+    assert result.returncode == 2 and "REDIS_URL must be a redis://" in result.stderr
 
 
 def test_app_refuses_broken_content_with_line_numbers(tmp_path: Path) -> None:
