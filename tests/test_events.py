@@ -198,3 +198,26 @@ async def test_app_home_shows_key_points_offers_and_how_to_ask(harness: Harness)
     assert "Our key points" in text and "How to ask" in text and "/messenger help" in text
     urls = {b.get("url") for b in _buttons(view)}
     assert "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion" in urls
+
+
+async def test_a_thread_reply_also_sent_to_the_channel_is_answered(harness: Harness) -> None:
+    _, _, event = await harness.mention("recommendation 4")
+    await harness.posts(1)
+    await harness.event({"type": "message", "subtype": "thread_broadcast", "channel": event["channel"], "channel_type": "channel",
+                         "user": "U0000009", "text": "tell me more", "ts": next_ts(), "thread_ts": event["ts"]})  # fmt: skip
+    second = (await harness.posts(2))[1]
+    assert second["thread_ts"] == event["ts"] and "appraisal" in _all_text(second).lower()
+
+
+def test_the_engine_knows_nothing_of_slack() -> None:
+    import ast
+    from pathlib import Path
+
+    for path in (Path(__file__).parent.parent / "intents").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] in ("slack_bolt", "slack_sdk", "bot", "aiohttp") for n in names), (
+                path,
+                names,
+            )

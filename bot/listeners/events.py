@@ -14,6 +14,7 @@ from bot.runtime import Bot, RequestRecord
 
 log = logging.getLogger("bot.events")
 DM_THREAD = "dm"
+ANSWERED_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,14 @@ async def handle_message(
 ) -> None:
     record = RequestRecord(kind="app_mention" if mentioned else "message", event_id=event_id_of(body))
     user = event.get("user")
-    # Bots (including ourselves), edits, deletions and other subtypes never get an answer.
-    if event.get("subtype") or event.get("bot_id") or not isinstance(user, str) or user == context.bot_user_id:
+    # Bots (including ourselves), edits, deletions and other subtypes never get an answer; a member's
+    # thread reply also sent to the channel, or a question with a file attached, does.
+    if (
+        event.get("subtype") not in ANSWERED_SUBTYPES
+        or event.get("bot_id")
+        or not isinstance(user, str)
+        or user == context.bot_user_id
+    ):
         record.outcome = "ignored"
         record.emit()
         return
