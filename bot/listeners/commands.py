@@ -18,6 +18,8 @@ from bot.content import Content
 from bot.listeners.common import SLOW_DOWN, respond_safely
 from bot.runtime import Bot, RequestRecord
 from intents import Answer
+from intents.matcher import recommendation_number
+from intents.text import normalise
 
 log = logging.getLogger("bot.commands")
 
@@ -52,18 +54,13 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
         answer = _intent_answer(content, fixed[words], text)
         if answer is not None:
             return fixed[words], renderer.answer(answer, shareable=True)
-    rec = _REC.match(words)
-    if rec:
-        number = content.engine.matcher.rec_numbers
-        from intents.text import normalise  # local: only this branch needs it
-
-        tokens = normalise(rec.group(1))
-        value = int(tokens[0]) if tokens and tokens[0].isdigit() else None
-        if value in number:
-            answer = _intent_answer(content, number[value], text)
-            if answer is not None:
-                return number[value], renderer.answer(answer, shareable=True)
-        count = len(number)
+    if _REC.match(words):
+        by_number = content.engine.matcher.rec_numbers
+        target = by_number.get(recommendation_number(normalise(words)) or 0)
+        answer = _intent_answer(content, target, text) if target else None
+        if answer is not None:
+            return answer.intent.id, renderer.answer(answer, shareable=True)  # type: ignore[union-attr]
+        count = len(by_number)
         return "recommendation_unknown", renderer.notice(
             f"There are {count} recommendations: try `recommendation 1` to `recommendation {count}`."
         )
