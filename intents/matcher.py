@@ -102,9 +102,49 @@ class _Space:
 # examples reward a close paraphrase of one.
 CENTROID_WEIGHT = 0.6
 
+# A multinomial naive Bayes posterior over word features is blended in: it knows that a word spread
+# over many intents ("recommendation") says little, and one concentrated in a few ("ned") says a lot.
+NB_WEIGHT = 0.3
+NB_SMOOTHING = 0.5
+
 # Words shorter than this are never "corrected": 'rain' is one edit from 'train', and a wrong
 # correction turns an off-topic question into a confident wrong answer.
 MIN_CORRECTABLE = 5
+
+
+class _NaiveBayes:
+    """Multinomial naive Bayes with a uniform prior, precomputed as log-probabilities per term."""
+
+    def __init__(self, docs: list[Counter[str]], labels: list[str]) -> None:
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for doc, label in zip(docs, labels, strict=True):
+            counts[label].update(doc)
+        vocabulary = {t for doc in docs for t in doc}
+        size = len(vocabulary) or 1
+        self.labels = sorted(counts)
+        totals = {label: sum(c.values()) for label, c in counts.items()}
+        self.unseen = {label: math.log(NB_SMOOTHING / (totals[label] + NB_SMOOTHING * size)) for label in self.labels}
+        # For each term, how much more likely each label makes it than an unseen term would.
+        self.lift: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for label, c in counts.items():
+            for term, n in c.items():
+                seen = math.log((n + NB_SMOOTHING) / (totals[label] + NB_SMOOTHING * size))
+                self.lift[term].append((label, seen - self.unseen[label]))
+        self.lift = dict(self.lift)
+
+    def posterior(self, feats: Counter[str]) -> dict[str, float]:
+        known = {t: n for t, n in feats.items() if t in self.lift}
+        if not known:
+            return {}
+        mass = sum(known.values())
+        log_p = {label: mass * self.unseen[label] for label in self.labels}
+        for term, n in known.items():
+            for label, lift in self.lift[term]:
+                log_p[label] += n * lift
+        top = max(log_p.values())
+        weights = {label: math.exp(v - top) for label, v in log_p.items()}
+        total = sum(weights.values())
+        return {label: w / total for label, w in weights.items()}
 
 
 class _Vocabulary:
@@ -175,6 +215,7 @@ class Matcher:
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
         self.char_space = _Space([_char_features(w) for w in words_per_doc])
         self.word_space.build_centroids(self.labels)
+        self.bayes = _NaiveBayes([_word_features(w) for w in words_per_doc], self.labels)
         self.char_space.build_centroids(self.labels)
         self.intent_ids = list(dict.fromkeys(self.labels))
 
@@ -195,7 +236,9 @@ class Matcher:
         words = self.words(question)
         if not words:
             return {}
-        word_sims, word_centroid = self.word_space.similarities(_word_features(words))
+        word_feats = _word_features(words)
+        word_sims, word_centroid = self.word_space.similarities(word_feats)
+        posterior = self.bayes.posterior(word_feats)
         char_sims, char_centroid = self.char_space.similarities(_char_features(words))
         allowed = set(among) if among is not None else None
         per_intent: dict[str, list[float]] = defaultdict(list)
@@ -213,8 +256,23 @@ class Matcher:
             top += [0.0] * (3 - len(top))
             nearest = BEST_WEIGHT * top[0] + (1 - BEST_WEIGHT) * sum(top) / 3
             centre = WORD_WEIGHT * word_centroid.get(label, 0.0) + CHAR_WEIGHT * char_centroid.get(label, 0.0)
-            out[label] = min(1.0, (1 - CENTROID_WEIGHT) * nearest + CENTROID_WEIGHT * centre)
+            similarity = (1 - CENTROID_WEIGHT) * nearest + CENTROID_WEIGHT * centre
+            out[label] = min(1.0, (1 - NB_WEIGHT) * similarity + NB_WEIGHT * posterior.get(label, 0.0))
         return out
+
+    def nearest_example(self, doc_id: int) -> tuple[str, float] | None:
+        """The label and similarity of the example most like example `doc_id` (itself left out)."""
+        words = self._analyse(self.texts[doc_id])
+        word_sims, _ = self.word_space.similarities(_word_features(words))
+        char_sims, _ = self.char_space.similarities(_char_features(words))
+        best: tuple[str, float] | None = None
+        for other in word_sims.keys() | char_sims.keys():
+            if other == doc_id:
+                continue
+            sim = WORD_WEIGHT * word_sims.get(other, 0.0) + CHAR_WEIGHT * char_sims.get(other, 0.0)
+            if best is None or sim > best[1]:
+                best = (self.labels[other], sim)
+        return best
 
     def match(self, question: str, threshold: float, among: Iterable[str] | None = None) -> Match:
         scores = self.scores(question, among)

@@ -6,18 +6,16 @@ from __future__ import annotations
 from collections import Counter
 
 from intents.loader import Problem
-from intents.matcher import Matcher, recommendation_number
+from intents.matcher import OUT_OF_SCOPE, Matcher, recommendation_number
 from intents.model import Catalogue
 from intents.text import normalise
 
 # An example is reported as misrouted when another intent beats its own by more than this.
 MISROUTE_MARGIN = 0.15
-# An example "leans" towards another intent when that intent scores within this margin of its own.
-OVERLAP_MARGIN = 0.0
-# A pair is reported when at least this many examples (either way), and this share of the smaller
-# intent's examples, lean across it.
+# An example "leans" across a pair when its single most similar example belongs to the other intent;
+# a pair is reported when at least this many examples, and this share of the smaller intent's, do.
 OVERLAP_MIN_EXAMPLES = 3
-OVERLAP_MIN_SHARE = 0.3
+OVERLAP_MIN_SHARE = 0.33
 WORST_PAIRS = 5
 
 
@@ -47,9 +45,9 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
                     "warning",
                 )
             )
-        for other, score in ranked:
-            if other != label and score >= own - OVERLAP_MARGIN:
-                leaning[tuple(sorted((label, other)))] += 1  # type: ignore[arg-type]
+        nearest = matcher.nearest_example(doc_id)
+        if nearest is not None and nearest[0] != label and OUT_OF_SCOPE not in (label, nearest[0]):
+            leaning[tuple(sorted((label, nearest[0])))] += 1  # type: ignore[arg-type]
 
     def worth_reporting(pair: tuple[str, str], n: int) -> bool:
         smaller = min(len(intents[pair[0]].examples), len(intents[pair[1]].examples))
@@ -62,7 +60,7 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
                 path,
                 intents[a].line,
                 1,
-                f"intents '{a}' and '{b}' overlap: {n} of their examples are about as close to the other one; "
+                f"intents '{a}' and '{b}' overlap: {n} of their examples are closest to an example of the other; "
                 "members may get the wrong answer",
                 "warning",
             )

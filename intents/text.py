@@ -43,9 +43,9 @@ _CONCEPTS = {
     "find": "found finding findings conclude concluded concludes conclusion conclusions verdict discover discovered "
     "uncover uncovered identify identified flag flagged",
     "ned": "ned neds nonexec nonexecs",
-    "edi": "diversity diverse inclusion inclusive equality equal equalities",
+    "edi": "diversity diverse inclusion inclusive equality equal equalities race racial racism ethnic ethnicity bame",
+    "recommendation": "propose proposed proposes proposal proposals suggest suggests suggested",
     "newsletter": "newsletters bulletin bulletins subscribe subscription mailing",
-    "contact": "email emails phone ring",
     "funding": "funded fund funds money budget resources resourcing resourced",
     "implement": "implemented implementing implementation implement",
     "manager": "managers bosses bureaucrats bureaucrat administrators",
