@@ -51,12 +51,11 @@ class Bot:
     content: ContentHolder
     seen: SeenStore = field(default_factory=MemorySeenStore)
     threads: ThreadMemory = field(default_factory=MemoryThreadMemory)
-    limiter: RateLimiter | None = None
     inflight: InFlight = field(default_factory=InFlight)
+    limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.limiter is None:
-            self.limiter = RateLimiter(self.settings.rate_limit_count, self.settings.rate_limit_seconds)
+        self.limiter = RateLimiter(self.settings.rate_limit_count, self.settings.rate_limit_seconds)
 
 
 @dataclass

@@ -47,8 +47,9 @@ class _BoundedTTL:
         now = self.clock()
         self.items.pop(key, None)
         self.items[key] = (now + (ttl if ttl is not None else self.ttl), value)
-        # Entries are kept in insertion order; with one TTL that is expiry order, and a shorter
-        # per-key TTL only makes an entry live shorter, never longer, than its neighbours.
+        # Entries are kept in insertion order and dropped from the old end when expired or over the
+        # size bound; an entry with a shorter per-key TTL behind a longer one is also treated as
+        # absent by get() once expired, so it never outlives its TTL.
         self._expire(now)
 
 

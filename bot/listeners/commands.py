@@ -103,7 +103,6 @@ def register(app: AsyncApp, bot: Bot) -> None:
         user = command.get("user_id")
         text = command.get("text") if isinstance(command.get("text"), str) else ""
         log.debug("command %s text=%r", command.get("command"), text)
-        assert bot.limiter is not None
         if not keypoints and text.strip().lower() == "reload":
             await ack()
             await reload(bot, client, respond, user, record)

@@ -119,7 +119,6 @@ async def handle_message(
         record.outcome = "duplicate"
         record.emit()
         return
-    assert bot.limiter is not None
     verdict = bot.limiter.check(user)
     if verdict != "ok":
         record.outcome = "rate_limited"
@@ -139,12 +138,11 @@ async def handle_message(
             record.confidence = answer.confidence
             delivered = await post(client, record, route.channel, route.reply_thread, content.renderer.answer(answer))
             if delivered:
+                record.outcome = "fallback" if answer.is_fallback else "answered"
                 # Remember the topic for follow-ups; after a fallback keep the earlier topic, and
                 # mark the thread as answered ("" = no topic) so a rephrased question is heard.
                 topic = answer.intent.id if answer.intent else (previous or "")
                 await bot.threads.set(route.channel, route.memory_thread, topic)
-            if delivered:
-                record.outcome = "fallback" if answer.is_fallback else "answered"
     except Exception:
         await apologise(client, record, route.channel, route.reply_thread)
     record.emit()

@@ -1,0 +1,46 @@
+"""The in-memory stores on their own: bounded in size and time; the rate limiter's one note."""
+
+from __future__ import annotations
+
+from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_seen_store_is_bounded_in_time_and_size() -> None:
+    clock = Clock()
+    seen = MemorySeenStore(max_items=3, ttl=10, clock=clock)
+    assert await seen.first_time("a") and not await seen.first_time("a")
+    clock.now += 11
+    assert await seen.first_time("a")  # expired, so new again
+    for key in "bcde":
+        await seen.first_time(key)
+    assert len(seen) <= 3
+    assert await seen.first_time("short", ttl=1) and not await seen.first_time("short", ttl=1)
+    clock.now += 2
+    assert await seen.first_time("short", ttl=1)
+
+
+async def test_thread_memory_expires() -> None:
+    clock = Clock()
+    threads = MemoryThreadMemory(ttl=60, clock=clock)
+    await threads.set("C1", "1.0", "rec_edi")
+    assert await threads.get("C1", "1.0") == "rec_edi"
+    clock.now += 61
+    assert await threads.get("C1", "1.0") is None
+
+
+def test_rate_limiter_answers_then_warns_once_then_drops_then_recovers() -> None:
+    clock = Clock()
+    limiter = RateLimiter(count=3, seconds=10, clock=clock)
+    verdicts = [limiter.check("U1") for _ in range(6)]
+    assert verdicts == ["ok", "ok", "ok", "warn", "drop", "drop"]
+    assert limiter.check("U2") == "ok"  # other members are unaffected
+    clock.now += 11
+    assert limiter.check("U1") == "ok"
