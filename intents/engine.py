@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from intents.matcher import OUT_OF_SCOPE, Matcher
 from intents.model import Answer, Catalogue, Intent, Match
+from intents.text import content_words, normalise
 
 FOLLOWUP_THRESHOLD = 0.55
-# In a thread with a topic, a follow-up phrase wins unless a fresh question matches clearly better.
-FOLLOWUP_MARGIN = 0.2
 # A follow-up is a short reply: longer text is a new question, whatever it starts with.
 FOLLOWUP_MAX_WORDS = 8
 
@@ -26,6 +25,10 @@ class Engine:
         self.followups = (
             Matcher(dict(catalogue.settings.followups), keep_stopwords=True) if catalogue.settings.followups else None
         )
+        # Every word the follow-up phrases use: what is left of a question without them names its topic.
+        self.followup_words = {
+            w for phrases in catalogue.settings.followups.values() for p in phrases for w in normalise(p)
+        }
 
     def match(self, question: str) -> Match:
         return self.matcher.match(question, self.threshold)
@@ -36,7 +39,10 @@ class Engine:
         previous = self.catalogue.get(previous_intent)
         if previous is not None and self.followups is not None:
             kind, score = self._followup_kind(question)
-            if kind is not None and score >= match.confidence - FOLLOWUP_MARGIN:
+            # "how do I sign up?" follows the thread's topic; "how do I join the EDI network?" names
+            # its own: a follow-up wins when nothing but follow-up words is left, or nothing else matched.
+            names_topic = bool(content_words([w for w in normalise(question) if w not in self.followup_words]))
+            if kind is not None and (not names_topic or match.intent_id is None):
                 mode = {"more": "full", "signup": "signup", "read": "read"}[kind]
                 if mode == "signup" and not previous.is_offer:
                     mode = "read"

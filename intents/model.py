@@ -40,6 +40,11 @@ class Intent:
     def is_offer(self) -> bool:
         return self.signup is not None
 
+    @property
+    def is_topic(self) -> bool:
+        """Substantive answers (with links) become a thread's topic; small talk ("hello") does not."""
+        return bool(self.links) or self.signup is not None
+
 
 @dataclass(frozen=True)
 class ContentSettings:

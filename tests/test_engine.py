@@ -124,3 +124,18 @@ def test_accuracy_on_the_held_out_labelled_set(engine: Engine) -> None:
     assert report.in_scope >= 140 and report.out_of_scope >= 40
     assert report.accuracy >= 0.90
     assert report.out_of_scope_recall >= 0.85
+
+
+def test_a_question_naming_its_own_topic_is_not_a_followup(engine: Engine) -> None:
+    answer = engine.answer("how do I join the EDI network?", previous_intent="greeting")
+    assert answer.intent is not None and answer.intent.id == "offer_edi_programme" and not answer.followup
+    answer = engine.answer("tell me more about recommendation 4", previous_intent="offer_edi_programme")
+    assert answer.intent is not None and answer.intent.id == "rec_appraisal" and not answer.followup
+    answer = engine.answer("how can I get involved?", previous_intent="offer_ned_network")
+    assert answer.intent is not None and answer.intent.id == "offer_ned_network" and answer.mode == "signup"
+
+
+def test_small_talk_never_becomes_a_topic(engine: Engine) -> None:
+    greeting = engine.catalogue.get("greeting")
+    assert greeting is not None and not greeting.is_topic
+    assert all(i.is_topic for i in engine.catalogue.intents if i.id.startswith(("rec_", "offer_")))

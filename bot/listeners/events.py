@@ -139,9 +139,9 @@ async def handle_message(
             delivered = await post(client, record, route.channel, route.reply_thread, content.renderer.answer(answer))
             if delivered:
                 record.outcome = "fallback" if answer.is_fallback else "answered"
-                # Remember the topic for follow-ups; after a fallback keep the earlier topic, and
-                # mark the thread as answered ("" = no topic) so a rephrased question is heard.
-                topic = answer.intent.id if answer.intent else (previous or "")
+                # Remember the topic for follow-ups; after a fallback or small talk keep the earlier
+                # topic, and mark the thread as answered ("" = no topic) so a rephrased question is heard.
+                topic = answer.intent.id if answer.intent and answer.intent.is_topic else (previous or "")
                 await bot.threads.set(route.channel, route.memory_thread, topic)
     except Exception:
         await apologise(client, record, route.channel, route.reply_thread)
