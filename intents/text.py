@@ -19,6 +19,7 @@ _MARKUP = re.compile(r"<([^<>\n]{0,500})>")
 _EMOJI = re.compile(r":[a-z0-9_+'-]{1,60}:")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _APOSTROPHES = re.compile(r"[’'`]")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
 _NUMBER_WORDS = {
     "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
@@ -30,9 +31,10 @@ _SYNONYMS = {
     "rec": "recommendation", "recs": "recommendations", "recomendation": "recommendation",
     "recomendations": "recommendations", "tldr": "tl dr", "recommend": "recommendation",
     "recommended": "recommendation", "recommending": "recommendation",
-    "confed": "confederation", "nhsconfed": "confederation", "non": "non", "nonexec": "non exec",
-    "execs": "exec", "executives": "executive", "neds": "ned", "ics": "ics", "icss": "ics", "icbs": "icb",
-    "ceo": "chief executive", "ceos": "chief executive", "gps": "gp", "edi": "edi",
+    "confed": "confederation", "nhsconfed": "confederation", "keypoints": "key points",
+    "overmanaged": "over managed", "undermanaged": "under managed", "nonexecutive": "non executive",
+    "nonexec": "non exec", "signup": "sign up", "nhsei": "nhse", "execs": "exec", "executives": "executive",
+    "neds": "ned", "gps": "gp",
     "u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "ty": "thanks",
     "info": "information", "govt": "government", "gov": "government", "mgmt": "management",
     "managers": "manager", "leaders": "leader",
@@ -50,12 +52,33 @@ _CONCEPTS = {
     "implement": "implemented implementing implementation implement",
     "manager": "managers bosses bureaucrats bureaucrat administrators",
     "centre": "center central",
+    "view": "views opinion opinions stance position reaction react reacted respond responded response perspective",
+    "challenged": "challenging tough tougher toughest hardest difficult struggling failing troubled",
+    "role": "roles job jobs post posts",
+    "overview": "rundown gist outline background introduction intro",
+    "summary": "summarise summarize summarised summarized highlights takeaways recap nutshell headline headlines",
+    "shortage": "shortages shortfall shortfalls vacancy vacancies understaffed understaffing",
+    "induction": "inductions onboarding inducting induct",
+    "join": "register enrol enroll apply joining",
+    "contact": "speak talk",
+    "programme": "programmes program programs course courses scheme schemes",
+    "network": "networks networking",
+    "media": "press papers newspaper newspapers coverage journalists",
+    "collaborative": "collaboratives collaboration collaborations",
+    "appraisal": "appraisals",
+    "ics": "icb icbs icss",
+    "chiefexec": "ceo ceos",
+    "regulate": "regulation regulated regulating regulates",
 }
 _CONCEPT_OF = {word: concept for concept, words in _CONCEPTS.items() for word in words.split()}
 # Two-word phrases folded to one concept word first.
 _PHRASES = {
     ("non", "exec"): "ned", ("non", "execs"): "ned", ("non", "executive"): "ned", ("non", "executives"): "ned",
     ("general", "practice"): "primary", ("primary", "care"): "primary", ("social", "care"): "socialcare",
+    ("chief", "exec"): "chiefexec", ("chief", "execs"): "chiefexec", ("chief", "executive"): "chiefexec",
+    ("chief", "executives"): "chiefexec", ("sign", "up"): "join", ("integrated", "care"): "ics",
+    ("performance", "review"): "appraisal", ("performance", "reviews"): "appraisal", ("nhs", "england"): "nhse",
+    ("key", "points"): "summary", ("key", "messages"): "summary", ("tl", "dr"): "summary",
 }  # fmt: skip
 # Only "i".."vii" as Roman numerals right after a recommendation word; elsewhere "i" is a pronoun.
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii"}
@@ -85,6 +108,7 @@ def normalise(text: str) -> list[str]:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = _APOSTROPHES.sub("", text)
+    text = _THOUSANDS.sub("", text)
     raw = _NON_WORD.sub(" ", text).split()[:MAX_TOKENS]
     tokens: list[str] = []
     for _i, token in enumerate(raw):
