@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from bot.blocks import Commands, Renderer, limit_problems
 from bot.safety import has_broadcast
 from intents import Answer, Catalogue, ContentError, Engine, Problem
-from intents.loader import MAX_FILE_BYTES, iter_strings, parse_catalogue
+from intents.loader import iter_strings, parse_catalogue, read_content
 
 log = logging.getLogger("bot.content")
 
@@ -61,14 +61,9 @@ def render_problems(catalogue: Catalogue, commands: Commands) -> list[Problem]:
 def validate_file(path: Path, commands: Commands) -> tuple[Catalogue | None, list[Problem]]:
     """Full validation of a content file, as `python -m bot check` and reload both run it."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [Problem(str(path), 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        return None, [Problem(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]
-    except UnicodeDecodeError as exc:
-        return None, [Problem(str(path), 1, 1, f"the file is not UTF-8 text: {exc.reason}")]
+        text = read_content(path)
+    except ContentError as exc:
+        return None, exc.problems
     catalogue, problems = parse_catalogue(text, path)
     if catalogue is None:
         return None, problems

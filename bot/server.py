@@ -150,7 +150,7 @@ class SlackHTTP:
 
     async def health(self, request: web.Request) -> web.Response:
         catalogue = self.bot.content.current.catalogue
-        return web.json_response({"ok": True, "intents": len(catalogue.intents)})
+        return web.json_response({"ok": True, "intents": len(catalogue.intents), "content": catalogue.digest})
 
 
 def build_web_app(bolt: AsyncApp, bot: Bot) -> web.Application:

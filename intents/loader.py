@@ -6,6 +6,7 @@ objects) so each problem can point at the exact line and column a staff editor h
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -216,22 +217,27 @@ def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list
     errors = [p for p in checker.problems if p.level == "error"]
     if errors or settings is None:
         return None, checker.problems
-    return Catalogue(settings=settings, intents=tuple(intents), path=Path(path)), checker.problems
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return Catalogue(settings=settings, intents=tuple(intents), path=Path(path), digest=digest), checker.problems
 
 
-def load_catalogue(path: str | Path) -> Catalogue:
-    """Read and validate a content file; raise ContentError naming file, line and field on any error."""
+def read_content(path: str | Path) -> str:
+    """The file's text, or ContentError if it is missing, too large or not UTF-8."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ContentError([Problem(str(path), 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")])
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ContentError([Problem(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from exc
     except UnicodeDecodeError as exc:
         raise ContentError([Problem(str(path), 1, 1, f"the file is not UTF-8 text: {exc.reason}")]) from exc
-    catalogue, problems = parse_catalogue(text, path)
+
+
+def load_catalogue(path: str | Path) -> Catalogue:
+    """Read and validate a content file; raise ContentError naming file, line and field on any error."""
+    catalogue, problems = parse_catalogue(read_content(path), path)
     if catalogue is None:
         raise ContentError([p for p in problems if p.level == "error"])
     return catalogue

@@ -63,6 +63,7 @@ class Catalogue:
     settings: ContentSettings
     intents: tuple[Intent, ...]
     path: Path
+    digest: str = ""  # a short hash of the file's text: which version is in service
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {i.id: i for i in self.intents})

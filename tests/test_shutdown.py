@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 
+import aiohttp
+
 from bot.settings import PROJECT_DIR
 from bot.standin import SlackStandIn
 from tests.conftest import SECRET, TOKEN, dm_event, post_event_to
@@ -72,10 +74,14 @@ async def test_the_served_app_reloads_a_saved_file_by_itself(standin: SlackStand
     try:
         await _wait_up(port)
         text = content_path.read_text(encoding="utf-8")
-        content_path.write_text(
-            text.replace("Our key points on the Messenger review", "Key points, freshly edited"), encoding="utf-8"
-        )
-        await asyncio.sleep(2.0)
+        edited = text.replace("Our key points on the Messenger review", "Key points, freshly edited")
+        async with aiohttp.ClientSession() as http:
+            before = (await (await http.get(f"http://127.0.0.1:{port}/healthz")).json())["content"]
+            content_path.write_text(edited, encoding="utf-8")
+            for _ in range(200):  # wait for the new version to be in service (bench/reload.py times it)
+                if (await (await http.get(f"http://127.0.0.1:{port}/healthz")).json())["content"] != before:
+                    break
+                await asyncio.sleep(0.05)
         event = dm_event()
         assert await post_event_to(port, event, "EvRELOAD01") == 200
         [call] = await standin.wait_for("chat.postMessage", 1, timeout=10)
