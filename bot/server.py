@@ -170,7 +170,7 @@ def socket_mode_handler(bolt: AsyncApp, bot: Bot, ping_interval: float = 10) -> 
     return AsyncSocketModeHandler(bolt, bot.settings.app_token, ping_interval=ping_interval)
 
 
-async def serve(bot: Bot, bolt: AsyncApp, ready: asyncio.Event | None = None) -> None:
+async def serve(bot: Bot, bolt: AsyncApp) -> None:
     """Serve until SIGTERM or SIGINT, then stop accepting, let replies in flight finish, and return."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -190,8 +190,6 @@ async def serve(bot: Bot, bolt: AsyncApp, ready: asyncio.Event | None = None) ->
     else:
         log.info("serving %s and /healthz on port %s", EVENTS_PATH, bot.settings.port)
     watcher = asyncio.create_task(bot.content.watch(bot.settings.reload_interval_seconds))
-    if ready is not None:
-        ready.set()
     await stop.wait()
     log.info(
         "stopping: no new requests; waiting up to %ss for %d replies in flight",
