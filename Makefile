@@ -17,6 +17,7 @@ run: install
 test: install
 	$(BIN)/python -m bot check responses.yaml
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 check: install

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from intents.model import Candidate, Match
 from intents.text import content_words, normalise, stem
@@ -198,7 +198,7 @@ class Matcher:
 
     def __init__(
         self,
-        examples: dict[str, Sequence[str]],
+        examples: Mapping[str, Sequence[str]],
         rec_numbers: dict[int, str] | None = None,
         *,
         keep_stopwords: bool = False,

@@ -47,7 +47,8 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
             )
         nearest = matcher.nearest_example(doc_id)
         if nearest is not None and nearest[0] != label and OUT_OF_SCOPE not in (label, nearest[0]):
-            leaning[tuple(sorted((label, nearest[0])))] += 1  # type: ignore[arg-type]
+            first, second = sorted((label, nearest[0]))
+            leaning[(first, second)] += 1
 
     def worth_reporting(pair: tuple[str, str], n: int) -> bool:
         smaller = min(len(intents[pair[0]].examples), len(intents[pair[1]].examples))

@@ -13,9 +13,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import LINK_ACTION, SHARE_ACTION, TOPIC_ACTION
-from bot.listeners.common import apologise, post, respond_safely
+from bot.listeners.common import apologise, object_of, post, respond_safely, text_of
 from bot.runtime import Bot, RequestRecord
 from intents import Answer
+from intents.model import Mode
 
 log = logging.getLogger("bot.actions")
 # Two clicks on the same button within this many seconds post one answer.
@@ -25,19 +26,13 @@ CANNOT_POST = "I can't post in this channel. Invite me with `/invite @` and my n
 
 
 def _container(body: dict[str, Any]) -> tuple[str | None, str | None, bool]:
-    container = body.get("container") if isinstance(body.get("container"), dict) else {}
-    channel = container.get("channel_id")
-    if not isinstance(channel, str):
-        channel_obj = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-        channel = channel_obj.get("id") if isinstance(channel_obj.get("id"), str) else None
-    message_ts = container.get("message_ts") if isinstance(container.get("message_ts"), str) else None
-    return channel, message_ts, bool(container.get("is_ephemeral"))
+    container = object_of(body, "container")
+    channel = text_of(container, "channel_id") or text_of(object_of(body, "channel"), "id")
+    return channel, text_of(container, "message_ts"), bool(container.get("is_ephemeral"))
 
 
 def _user(body: dict[str, Any]) -> str | None:
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    value = user.get("id")
-    return value if isinstance(value, str) else None
+    return text_of(object_of(body, "user"), "id")
 
 
 def register(app: AsyncApp, bot: Bot) -> None:
@@ -55,7 +50,7 @@ def register(app: AsyncApp, bot: Bot) -> None:
         channel, message_ts, ephemeral = _container(body)
         user = _user(body)
         content = bot.content.current
-        intent = content.catalogue.get(action.get("value") if isinstance(action.get("value"), str) else None)
+        intent = content.catalogue.get(text_of(action, "value"))
         if intent is None or channel is None or user is None:
             record.outcome = "ignored:unknown_topic"
             record.emit()
@@ -70,8 +65,8 @@ def register(app: AsyncApp, bot: Bot) -> None:
             record.emit()
             return
         answer = Answer(intent.title, intent, 1.0, (), "full")
-        message_obj = body.get("message") if isinstance(body.get("message"), dict) else {}
-        thread_ts = message_obj.get("thread_ts") or message_obj.get("ts") or message_ts
+        message_obj = object_of(body, "message")
+        thread_ts = text_of(message_obj, "thread_ts") or text_of(message_obj, "ts") or message_ts
         try:
             async with bot.inflight.track():
                 if ephemeral:
@@ -82,7 +77,7 @@ def register(app: AsyncApp, bot: Bot) -> None:
                     ):  # fmt: skip
                         record.outcome = "answered"
                 elif await post(client, record, channel, thread_ts, content.renderer.answer(answer)):
-                    if isinstance(thread_ts, str):
+                    if thread_ts is not None:
                         await bot.threads.set(channel, thread_ts, intent.id)
                     record.outcome = "answered"
         except Exception:
@@ -102,8 +97,12 @@ def register(app: AsyncApp, bot: Bot) -> None:
         except (TypeError, ValueError):
             ref = {}
         content = bot.content.current
-        intent = content.catalogue.get(ref.get("intent") if isinstance(ref, dict) else None)
-        mode = ref.get("mode") if isinstance(ref, dict) and ref.get("mode") in ("full", "signup", "read") else "full"
+        intent = content.catalogue.get(text_of(ref, "intent"))
+        mode: Mode = "full"
+        if text_of(ref, "mode") == "signup":
+            mode = "signup"
+        elif text_of(ref, "mode") == "read":
+            mode = "read"
         if intent is None or channel is None or user is None:
             record.outcome = "ignored:bad_share"
             record.emit()

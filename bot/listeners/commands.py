@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
 from bot.content import Content
-from bot.listeners.common import SLOW_DOWN, respond_safely
+from bot.listeners.common import SLOW_DOWN, respond_safely, text_of
 from bot.runtime import Bot, RequestRecord
 from intents import Answer
 from intents.matcher import recommendation_number
@@ -101,7 +101,7 @@ def register(app: AsyncApp, bot: Bot) -> None:
     ) -> None:
         record = RequestRecord(kind="command")
         user = command.get("user_id")
-        text = command.get("text") if isinstance(command.get("text"), str) else ""
+        text = text_of(command, "text") or ""
         log.debug("command %s text=%r", command.get("command"), text)
         if not keypoints and text.strip().lower() == "reload":
             await ack()

@@ -62,9 +62,20 @@ async def apologise(client: AsyncWebClient, record: RequestRecord, channel: str 
         log.error("apology not delivered: event_id=%s error=%r", record.event_id, exc)
 
 
-def event_id_of(body: dict[str, Any]) -> str | None:
-    value = body.get("event_id")
+def text_of(obj: Any, key: str) -> str | None:
+    """obj[key] when obj is an object and the value is text; None otherwise. Payloads are untrusted."""
+    value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
+
+
+def object_of(obj: Any, key: str) -> dict[str, Any]:
+    """obj[key] when it is an object; an empty one otherwise."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def event_id_of(body: dict[str, Any]) -> str | None:
+    return text_of(body, "event_id")
 
 
 async def respond_safely(respond: Any, record: RequestRecord, **kwargs: Any) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, post
+from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, post, text_of
 from bot.runtime import Bot, RequestRecord
 
 log = logging.getLogger("bot.events")
@@ -64,7 +64,7 @@ def _route(bot_user_id: str | None, event: dict[str, Any], mentioned: bool) -> t
     ts = event.get("ts")
     if not isinstance(channel, str) or not isinstance(ts, str):
         return None, "malformed"
-    thread_ts = event.get("thread_ts") if isinstance(event.get("thread_ts"), str) else None
+    thread_ts = text_of(event, "thread_ts")
     if mentioned:
         thread = thread_ts or ts
         return Route(channel, thread, thread), ""
@@ -128,7 +128,7 @@ async def handle_message(
                 await post(client, record, route.channel, route.reply_thread, content.renderer.notice(SLOW_DOWN))
         record.emit()
         return
-    text = event.get("text") if isinstance(event.get("text"), str) else ""
+    text = text_of(event, "text") or ""
     log.debug("question event_id=%s text=%r", record.event_id, text)
     try:
         async with bot.inflight.track():
