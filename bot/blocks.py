@@ -8,6 +8,7 @@ slack_sdk's models enforce Slack's element limits (3000 characters a section, 75
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,13 +37,34 @@ LINK_ACTION = "link"
 SHARE_ACTION = "share"
 
 
+_LINE_START = re.compile(r"^(•|-\s|\*|\d+[.)]\s)")
+
+
+def reflow(text: str) -> str:
+    """Join the lines staff wrap in YAML into paragraphs, as Slack would otherwise break them mid-
+    sentence. A line starting with a bullet, a number or *bold* keeps its own line; a blank line
+    separates paragraphs."""
+    out: list[str] = []
+    for line in text.strip().split("\n"):
+        line = line.strip()
+        if not line:
+            if out and out[-1] != "":
+                out.append("")
+        elif not out or out[-1] == "" or _LINE_START.match(line):
+            out.append(line)
+        else:
+            out[-1] = f"{out[-1]} {line}"
+    return "\n".join(out)
+
+
 @dataclass(frozen=True)
 class Commands:
     messenger: str = "/messenger"
     keypoints: str = "/keypoints"
 
     def fill(self, text: str) -> str:
-        return text.replace("{messenger}", self.messenger).replace("{keypoints}", self.keypoints)
+        """Command names into the text, and the text reflowed for Slack."""
+        return reflow(text.replace("{messenger}", self.messenger).replace("{keypoints}", self.keypoints))
 
 
 @dataclass(frozen=True)
@@ -206,12 +228,12 @@ class Renderer:
         """The App Home tab: key points, the offers with their links, and how to ask."""
         blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Messenger review and leadership support"))]
         if key_points is not None:
-            blocks.append(_section(key_points.summary))
+            blocks.append(_section(self.commands.fill(key_points.summary)))
         blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Our offers to leaders*")))
         for offer in self.catalogue.offers:
             assert offer.signup is not None
-            first_line = offer.summary.split("\n")[0]
+            first_line = self.commands.fill(offer.summary).split("\n")[0]
             blocks.append(
                 SectionBlock(
                     text=MarkdownTextObject(text=f"*{offer.title}*\n{first_line}"[:SECTION_LIMIT]),

@@ -1,0 +1,32 @@
+"""Block Kit rendering on its own: reflowed text, Slack's limits, the plain-text view."""
+
+from __future__ import annotations
+
+from bot.blocks import Commands, Renderer, reflow, to_plain_text
+from intents import Answer, load_catalogue
+from tests.conftest import RESPONSES
+
+
+def test_reflow_joins_wrapped_lines_but_keeps_lists_and_paragraphs() -> None:
+    text = "A sentence that staff\nwrapped in YAML.\n• first point\n• second\n  point\n\nA new paragraph\n*Bold lead:* own line\n1. numbered"
+    assert reflow(text) == (
+        "A sentence that staff wrapped in YAML.\n• first point\n• second point\n\nA new paragraph\n*Bold lead:* own line\n1. numbered"
+    )
+
+
+def test_every_intent_renders_within_slacks_limits_with_placeholders_filled() -> None:
+    catalogue = load_catalogue(RESPONSES)
+    renderer = Renderer(catalogue, Commands("/askconfed", "/confedkeys"))
+    for intent in catalogue.intents:
+        for mode in ("full", "signup", "read"):
+            message = renderer.answer(Answer("q", intent, 1.0, (), mode), shareable=True)  # type: ignore[arg-type]
+            assert message.text and len(message.blocks) <= 50
+            plain = to_plain_text(message.blocks)
+            assert "{messenger}" not in plain and "{keypoints}" not in plain
+            for block in message.blocks:
+                for element in block.get("elements", []):
+                    if element.get("type") == "button":
+                        assert len(element["text"]["text"]) <= 75
+                        assert element.get("url", "https://").startswith("https://")
+    help_text = to_plain_text(renderer.answer(Answer("q", catalogue.get("help"), 1.0, (), "full")).blocks)  # type: ignore[arg-type]
+    assert "/askconfed recommendation 4" in help_text and "/confedkeys" in help_text
