@@ -221,3 +221,14 @@ def test_the_engine_knows_nothing_of_slack() -> None:
                 path,
                 names,
             )
+
+
+async def test_a_thread_under_a_dm_answer_keeps_the_dm_topic(harness: Harness) -> None:
+    await harness.dm("tell me about the EDI programme")
+    [first] = await harness.posts(1)
+    await harness.dm("how do I sign up?", thread_ts="1700000999.000001")
+    second = (await harness.posts(2))[1]
+    assert second["thread_ts"] == "1700000999.000001"
+    assert [b["url"] for b in _buttons(second) if "url" in b] == [
+        "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion"
+    ]

@@ -106,6 +106,9 @@ async def handle_message(
         record.emit()
         return
     previous = await bot.threads.get(route.channel, route.memory_thread)
+    if previous is None and event.get("channel_type") == "im" and route.memory_thread != DM_THREAD:
+        # A thread opened under one of our DM answers continues that conversation's topic.
+        previous = await bot.threads.get(route.channel, DM_THREAD)
     if reason == "thread_followup":
         if previous is None:  # a thread the bot has not answered
             record.outcome = "ignored:not_our_thread"
