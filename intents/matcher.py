@@ -277,17 +277,18 @@ class Matcher:
         return best
 
     def match(self, question: str, threshold: float, among: Iterable[str] | None = None) -> Match:
-        scores = self.scores(question, among)
+        allowed = set(among) if among is not None else None
+        scores = self.scores(question, allowed)
+        number = recommendation_number(normalise(question))
         # Closest to a known off-topic question: not ours to answer, however well a topic scores.
         off_topic = scores.pop(OUT_OF_SCOPE, 0.0)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        if ranked and off_topic >= ranked[0][1] and recommendation_number(normalise(question)) is None:
+        if ranked and off_topic >= ranked[0][1] and number is None:
             alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= threshold)
             return Match(None, round(ranked[0][1], 4), alternatives)
-        number = recommendation_number(normalise(question))
         if number is not None and number in self.rec_numbers:
             target = self.rec_numbers[number]
-            if among is None or target in set(among):
+            if allowed is None or target in allowed:
                 rest = [kv for kv in ranked if kv[0] != target]
                 ranked = [(target, 1.0)] + rest
         alternatives_floor = threshold * 0.5
