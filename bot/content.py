@@ -42,7 +42,7 @@ def render_problems(catalogue: Catalogue, commands: Commands) -> list[Problem]:
             )
         if limits:
             continue
-        answer = Answer("", intent, 1.0, (), "full")
+        answer = Answer.chosen(intent)
         try:
             # The layout has at most 8 blocks whatever the content, so Slack's 50-block limit cannot
             # be reached; building every answer still runs slack_sdk's own element checks.

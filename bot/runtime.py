@@ -70,6 +70,10 @@ class RequestRecord:
     started: float = field(default_factory=time.perf_counter)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def finish(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.emit()
+
     def emit(self) -> None:
         fields = {
             "event_id": self.event_id,

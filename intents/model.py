@@ -110,3 +110,8 @@ class Answer:
     @property
     def is_fallback(self) -> bool:
         return self.intent is None
+
+    @classmethod
+    def chosen(cls, intent: Intent, mode: Mode = "full", question: str = "") -> Answer:
+        """An answer picked directly (a button, a command argument), not matched from a question."""
+        return cls(question or intent.title, intent, 1.0, (), mode)

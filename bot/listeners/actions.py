@@ -52,8 +52,7 @@ def register(app: AsyncApp, bot: Bot) -> None:
         content = bot.content.current
         intent = content.catalogue.get(text_of(action, "value"))
         if intent is None or channel is None or user is None:
-            record.outcome = "ignored:unknown_topic"
-            record.emit()
+            record.finish("ignored:unknown_topic")
             return
         record.intent = intent.id
         # Ephemeral messages are per person; a shared message is one thread for everyone.
@@ -61,10 +60,9 @@ def register(app: AsyncApp, bot: Bot) -> None:
         if not await bot.seen.first_time(
             f"click:{channel}:{message_ts}:{action.get('action_id')}:{who}", CLICK_WINDOW_SECONDS
         ):
-            record.outcome = "duplicate"
-            record.emit()
+            record.finish("duplicate")
             return
-        answer = Answer(intent.title, intent, 1.0, (), "full")
+        answer = Answer.chosen(intent)
         message_obj = object_of(body, "message")
         thread_ts = text_of(message_obj, "thread_ts") or text_of(message_obj, "ts") or message_ts
         try:
@@ -104,15 +102,13 @@ def register(app: AsyncApp, bot: Bot) -> None:
         elif text_of(ref, "mode") == "read":
             mode = "read"
         if intent is None or channel is None or user is None:
-            record.outcome = "ignored:bad_share"
-            record.emit()
+            record.finish("ignored:bad_share")
             return
         record.intent = intent.id
         if not await bot.seen.first_time(f"share:{channel}:{message_ts}:{user}", CLICK_WINDOW_SECONDS):
-            record.outcome = "duplicate"
-            record.emit()
+            record.finish("duplicate")
             return
-        message = content.renderer.answer(Answer(intent.title, intent, 1.0, (), mode))
+        message = content.renderer.answer(Answer.chosen(intent, mode))
         blocks = list(message.blocks)
         if _USER_ID.match(user):  # an id from Slack's own payload, never from member text
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}]})

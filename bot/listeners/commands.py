@@ -31,7 +31,7 @@ def _intent_answer(content: Content, intent_id: str, question: str) -> Answer | 
     intent = content.catalogue.get(intent_id)
     if intent is None:
         return None
-    return Answer(question, intent, 1.0, (), "full")
+    return Answer.chosen(intent, question=question)
 
 
 def route_command(content: Content, text: str, *, keypoints: bool = False) -> tuple[str, Message]:
@@ -72,7 +72,7 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
             if offer_text:
                 intro = "I'm not sure which offer you mean. Here are all of them:"
             return "signup_list", renderer.offers(intro)
-        answer = Answer(text, offer, 1.0, (), "signup")
+        answer = Answer.chosen(offer, "signup", text)
         return offer.id, renderer.answer(answer, shareable=True)
     answer = content.engine.answer(text)
     return answer.intent.id if answer.intent else "fallback", renderer.answer(answer, shareable=True)
@@ -120,8 +120,7 @@ def register(app: AsyncApp, bot: Bot) -> None:
         what, message = route_command(content, text, keypoints=keypoints)
         record.intent = what
         await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
-        record.outcome = "answered"
-        record.emit()
+        record.finish("answered")
 
     @app.command(settings.keypoints_command)
     async def on_keypoints(

@@ -44,8 +44,7 @@ def register(app: AsyncApp, bot: Bot) -> None:
         record = RequestRecord(kind="app_home", event_id=event_id_of(body))
         user = event.get("user")
         if event.get("tab", "home") != "home" or not isinstance(user, str):
-            record.outcome = "ignored"
-            record.emit()
+            record.finish("ignored")
             return
         content = bot.content.current
         try:
@@ -97,13 +96,11 @@ async def handle_message(
         or not isinstance(user, str)
         or user == context.bot_user_id
     ):
-        record.outcome = "ignored"
-        record.emit()
+        record.finish("ignored")
         return
     route, reason = _route(context.bot_user_id, event, mentioned)
     if route is None:
-        record.outcome = f"ignored:{reason}"
-        record.emit()
+        record.finish(f"ignored:{reason}")
         return
     previous = await bot.threads.get(route.channel, route.memory_thread)
     if previous is None and event.get("channel_type") == "im" and route.memory_thread != DM_THREAD:
@@ -111,16 +108,14 @@ async def handle_message(
         previous = await bot.threads.get(route.channel, DM_THREAD)
     if reason == "thread_followup":
         if previous is None:  # a thread the bot has not answered
-            record.outcome = "ignored:not_our_thread"
-            record.emit()
+            record.finish("ignored:not_our_thread")
             return
         record.kind = "thread_followup"
     elif event.get("channel_type") == "im":
         record.kind = "dm"
     # A mention in a thread is delivered as app_mention and as message: answer it once.
     if not await bot.seen.first_time(f"msg:{route.channel}:{event['ts']}"):
-        record.outcome = "duplicate"
-        record.emit()
+        record.finish("duplicate")
         return
     verdict = bot.limiter.check(user)
     if verdict != "ok":
