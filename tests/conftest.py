@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import shutil
@@ -115,6 +116,11 @@ class Harness:
 
     async def action(self, payload: dict[str, Any]) -> tuple[int, str]:
         return await self.post_signed(interaction_body(payload), "application/x-www-form-urlencoded")
+
+    async def settle(self, expected: int) -> None:
+        """Give any unexpected reply time to arrive, then check exactly `expected` messages were posted."""
+        await asyncio.sleep(0.3)
+        assert len(self.standin.calls_to("chat.postMessage")) == expected
 
     async def posts(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         calls = await self.standin.wait_for("chat.postMessage", count, timeout)

@@ -36,12 +36,6 @@ def _buttons(post: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-async def _quiet(harness: Harness, expected: int) -> None:
-    """Give any unexpected reply time to arrive, then check the count is exactly `expected`."""
-    await asyncio.sleep(0.3)
-    assert len(harness.standin.calls_to("chat.postMessage")) == expected
-
-
 async def test_mention_is_answered_in_the_thread_of_the_mention(harness: Harness) -> None:
     status, _, event = await harness.mention("what are the key points?")
     assert status == 200
@@ -50,7 +44,7 @@ async def test_mention_is_answered_in_the_thread_of_the_mention(harness: Harness
     assert post["thread_ts"] == event["ts"]
     assert "Our key points" in _all_text(post)
     assert post["text"]  # plain fallback for notifications
-    await _quiet(harness, 1)
+    await harness.settle(1)
 
 
 async def test_mention_inside_a_thread_replies_in_that_thread(harness: Harness) -> None:
@@ -130,7 +124,7 @@ async def test_threads_the_bot_did_not_answer_and_top_level_chatter_are_left_alo
     base = {"type": "message", "channel": "C0000009", "channel_type": "channel", "user": "U0000004"}
     await harness.event({**base, "text": "recommendation 4", "ts": next_ts(), "thread_ts": "1600000000.000001"})
     await harness.event({**base, "text": "what are the key points", "ts": next_ts()})
-    await _quiet(harness, 0)
+    await harness.settle(0)
 
 
 async def test_bot_messages_edits_and_own_posts_are_ignored(harness: Harness) -> None:
@@ -139,7 +133,7 @@ async def test_bot_messages_edits_and_own_posts_are_ignored(harness: Harness) ->
     await harness.event({**dm, "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": next_ts()})
     await harness.event({**dm, "subtype": "message_changed", "ts": next_ts(), "message": {"text": "key points"}})
     await harness.event({**dm, "subtype": "bot_message", "ts": next_ts()})
-    await _quiet(harness, 0)
+    await harness.settle(0)
 
 
 async def test_a_mention_delivered_as_app_mention_and_as_message_gets_one_reply(harness: Harness) -> None:
@@ -154,7 +148,7 @@ async def test_a_mention_delivered_as_app_mention_and_as_message_gets_one_reply(
     results = await asyncio.gather(harness.event(message), harness.event(mention))
     assert [r[0] for r in results] == [200, 200]
     await harness.posts(1)
-    await _quiet(harness, 1)
+    await harness.settle(1)
 
 
 async def test_broadcasts_and_mentions_in_the_question_are_never_echoed(harness: Harness) -> None:

@@ -15,11 +15,6 @@ from tests.conftest import SECRET, TOKEN, Harness, dm_event, next_ts
 from tests.test_events import _all_text
 
 
-async def _settle(harness: Harness, posts: int) -> None:
-    await asyncio.sleep(0.3)
-    assert len(harness.standin.calls_to("chat.postMessage")) == posts
-
-
 async def test_a_redelivered_event_gets_no_second_reply(harness: Harness) -> None:
     event = dm_event()
     assert (await harness.event(event, event_id="EvSAME0001"))[0] == 200
@@ -32,7 +27,7 @@ async def test_a_redelivered_event_gets_no_second_reply(harness: Harness) -> Non
         event, "EvSAME0001", **{"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"}
     )
     assert status == 200
-    await _settle(harness, 1)
+    await harness.settle(1)
 
 
 async def test_concurrent_redeliveries_still_get_one_reply(harness: Harness) -> None:
@@ -42,7 +37,7 @@ async def test_concurrent_redeliveries_still_get_one_reply(harness: Harness) -> 
     )
     assert {r[0] for r in results} == {200}
     await harness.posts(1)
-    await _settle(harness, 1)
+    await harness.settle(1)
 
 
 @pytest.mark.parametrize("kind", ["429", "500"])
@@ -112,7 +107,7 @@ class TestRateLimit:
             await harness.dm("key points", user="UFLOOD01")
         await harness.dm("recommendation 4", user="UCALM001")
         posts = await harness.posts(5)
-        await _settle(harness, 5)
+        await harness.settle(5)
         notes = [p for p in posts if "faster than I can answer" in p["text"]]
         assert len(notes) == 1
         assert sum("Our key points" in _all_text(p) for p in posts) == 3
