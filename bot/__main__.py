@@ -2,8 +2,9 @@
 
 ask [--json] [QUESTION ...]   what the bot would answer (questions from stdin, one a line, if none given)
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
-eval FILE.tsv [--min-accuracy X] [--min-oos-recall Y]
-                              accuracy per intent on a labelled set; non-zero exit under the thresholds
+eval FILE.tsv [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z]
+                              accuracy per intent, and what fallbacks suggest, on a labelled set;
+                              non-zero exit under the thresholds; Z tries another suggestion floor
 run                           serve (with credentials) or local mode (without)
 """
 
@@ -14,12 +15,13 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bot.blocks import Commands, to_plain_text
 from bot.content import Content, build_content, validate_file
 from bot.settings import PROJECT_DIR, has_credentials
-from intents import ContentError
+from intents import ContentError, Engine
 from intents.evaluate import LabelError, evaluate, format_report, read_labelled
 from intents.quality import content_warnings
 
@@ -97,7 +99,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except (OSError, LabelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = evaluate(content.engine, questions)
+    engine = content.engine
+    if args.suggestion_floor is not None:
+        settings = content.catalogue.settings
+        if not 0 <= args.suggestion_floor <= settings.confidence_threshold:
+            print(
+                f"error: --suggestion-floor must be from 0 up to the confidence threshold "
+                f"({settings.confidence_threshold:g})",
+                file=sys.stderr,
+            )
+            return 2
+        # The same catalogue with only the floor changed: nothing else moves between two runs.
+        catalogue = replace(content.catalogue, settings=replace(settings, suggestion_floor=args.suggestion_floor))
+        engine = Engine(catalogue)
+    report = evaluate(engine, questions)
     print(format_report(report))
     failed = []
     if args.min_accuracy is not None and report.accuracy < args.min_accuracy:
@@ -144,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ev.add_argument("--min-accuracy", type=float, default=None)
     ev.add_argument("--min-oos-recall", type=float, default=None)
+    ev.add_argument(
+        "--suggestion-floor",
+        type=float,
+        default=None,
+        help="measure with this suggestion floor instead of settings.suggestion_floor",
+    )
     ev.set_defaults(func=cmd_eval)
     run = sub.add_parser("run", help="serve, or local mode without Slack credentials")
     run.set_defaults(func=cmd_run)

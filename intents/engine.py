@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from intents.matcher import OUT_OF_SCOPE, Matcher
 from intents.model import Answer, Catalogue, Intent, Match
 from intents.text import content_words, normalise
@@ -15,6 +17,7 @@ class Engine:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.threshold = catalogue.settings.confidence_threshold
+        self.suggestion_floor = catalogue.settings.suggestion_floor
         examples = {i.id: i.examples for i in catalogue.intents}
         if catalogue.settings.out_of_scope:
             examples[OUT_OF_SCOPE] = catalogue.settings.out_of_scope
@@ -31,7 +34,16 @@ class Engine:
         }
 
     def match(self, question: str) -> Match:
-        return self.matcher.match(question, self.threshold)
+        """The best intent, and alternatives no weaker than the suggestion floor: a fallback that names
+        a barely related topic ("weather in Leeds" -> action learning sets) misleads more than it helps."""
+        return self.matcher.match(question, self.threshold, floor=self.suggestion_floor)
+
+    def suggestions(self, question: str) -> tuple[str, ...]:
+        """The intent ids a fallback would offer for this question had it fallen back, whatever its
+        confidence: how `bot eval` asks whether a miss would still have reached the right topic."""
+        # A threshold nothing reaches sends every question down the fallback path, floor and all.
+        match = self.matcher.match(question, math.inf, floor=self.suggestion_floor)
+        return tuple(c.intent_id for c in match.alternatives)
 
     def answer(self, question: str, previous_intent: str | None = None) -> Answer:
         """Answer a question; in a thread, `previous_intent` is the topic last answered there."""

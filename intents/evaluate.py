@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from intents.engine import Engine
+from intents.model import Match
 
 NONE_LABEL = "none"
 
@@ -30,6 +31,17 @@ class Report:
     predicted: Counter[str] = field(default_factory=Counter)
     expected: Counter[str] = field(default_factory=Counter)
     confusions: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    # What the suggestion floor lets through on a fallback ("did you mean ...").
+    suggestion_floor: float = 0.0
+    out_of_scope_fallbacks: int = 0
+    out_of_scope_suggested: int = 0  # off-topic fallbacks that still named a topic
+    in_scope_fallbacks: int = 0
+    in_scope_fallbacks_suggested: int = 0  # ... that named any topic
+    in_scope_fallbacks_hit: int = 0  # ... that named the right one
+    # Every in-scope miss (fallback or wrong intent), as if it had fallen back: a set large enough to
+    # compare floors, where the fallbacks alone are a handful.
+    in_scope_misses: int = 0
+    in_scope_misses_hit: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -38,6 +50,16 @@ class Report:
     @property
     def out_of_scope_recall(self) -> float:
         return self.out_of_scope_correct / self.out_of_scope if self.out_of_scope else 1.0
+
+    @property
+    def suggestion_hit_rate(self) -> float:
+        """Of the in-scope questions that fell back, the share whose right intent was offered."""
+        return self.in_scope_fallbacks_hit / self.in_scope_fallbacks if self.in_scope_fallbacks else 1.0
+
+    @property
+    def out_of_scope_suggestion_rate(self) -> float:
+        """Of the off-topic questions that fell back, the share that still offered a topic."""
+        return self.out_of_scope_suggested / self.out_of_scope_fallbacks if self.out_of_scope_fallbacks else 0.0
 
     def precision(self, intent_id: str) -> float:
         return self.tp[intent_id] / self.predicted[intent_id] if self.predicted[intent_id] else 1.0
@@ -67,9 +89,11 @@ def read_labelled(path: str | Path, known_ids: set[str]) -> list[LabelledQuestio
 
 
 def evaluate(engine: Engine, questions: list[LabelledQuestion]) -> Report:
-    report = Report()
+    report = Report(suggestion_floor=engine.suggestion_floor)
     for item in questions:
-        got = engine.match(item.question).intent_id
+        match = engine.match(item.question)
+        got = match.intent_id
+        _count_suggestions(report, engine, item, match)
         report.total += 1
         expected = item.expected or NONE_LABEL
         actual = got or NONE_LABEL
@@ -88,14 +112,60 @@ def evaluate(engine: Engine, questions: list[LabelledQuestion]) -> Report:
     return report
 
 
+def _count_suggestions(report: Report, engine: Engine, item: LabelledQuestion, match: Match) -> None:
+    shown = tuple(c.intent_id for c in match.alternatives) if match.intent_id is None else ()
+    if item.expected is None:
+        if match.intent_id is None:
+            report.out_of_scope_fallbacks += 1
+            report.out_of_scope_suggested += bool(shown)
+        return
+    if match.intent_id == item.expected:
+        return
+    report.in_scope_misses += 1
+    if match.intent_id is None:
+        report.in_scope_fallbacks += 1
+        report.in_scope_fallbacks_suggested += bool(shown)
+        report.in_scope_fallbacks_hit += item.expected in shown
+        report.in_scope_misses_hit += item.expected in shown
+    else:
+        report.in_scope_misses_hit += item.expected in engine.suggestions(item.question)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({part / whole:.1%})" if whole else "0/0"
+
+
+def _suggestion_lines(report: Report) -> list[str]:
+    rows = [
+        ("off-topic fallbacks showing suggestions", report.out_of_scope_suggested, report.out_of_scope_fallbacks, ""),
+        ("in-scope fallbacks showing any", report.in_scope_fallbacks_suggested, report.in_scope_fallbacks, ""),
+        (
+            "in-scope fallbacks showing the right one",
+            report.in_scope_fallbacks_hit,
+            report.in_scope_fallbacks,
+            "suggestion hit rate",
+        ),
+        (
+            "in-scope misses with the right one shown",
+            report.in_scope_misses_hit,
+            report.in_scope_misses,
+            "wrong answers counted as if they had fallen back",
+        ),
+    ]
+    lines = [f"fallback suggestions (suggestion floor {report.suggestion_floor:g}):"]
+    for label, part, whole, note in rows:
+        lines.append(f"  {label + ':':42} {_share(part, whole):14} {note}".rstrip())
+    return lines
+
+
 def format_report(report: Report, most_confused: int = 10) -> str:
     lines = [
         f"in-scope top-1 accuracy: {report.accuracy:.1%} ({report.in_scope_correct}/{report.in_scope})",
         f"out-of-scope recall:     {report.out_of_scope_recall:.1%} "
         f"({report.out_of_scope_correct}/{report.out_of_scope})",
         "",
-        f"{'intent':34} {'precision':>9} {'recall':>7} {'n':>4}",
     ]
+    lines += _suggestion_lines(report) + ["", f"{'intent':34} {'precision':>9} {'recall':>7} {'n':>4}"]
     for intent_id in sorted(set(report.expected) | set(report.predicted)):
         lines.append(
             f"{intent_id:34} {report.precision(intent_id):9.0%} {report.recall(intent_id):7.0%} "

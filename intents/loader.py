@@ -24,9 +24,18 @@ MAX_FILE_BYTES = 512 * 1024
 MIN_EXAMPLES = 8
 MIN_SUMMARY_CHARS = 40
 FOLLOWUP_KINDS = ("more", "signup", "read")
+# Measured on tests/data/eval.tsv (`bot eval --suggestion-floor`): the highest floor that still offers
+# every right topic the misses had within reach, while off-topic fallbacks mostly show no suggestion.
+DEFAULT_SUGGESTION_FLOOR = 0.18
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP_ID_RE = re.compile(r"^S[A-Z0-9]{2,}$")
+# A Slack mrkdwn link inside text: <target> or <target|label>. <@U1>, <!here> and <#C1> are mentions
+# (refused elsewhere), and a '<' followed by a space is not a link.
+_TEXT_LINK_RE = re.compile(r"<([^<>|@!#\s][^<>|]*)(?:\|[^<>]*)?>")
+# Slack also links a bare address by itself; a bare https:// one is fine, a bare http:// one is not.
+_BARE_HTTP_RE = re.compile(r"(?<![<|\w])http://[^\s<>|]+", re.IGNORECASE)
+_EMAIL_RE = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
 
 Level = Literal["error", "warning"]
 
@@ -54,6 +63,7 @@ class ContentError(Exception):
 
 _SETTINGS_FIELDS = {
     "confidence_threshold": True,
+    "suggestion_floor": False,
     "fallback_text": True,
     "contact_text": True,
     "default_source": True,
@@ -77,9 +87,25 @@ _INTENT_FIELDS = {
 _constructor = yaml.constructor.SafeConstructor()
 
 
+def is_web_address(url: str) -> bool:
+    """A full https:// address with no spaces: the rule for every address a member can follow."""
+    parsed = urlparse(url)
+    return parsed.scheme == "https" and bool(parsed.netloc) and not any(c.isspace() for c in url)
+
+
+def is_text_link_target(target: str) -> bool:
+    """What a link inside text may point at: a web address as above, or one email address (mailto:),
+    which opens the member's mail client and carries no risk an https rule guards against."""
+    parsed = urlparse(target)
+    if parsed.scheme == "mailto":
+        return not any(c.isspace() for c in target) and bool(_EMAIL_RE.match(parsed.path))
+    return is_web_address(target)
+
+
 class _Checker:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, text: str) -> None:
         self.path = path
+        self.text = text
         self.problems: list[Problem] = []
 
     def add(self, node: Node | None, message: str, level: Level = "error") -> None:
@@ -87,6 +113,33 @@ class _Checker:
         line = mark.line + 1 if mark else 1
         column = mark.column + 1 if mark else 1
         self.problems.append(Problem(self.path, line, column, message, level))
+
+    def add_at(self, index: int, message: str) -> None:
+        """An error at a character offset in the file (a link in the middle of a block of text)."""
+        line_start = self.text.rfind("\n", 0, index) + 1
+        line = self.text.count("\n", 0, index) + 1
+        self.problems.append(Problem(self.path, line, index - line_start + 1, message))
+
+    def text_links(self, node: Node, value: str, where: str) -> None:
+        """Hold links written inside text to the rules of `url:` fields, each reported where it is written."""
+        found = [(m.start(), m.group(0), m.group(1)) for m in _TEXT_LINK_RE.finditer(value)]
+        found += [(m.start(), m.group(0), m.group(0)) for m in _BARE_HTTP_RE.finditer(value)]
+        cursor, end = node.start_mark.index, node.end_mark.index
+        for _, written, target in sorted(found):
+            # The parsed value has lost the file's indentation and line folds; a link's first word has
+            # not, so it is found in the source from there (at the scalar's own start if even that fails).
+            probe = written.split()[0]
+            index = self.text.find(probe, cursor, end)
+            if index >= 0:
+                cursor = index + len(probe)
+            if is_text_link_target(target):
+                continue
+            shown = " ".join(target.split())  # one line, even when the link was split over two
+            message = f"{where}: link must be a full https:// address (or mailto:), found '{shown}'"
+            if index < 0:
+                self.add(node, message)
+            else:
+                self.add_at(index, message)
 
     # --- typed accessors: each returns None (and records a problem) when the node is wrong ---
 
@@ -113,7 +166,8 @@ class _Checker:
                 self.add(node, f"{where}: missing field '{name}'")
         return out
 
-    def string(self, node: Node, where: str) -> str | None:
+    def string(self, node: Node, where: str, *, links: bool = True) -> str | None:
+        """Text, with any links written inside it checked too (`links=False` for a url field itself)."""
         if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:str":
             self.add(node, f"{where}: expected text, found {_kind(node)}")
             return None
@@ -121,6 +175,8 @@ class _Checker:
         if not value:
             self.add(node, f"{where}: must not be empty")
             return None
+        if links:
+            self.text_links(node, value, where)
         return value
 
     def number(self, node: Node, where: str, *, integer: bool) -> float | None:
@@ -147,10 +203,9 @@ class _Checker:
         if fields is None:
             return None
         label = self.string(fields["label"], f"{where} label") if "label" in fields else None
-        url = self.string(fields["url"], f"{where} url") if "url" in fields else None
+        url = self.string(fields["url"], f"{where} url", links=False) if "url" in fields else None
         if url is not None:
-            parsed = urlparse(url)
-            if parsed.scheme != "https" or not parsed.netloc or any(c.isspace() for c in url):
+            if not is_web_address(url):
                 self.add(fields["url"], f"{where} url: must be a full https:// address, found '{url}'")
                 url = None
         if label is None or url is None:
@@ -203,7 +258,7 @@ class _MarkOnly(Node):
 
 def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list[Problem]]:
     """Validate content text. Returns the catalogue (None on any error) and every problem found."""
-    checker = _Checker(str(path))
+    checker = _Checker(str(path), text)
     root = _compose(text, checker)
     if root is None:
         if not checker.problems:
@@ -253,6 +308,7 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         if threshold is not None and not 0 < threshold < 1:
             c.add(fields["confidence_threshold"], "settings.confidence_threshold: must be between 0 and 1")
             threshold = None
+    floor = _suggestion_floor(c, fields.get("suggestion_floor"), threshold)
     texts = {}
     for name in ("fallback_text", "contact_text", "default_source"):
         texts[name] = c.string(fields[name], f"settings.{name}") if name in fields else None
@@ -268,10 +324,11 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
     out_of_scope: tuple[str, ...] = ()
     if "out_of_scope" in fields:
         out_of_scope = tuple(t for t, _ in c.strings(fields["out_of_scope"], "settings.out_of_scope") or [])
-    if threshold is None or None in texts.values():
+    if threshold is None or floor is None or None in texts.values():
         return None
     return ContentSettings(
         confidence_threshold=float(threshold),
+        suggestion_floor=float(floor),
         fallback_text=texts["fallback_text"],  # type: ignore[arg-type]
         contact_text=texts["contact_text"],  # type: ignore[arg-type]
         default_source=texts["default_source"],  # type: ignore[arg-type]
@@ -280,6 +337,20 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         followups=followups,
         out_of_scope=out_of_scope,
     )
+
+
+def _suggestion_floor(c: _Checker, node: Node | None, threshold: float | None) -> float | None:
+    """The floor as written, or the default (never above the threshold); None after a problem."""
+    if node is None:
+        return min(DEFAULT_SUGGESTION_FLOOR, threshold) if threshold is not None else None
+    floor = c.number(node, "settings.suggestion_floor", integer=False)
+    if floor is None:
+        return None
+    if not 0 <= floor <= (threshold if threshold is not None else 1):
+        limit = f"confidence_threshold ({threshold:g})" if threshold is not None else "1"
+        c.add(node, f"settings.suggestion_floor: must be from 0 up to {limit}, found {floor:g}")
+        return None
+    return floor
 
 
 def _id_list(c: _Checker, node: Node | None, where: str, pattern: re.Pattern[str]) -> tuple[str, ...]:

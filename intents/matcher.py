@@ -276,7 +276,11 @@ class Matcher:
                 best = (self.labels[other], sim)
         return best
 
-    def match(self, question: str, threshold: float, among: Iterable[str] | None = None) -> Match:
+    def match(
+        self, question: str, threshold: float, among: Iterable[str] | None = None, *, floor: float = 0.0
+    ) -> Match:
+        """The best intent at or above `threshold` (or None), with up to three alternatives scoring at
+        least `floor`: the caller decides how weak a near miss may be and still be worth naming."""
         allowed = set(among) if among is not None else None
         scores = self.scores(question, allowed)
         number = recommendation_number(normalise(question))
@@ -291,14 +295,9 @@ class Matcher:
             if allowed is None or target in allowed:
                 rest = [kv for kv in ranked if kv[0] != target]
                 ranked = [(target, 1.0)] + rest
-        alternatives_floor = threshold * 0.5
         if not ranked or ranked[0][1] < threshold:
-            alternatives = tuple(
-                Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= alternatives_floor
-            )
+            alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= floor)
             return Match(None, round(ranked[0][1], 4) if ranked else 0.0, alternatives)
         best, confidence = ranked[0]
-        alternatives = tuple(
-            Candidate(i, round(s, 4)) for i, s in ranked[1 : MAX_ALTERNATIVES + 1] if s >= alternatives_floor
-        )
+        alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[1 : MAX_ALTERNATIVES + 1] if s >= floor)
         return Match(best, round(confidence, 4), alternatives)

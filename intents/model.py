@@ -49,6 +49,8 @@ class Intent:
 @dataclass(frozen=True)
 class ContentSettings:
     confidence_threshold: float
+    # On a fallback, only intents scoring at least this are offered as "did you mean"; at most the threshold.
+    suggestion_floor: float
     fallback_text: str
     contact_text: str
     default_source: str

@@ -52,7 +52,7 @@ def test_ask_plain_shows_intent_confidence_and_reply() -> None:
 def test_check_is_quiet_and_zero_on_the_shipped_file() -> None:
     result = run("-m", "bot", "check", str(RESPONSES))
     assert result.returncode == 0, result.stdout
-    assert result.stderr == ""
+    assert result.stdout == "" and result.stderr == ""
 
 
 def test_check_reports_file_line_column_and_exits_1(tmp_path: Path) -> None:
@@ -75,6 +75,36 @@ def test_eval_prints_accuracy_and_gates_on_thresholds() -> None:
     failing = run("-m", "bot", "eval", str(EVAL_SET), "--min-accuracy", "1.01")
     assert failing.returncode == 1
     assert "FAILED: accuracy" in failing.stderr
+
+
+def test_eval_reports_fallback_suggestions_at_any_floor() -> None:
+    shipped = run("-m", "bot", "eval", str(EVAL_SET))
+    assert "fallback suggestions (suggestion floor 0.18):" in shipped.stdout
+    assert "off-topic fallbacks showing suggestions:" in shipped.stdout and "suggestion hit rate" in shipped.stdout
+    loose = run("-m", "bot", "eval", str(EVAL_SET), "--suggestion-floor", "0")
+    assert loose.returncode == 0 and "fallback suggestions (suggestion floor 0):" in loose.stdout
+
+    def off_topic_suggested(stdout: str) -> int:
+        line = next(t for t in stdout.splitlines() if "off-topic fallbacks showing suggestions:" in t)
+        return int(line.split(":")[1].split("/")[0])
+
+    assert off_topic_suggested(loose.stdout) > off_topic_suggested(shipped.stdout)
+    above = run("-m", "bot", "eval", str(EVAL_SET), "--suggestion-floor", "0.5")
+    assert above.returncode == 2
+    assert "--suggestion-floor must be from 0 up to the confidence threshold (0.22)" in above.stderr
+
+
+def test_check_reports_a_bad_link_inside_text_where_it_is_written(tmp_path: Path) -> None:
+    broken = tmp_path / "responses.yaml"
+    text = RESPONSES.read_text(encoding="utf-8").replace("<https://www.nhsconfed.org/|", "<http://www.nhsconfed.org/|")
+    broken.write_text(text, encoding="utf-8")
+    result = run("-m", "bot", "check", str(broken))
+    assert result.returncode == 1
+    line, column = next((n, t.index("<http:") + 1) for n, t in enumerate(text.splitlines(), 1) if "<http:" in t)
+    assert (
+        f"{broken}:{line}:{column}: settings.contact_text: link must be a full https:// address (or mailto:), "
+        "found 'http://www.nhsconfed.org/'" in result.stdout
+    )
 
 
 def test_eval_rejects_unknown_labels(tmp_path: Path) -> None:

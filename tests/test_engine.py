@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from intents import Engine, load_catalogue
-from intents.evaluate import evaluate, read_labelled
+from intents.evaluate import evaluate, format_report, read_labelled
 from intents.matcher import recommendation_number
 from intents.text import normalise, strip_markup
 from tests.conftest import RESPONSES
@@ -139,3 +140,50 @@ def test_small_talk_never_becomes_a_topic(engine: Engine) -> None:
     greeting = engine.catalogue.get("greeting")
     assert greeting is not None and not greeting.is_topic
     assert all(i.is_topic for i in engine.catalogue.intents if i.id.startswith(("rec_", "offer_")))
+
+
+def with_floor(engine: Engine, floor: float) -> Engine:
+    catalogue = engine.catalogue
+    return Engine(replace(catalogue, settings=replace(catalogue.settings, suggestion_floor=floor)))
+
+
+def test_an_off_topic_fallback_suggests_nothing(engine: Engine) -> None:
+    answer = engine.answer("What's the weather like in Leeds tomorrow?")
+    assert answer.is_fallback and answer.alternatives == ()
+    # Without the floor the same question offered a topic it has nothing to do with.
+    unfloored = with_floor(engine, 0.0).answer("What's the weather like in Leeds tomorrow?")
+    assert unfloored.alternatives[0].id == "offer_action_learning_sets"
+
+
+def test_an_in_scope_near_miss_still_suggests_the_right_topic(engine: Engine) -> None:
+    answer = engine.answer("GP leadership")
+    assert answer.is_fallback
+    assert answer.alternatives and answer.alternatives[0].id == "primary_social_care"
+    assert all(c.score >= engine.suggestion_floor for c in engine.match("GP leadership").alternatives)
+
+
+def test_a_floor_at_the_threshold_suggests_nothing_below_it(engine: Engine) -> None:
+    strict = with_floor(engine, engine.threshold)
+    assert strict.answer("GP leadership").alternatives == ()
+    assert strict.answer("what are the seven recommendations").intent is not None
+
+
+def test_suggestions_are_what_a_fallback_would_offer(engine: Engine) -> None:
+    # Answered correctly, yet the question's own topic heads what a fallback would have offered.
+    assert engine.suggestions("what is the EDI programme")[0] == "offer_edi_programme"
+    assert engine.suggestions("What's the weather like in Leeds tomorrow?") == ()
+
+
+def test_eval_reports_what_the_floor_lets_through(engine: Engine) -> None:
+    questions = read_labelled(EVAL_SET, {i.id for i in engine.catalogue.intents})
+    report = evaluate(engine, questions)
+    loose = evaluate(with_floor(engine, 0.0), questions)
+    assert report.suggestion_floor == engine.suggestion_floor
+    assert report.out_of_scope_fallbacks == loose.out_of_scope_fallbacks > 0
+    # The shipped floor: off-topic questions rarely see a topic, and no reachable right topic is lost.
+    assert report.out_of_scope_suggestion_rate <= 0.08 < loose.out_of_scope_suggestion_rate
+    assert report.in_scope_misses_hit == loose.in_scope_misses_hit > 0
+    assert report.in_scope_fallbacks_hit == loose.in_scope_fallbacks_hit
+    text = format_report(report)
+    assert "suggestion floor 0.18" in text and "off-topic fallbacks showing suggestions:" in text
+    assert "suggestion hit rate" in text

@@ -9,7 +9,7 @@ import pytest
 from bot.blocks import Commands
 from bot.content import validate_file
 from intents import ContentError, load_catalogue
-from intents.loader import MAX_FILE_BYTES
+from intents.loader import DEFAULT_SUGGESTION_FLOOR, MAX_FILE_BYTES
 from tests.conftest import RESPONSES
 
 GOOD_INTENT = """\
@@ -159,3 +159,100 @@ def test_broadcasts_in_content_are_refused(tmp_path: Path) -> None:
     catalogue, problems = validate_file(write(tmp_path, text), Commands())
     assert catalogue is None
     assert any("mentions people or channels" in str(p) for p in problems)
+
+
+def test_the_suggestion_floor_is_read_from_the_file(tmp_path: Path) -> None:
+    text = SETTINGS.replace("  fallback_text:", "  suggestion_floor: 0.25\n  fallback_text:") + GOOD_INTENT.format(
+        id="alpha"
+    )
+    assert load_catalogue(write(tmp_path, text)).settings.suggestion_floor == 0.25
+    plain = load_catalogue(write(tmp_path, SETTINGS + GOOD_INTENT.format(id="alpha")))
+    assert plain.settings.suggestion_floor == DEFAULT_SUGGESTION_FLOOR < plain.settings.confidence_threshold
+    # Left out under a low threshold, the default never rises above the threshold.
+    low = load_catalogue(write(tmp_path, (SETTINGS + GOOD_INTENT.format(id="alpha")).replace("0.3", "0.1")))
+    assert low.settings.suggestion_floor == 0.1
+    shipped = load_catalogue(RESPONSES).settings
+    assert 0 < shipped.suggestion_floor < shipped.confidence_threshold
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("low", "settings.suggestion_floor: expected a number, found text 'low'"),
+        ("[0.1]", "settings.suggestion_floor: expected a number, found a list"),
+        ("0.35", "settings.suggestion_floor: must be from 0 up to confidence_threshold (0.3), found 0.35"),
+        ("-0.1", "settings.suggestion_floor: must be from 0 up to confidence_threshold (0.3), found -0.1"),
+    ],
+)
+def test_a_bad_suggestion_floor_names_its_line(tmp_path: Path, value: str, expected: str) -> None:
+    text = SETTINGS.replace("  fallback_text:", f"  suggestion_floor: {value}\n  fallback_text:") + GOOD_INTENT.format(
+        id="alpha"
+    )
+    path = write(tmp_path, text)
+    assert problems_of(path) == [f"{path}:3:21: {expected}"]
+
+
+def text_with(summary: str) -> str:
+    """The minimal file with a multi-line summary (its first text line is line 12)."""
+    block = "    summary: |-\n" + "".join(f"      {line}\n" for line in summary.splitlines())
+    intent = GOOD_INTENT.format(id="alpha").replace(
+        "    summary: A summary long enough to pass the minimum length check for summaries.\n", block
+    )
+    return SETTINGS + intent
+
+
+def test_an_http_link_inside_a_summary_names_its_line_and_column(tmp_path: Path) -> None:
+    summary = (
+        "A summary long enough to pass the minimum length check.\nRead more in <http://www.nhsconfed.org/|the report>."
+    )
+    path = write(tmp_path, text_with(summary))
+    assert problems_of(path) == [
+        f"{path}:13:20: intent 'alpha' field 'summary': link must be a full https:// address (or mailto:), "
+        "found 'http://www.nhsconfed.org/'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("<https://www.nhsconfed.org/a page|the page>", "https://www.nhsconfed.org/a page"),
+        ("<https://www.nhsconfed.org/a\npage|the page>", "https://www.nhsconfed.org/a page"),  # split over two lines
+        ("<www.nhsconfed.org|the site>", "www.nhsconfed.org"),
+        ("<https:///nowhere>", "https:///nowhere"),
+        ("<mailto:not an address|us>", "mailto:not an address"),
+        ("<javascript:alert(1)|click>", "javascript:alert(1)"),
+        ("http://www.nhsconfed.org/ for more", "http://www.nhsconfed.org/"),  # Slack links it by itself,
+    ],
+)
+def test_bad_links_inside_text_are_errors(tmp_path: Path, text: str, found: str) -> None:
+    summary = "A summary long enough to pass the minimum length check.\nFirst line.\nThen " + text
+    path = write(tmp_path, text_with(summary))
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:14:12: intent 'alpha' field 'summary': link must be a full https://"), problem
+    assert problem.endswith(f"found '{found}'")
+
+
+def test_good_links_and_mentions_inside_text_pass(tmp_path: Path) -> None:
+    summary = (
+        "A summary long enough to pass the minimum length check.\n"
+        "See <https://www.nhsconfed.org/|the site>, <https://www.nhsconfed.org/> or <mailto:team@nhsconfed.org|email us>.\n"
+        "Plain https://www.nhsconfed.org/ is fine, and so is 1 < 2 > 0."
+    )
+    catalogue = load_catalogue(write(tmp_path, text_with(summary)))
+    assert "<mailto:team@nhsconfed.org|email us>" in catalogue.intents[0].summary
+
+
+def test_links_are_checked_in_every_text_field(tmp_path: Path) -> None:
+    text = (
+        (SETTINGS + GOOD_INTENT.format(id="alpha"))
+        .replace("Ask the team.", 'Ask the "team" at <http://a.org|a>.')
+        .replace("    title: A title\n", "    title: A title\n    details: [fine, <http://b.org>]\n")
+        .replace("      - label: Home\n", "      - label: Home <http://c.org>\n")
+    )
+    path = write(tmp_path, text)
+    found = problems_of(path)
+    assert [p.split(": link")[0] for p in found] == [
+        f"{path}:4:35: settings.contact_text",
+        f"{path}:9:21: intent 'alpha' field 'details' item 2",
+        f"{path}:14:21: intent 'alpha' field 'links' item 1 label",
+    ], found
