@@ -9,38 +9,36 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.app import build_app
-from bot.blocks import Commands
-from bot.content import ContentHolder
+from bot.app import build_bolt_app, check_token
 from bot.logs import configure
-from bot.runtime import Bot
+from bot.runtime import assemble
 from bot.server import serve
 from bot.settings import SettingsError, load_settings
 from intents import ContentError
 
 
+async def run() -> int:
+    settings = load_settings()
+    configure(settings.log_level, settings.secrets())
+    services = assemble(settings)
+    refused = await check_token(settings)
+    if refused is not None:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    return await serve(services, build_bolt_app(services))
+
+
 def main() -> int:
     try:
-        settings = load_settings()
+        return asyncio.run(run())
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_level, settings.secrets())
-    commands = Commands(settings.messenger_command, settings.keypoints_command)
-    try:
-        content = ContentHolder(settings.responses_path, commands)
     except ContentError as exc:
-        print(f"error: {settings.responses_path} has problems; fix them and start again:", file=sys.stderr)
+        print("error: the content file has problems; fix them and start again:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    bot = Bot(settings, content)
-    if settings.redis_url:
-        from bot.redis_stores import redis_stores
-
-        bot.seen, bot.threads = redis_stores(settings.redis_url)
-    asyncio.run(serve(bot, build_app(bot)))
-    return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -16,7 +17,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
-from bot.runtime import Bot, RequestRecord
+from bot.runtime import RequestRecord, Services
+from bot.settings import Settings
+
+log = logging.getLogger("bot.app")
 
 # slack_sdk's own retry handlers: Retry-After on 429, back-off on 5xx and dropped connections.
 MAX_RETRIES = 3
@@ -25,11 +29,11 @@ MAX_RETRIES = 3
 CONNECTION_ERRORS: list[type[Exception]] = [ServerConnectionError, ServerDisconnectedError, ClientOSError, TimeoutError]
 
 
-def build_client(bot: Bot) -> AsyncWebClient:
+def build_client(services: Services) -> AsyncWebClient:
     return AsyncWebClient(
-        token=bot.settings.bot_token,
-        base_url=bot.settings.api_url,
-        timeout=bot.settings.api_timeout_seconds,  # type: ignore[arg-type]  # aiohttp takes a float
+        token=services.settings.bot_token,
+        base_url=services.settings.api_url,
+        timeout=services.settings.api_timeout_seconds,  # type: ignore[arg-type]  # aiohttp takes a float
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, error_types=CONNECTION_ERRORS),
             AsyncRateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES),
@@ -38,12 +42,34 @@ def build_client(bot: Bot) -> AsyncWebClient:
     )
 
 
-def build_app(bot: Bot, client: AsyncWebClient | None = None) -> AsyncApp:
+# auth.test answers with these when the token itself is wrong; no retry will cure them.
+REFUSED_TOKEN_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "not_allowed_token_type")
+
+
+async def check_token(settings: Settings) -> str | None:
+    """Ask Slack once (auth.test) whether the bot token works. Returns why not when Slack refuses it;
+    None when it works or Slack cannot be reached (then the bot starts and the retry handlers cope)."""
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=5)
+    try:
+        await client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        if error in REFUSED_TOKEN_ERRORS:
+            return f"SLACK_BOT_TOKEN was refused by Slack ({error}): check the bot token on your app's OAuth page"
+        log.warning("auth.test failed (%s); starting anyway", error)
+    except Exception as exc:
+        log.warning("could not reach Slack to check the bot token (%s); starting anyway", type(exc).__name__)
+    return None
+
+
+def build_bolt_app(services: Services, client: AsyncWebClient | None = None) -> AsyncApp:
     app = AsyncApp(
-        client=client or build_client(bot),
-        signing_secret=bot.settings.signing_secret,
-        # Socket Mode connections are authenticated by the app token; there is nothing to sign.
-        request_verification_enabled=not bot.settings.socket_mode,
+        client=client or build_client(services),
+        signing_secret=services.settings.signing_secret,
+        # bot/server.py verifies every HTTP request on its raw bytes before Bolt sees it; Bolt's own
+        # check would verify twice and, on failure, log the whole unverified body. Socket Mode
+        # connections are authenticated by the app token: there is nothing to sign.
+        request_verification_enabled=False,
         logger=logging.getLogger("bot.bolt"),
     )
 
@@ -52,10 +78,10 @@ def build_app(bot: Bot, client: AsyncWebClient | None = None) -> AsyncApp:
         """Slack redelivers an event (same event_id, X-Slack-Retry-Num) when it thinks we missed it.
         Bolt does not deduplicate; we answer the first delivery only."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if isinstance(event_id, str) and not await bot.seen.first_time(f"event:{event_id}"):
+        if isinstance(event_id, str) and not await services.seen.first_time(f"event:{event_id}"):
             RequestRecord(kind="event", event_id=event_id, outcome="redelivery_ignored").emit()
             return BoltResponse(status=200, body="")
         return await next()
 
-    listeners.register(app, bot)
+    listeners.register(app, services)
     return app

@@ -13,10 +13,9 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 
-from bot.app import build_app
-from bot.blocks import Commands, to_plain_text
-from bot.content import ContentHolder
-from bot.runtime import Bot
+from bot.app import build_bolt_app
+from bot.blocks import to_plain_text
+from bot.runtime import assemble
 from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
 from bot.signing import command_body, event_body, signed_headers
@@ -49,14 +48,12 @@ class LocalSession:
             api_url=self.standin.api_url,
             responses_path=self.responses_path,
         )
-        commands = Commands(self.settings.messenger_command, self.settings.keypoints_command)
-        self.bot = Bot(self.settings, ContentHolder(self.responses_path, commands))
-        self.runner = web.AppRunner(build_web_app(build_app(self.bot), self.bot), access_log=None)
+        self.services = assemble(self.settings)
+        self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.watcher = asyncio.create_task(self.bot.content.watch(self.settings.reload_interval_seconds))
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.port = self.runner.addresses[0][1]
+        self.watcher = asyncio.create_task(self.services.content.watch(self.settings.reload_interval_seconds))
         self.http = aiohttp.ClientSession()
 
     async def stop(self) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.blocks import Commands
 from bot.content import ContentHolder
 from bot.settings import Settings
 from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
@@ -37,6 +39,18 @@ class InFlight:
             if self.count == 0:
                 self._idle.set()
 
+    def tracked(self, listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """Count a Bolt listener as in flight from its first line, before any store or Web API call:
+        Slack does not redeliver an event it saw acknowledged, so shutdown must wait for all of it.
+        functools.wraps keeps the signature Bolt reads to choose the listener's arguments."""
+
+        @functools.wraps(listener)
+        async def run(*args: object, **kwargs: object) -> None:
+            async with self.track():
+                await listener(*args, **kwargs)
+
+        return run
+
     async def wait_idle(self, timeout: float) -> bool:
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
@@ -46,7 +60,7 @@ class InFlight:
 
 
 @dataclass
-class Bot:
+class Services:
     settings: Settings
     content: ContentHolder
     seen: SeenStore = field(default_factory=MemorySeenStore)
@@ -56,6 +70,18 @@ class Bot:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit_count, self.settings.rate_limit_seconds)
+
+
+def assemble(settings: Settings) -> Services:
+    """Settings, content, stores: the one wiring that app.py, local mode and the tests share.
+    Raises ContentError when the content file has errors."""
+    commands = Commands(settings.messenger_command, settings.keypoints_command)
+    services = Services(settings, ContentHolder(settings.responses_path, commands))
+    if settings.redis_url:
+        from bot.redis_stores import redis_stores
+
+        services.seen, services.threads = redis_stores(settings.redis_url)
+    return services
 
 
 @dataclass

@@ -1,193 +1,229 @@
-"""HTTP serving with aiohttp: /slack/events into Bolt, /healthz, body limits and graceful shutdown.
+"""HTTP serving with aiohttp: /slack/events into Bolt, /healthz, the body limit and the drain.
 
-Bolt's own aiohttp adapter turns any body it cannot parse into a 500; here a request that is not
-signed gets 401 and a signed one Slack could never send gets 400, before Bolt dispatches it.
+Verify first, read second. The signature and timestamp are checked on the raw bytes, with slack_sdk's
+SignatureVerifier (the one Bolt's own middleware uses), before anything parses the body; a request
+that fails gets 401 and one short log line that holds nothing from the body. Only a signed request
+reaches Bolt, through slack_bolt's aiohttp adapter, so Bolt's own verification (which logs a failing
+body in full) is switched off in bot/app.py. A signed body Bolt cannot parse gets 400, never a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.runtime import Bot
+from bot.runtime import Services, request_log
 
 log = logging.getLogger("bot.server")
 MAX_BODY_BYTES = 1024 * 1024
+# A client that has not sent its whole body by then is cut off (slow-body attacks hold a connection).
+BODY_READ_SECONDS = 5.0
+# Slack's documented window for X-Slack-Request-Timestamp.
+MAX_CLOCK_SKEW_SECONDS = 60 * 5
 EVENTS_PATH = "/slack/events"
 
-
-# Keys Bolt and our listeners read at any level of a payload, and the types Slack sends them as.
-_OBJECT_KEYS = ("enterprise", "team", "user", "channel", "view", "container", "message", "previous_message",
-                "item", "assistant_thread", "bot_profile", "state")  # fmt: skip
-_STRING_KEYS = ("type", "event_id", "team_id", "user_id", "channel_id", "enterprise_id", "api_app_id", "text", "ts",
-                "thread_ts", "channel_type", "subtype", "bot_id", "tab", "command", "response_url", "trigger_id",
-                "action_id", "block_id", "value", "user_team", "context_team_id", "context_enterprise_id")  # fmt: skip
+Readiness = Callable[[], Awaitable[bool]]
 
 
-def _check_level(obj: dict[str, Any], where: str) -> str | None:
-    for key in _STRING_KEYS:
-        if obj.get(key) is not None and not isinstance(obj[key], str):
-            return f"{where}{key} is not text"
-    for key in _OBJECT_KEYS:
-        value = obj.get(key)
-        if value is not None and not isinstance(value, dict | str):
-            return f"{where}{key} has the wrong type"
-        if isinstance(value, dict):
-            for inner in ("id", "team_id", "enterprise_id", "ts", "thread_ts", "channel_id", "message_ts"):
-                if value.get(inner) is not None and not isinstance(value[inner], str | int | float):
-                    return f"{where}{key}.{inner} has the wrong type"
-    return None
+def refused(status: int, reason: str) -> web.Response:
+    """The single short line a refused request costs: no header or body content, ever."""
+    request_log.info(json.dumps({"kind": "refused", "status": status, "reason": reason}, separators=(",", ":")))
+    return web.Response(status=status, text=reason.replace("_", " "))
 
 
-def _looks_valid(body: Any) -> str | None:
-    """A shape check of a parsed Slack payload before Bolt reads it. Returns why it is wrong, or None.
-    Slack never sends these shapes; Bolt's context extraction would raise on them."""
-    if not isinstance(body, dict):
-        return "payload is not an object"
-    if not body:
-        return "empty payload"
-    problem = _check_level(body, "")
-    if problem:
-        return problem
-    if "event" in body:
-        event = body["event"]
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            return "event is not an object with a type"
-        problem = _check_level(event, "event.")
-        for key in ("message", "previous_message", "item", "assistant_thread"):
-            if problem is None and isinstance(event.get(key), dict):
-                problem = _check_level(event[key], f"event.{key}.")
-        if problem:
-            return problem
-    authorizations = body.get("authorizations")
-    if authorizations is not None and not (
-        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
-    ):
-        return "authorizations is not a list of objects"
-    if "actions" in body:
-        actions = body["actions"]
-        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
-            return "actions is not a list of objects"
-        for action in actions:
-            if not isinstance(action.get("action_id"), str):
-                return "an action has no action_id"
-            problem = _check_level(action, "action.")
-            if problem:
-                return problem
-    if body.get("type") in ("block_actions", "interactive_message") and "actions" not in body:
-        return "block_actions without actions"
-    return None
+class SlackEndpoint:
+    """POST /slack/events: verify the raw bytes, then hand the request to Bolt."""
 
-
-class SlackHTTP:
-    def __init__(self, bolt: AsyncApp, bot: Bot) -> None:
+    def __init__(self, bolt: AsyncApp, signing_secret: str) -> None:
         self.bolt = bolt
-        self.bot = bot
-        # In Socket Mode there is no signing secret and no /slack/events route to verify.
-        self.verifier = SignatureVerifier(bot.settings.signing_secret) if bot.settings.signing_secret else None
+        self.verifier = SignatureVerifier(signing_secret)
 
-    def _signed(self, raw: bytes, request: web.Request) -> bool:
+    def why_unsigned(self, raw: bytes, headers: Any) -> str | None:
+        """None when Slack signed these exact bytes within the last five minutes; else a short reason."""
+        timestamp = headers.get("X-Slack-Request-Timestamp")
+        signature = headers.get("X-Slack-Signature")
+        if not timestamp or not signature:
+            return "unsigned"
         try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return False  # Slack only sends UTF-8; the verifier cannot even read anything else
-        if self.verifier is None:
-            return False
-        return self.verifier.is_valid(
-            body=raw,
-            timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
-            signature=request.headers.get("X-Slack-Signature", ""),
-        )
+            stale = abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS
+        except ValueError:
+            return "bad_timestamp"
+        if stale:
+            return "stale_timestamp"
+        try:
+            valid = self.verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+        except UnicodeDecodeError:  # Slack only sends UTF-8; nothing else can carry its signature
+            return "bad_signature"
+        return None if valid else "bad_signature"
 
-    async def events(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return refused(413, "body_too_large")
         try:
-            raw = await request.read()
+            raw = await asyncio.wait_for(request.read(), BODY_READ_SECONDS)
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text="request body too large")
+            return refused(413, "body_too_large")
+        except TimeoutError:
+            return refused(408, "body_too_slow")
+        reason = self.why_unsigned(raw, request.headers)
+        if reason is not None:
+            return refused(401, reason)
         try:
-            # Bolt parses the body once, as JSON or form data; its context extraction raises on
-            # shapes Slack never sends, and _looks_valid catches the ones it lets through.
-            bolt_request = AsyncBoltRequest(
-                body=raw.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
-            )
-            problem = _looks_valid(bolt_request.body)
-        except Exception as exc:  # not UTF-8, not JSON or form data, or an unreadable shape
-            problem = f"unreadable body: {type(exc).__name__}"
-        if problem is not None:
-            if not self._signed(raw, request):
-                return web.Response(status=401, text="invalid signature")
-            log.warning("rejected signed request: %s", problem)
+            # Bolt parses the body (JSON or form) and reads its context here, once.
+            bolt_request = await to_bolt_request(request)
+        except Exception as exc:
+            log.warning("signed request Bolt could not read: %s; answered 400", type(exc).__name__)
             return web.Response(status=400, text="malformed request")
         response = await self.bolt.async_dispatch(bolt_request)
         if response.status >= 500:
-            # Bolt answers 500 when its middleware trips over a payload it did not expect. Slack would
-            # retry a 5xx; a payload it cannot handle is the sender's error, so say 400 and move on.
+            # Bolt answers 500 when a payload trips its middleware. Slack would retry a 5xx; a payload
+            # that cannot be handled is the sender's error, so say 400 and move on.
             log.warning("bolt could not process a signed request (status %s); answered 400", response.status)
             return web.Response(status=400, text="malformed request")
         return await to_aiohttp_response(response)
 
-    async def health(self, request: web.Request) -> web.Response:
-        catalogue = self.bot.content.current.catalogue
-        return web.json_response({"ok": True, "intents": len(catalogue.intents), "content": catalogue.digest})
 
+def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = None) -> web.Application:
+    """/healthz always; /slack/events in HTTP mode. `ready` says whether Slack traffic can arrive
+    (Socket Mode: connected); without it, serving HTTP is being ready."""
 
-def build_web_app(bolt: AsyncApp, bot: Bot) -> web.Application:
-    http = SlackHTTP(bolt, bot)
+    async def health(request: web.Request) -> web.Response:
+        catalogue = services.content.current.catalogue
+        is_ready = await ready() if ready is not None else True
+        body = {"ok": is_ready, "intents": len(catalogue.intents), "content": catalogue.digest}
+        return web.json_response(body, status=200 if is_ready else 503)
+
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-    web_app.router.add_get("/healthz", http.health)
-    if not bot.settings.socket_mode:
-        web_app.router.add_post(EVENTS_PATH, http.events)
+    web_app.router.add_get("/healthz", health)
+    if not services.settings.socket_mode:
+        assert services.settings.signing_secret is not None  # load_settings insists on it for HTTP
+        web_app.router.add_post(EVENTS_PATH, SlackEndpoint(bolt, services.settings.signing_secret).handle)
     return web_app
 
 
-def socket_mode_handler(bolt: AsyncApp, bot: Bot, ping_interval: float = 10) -> Any:
-    """Bolt's Socket Mode handler (slack_sdk's aiohttp client): it pings, notices a dropped or
-    closed connection, asks apps.connections.open for a new address and reconnects by itself."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+class _OneLine(logging.Filter):
+    """slack_sdk logs every failed Socket Mode connection attempt with a full traceback; keep the
+    first line of the message and drop the traceback, so an outage costs one line per attempt."""
 
-    return AsyncSocketModeHandler(bolt, bot.settings.app_token, ping_interval=ping_interval)
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.exc_text:
+            record.msg, record.args = record.getMessage().splitlines()[0][:300], None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
-async def serve(bot: Bot, bolt: AsyncApp) -> None:
-    """Serve until SIGTERM or SIGINT, then stop accepting, let replies in flight finish, and return."""
+_SOCKET_LOG = logging.getLogger("bot.socket")
+_SOCKET_LOG.addFilter(_OneLine())
+# Errors from apps.connections.open that no retry will cure.
+FATAL_TOKEN_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "not_allowed_token_type")
+
+
+class SocketConnection:
+    """Bolt's Socket Mode handler (slack_sdk's aiohttp client), connected in the background so the
+    process answers signals and /healthz while Slack is out of reach. Once connected, the client
+    pings, notices a dropped connection, asks apps.connections.open for a new address and reconnects."""
+
+    def __init__(self, bolt: AsyncApp, services: Services, ping_interval: float = 10, max_backoff: float = 60) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self.handler = AsyncSocketModeHandler(
+            bolt, services.settings.app_token, logger=_SOCKET_LOG, ping_interval=ping_interval
+        )
+        self.max_backoff = max_backoff
+        self.fatal: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def connected(self) -> bool:
+        return await self.handler.client.is_connected()
+
+    def start(self, on_fatal: Callable[[], None]) -> None:
+        self._task = asyncio.create_task(self._connect(on_fatal))
+
+    async def _connect(self, on_fatal: Callable[[], None]) -> None:
+        client = self.handler.client
+        delay = 1.0
+        while client.wss_uri is None:
+            try:
+                client.wss_uri = await client.issue_new_wss_url()
+            except SlackApiError as exc:
+                error = str(exc.response.get("error"))
+                if error in FATAL_TOKEN_ERRORS:
+                    self.fatal = f"SLACK_APP_TOKEN was refused by Slack ({error}): check the app-level token"
+                    on_fatal()
+                    return
+                log.warning("Socket Mode: Slack refused a connection (%s); retrying in %.0fs", error, delay)
+            except Exception as exc:
+                log.warning("Socket Mode: cannot reach Slack (%s); retrying in %.0fs", _short(exc), delay)
+            else:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+        await self.handler.connect_async()
+        log.info("connected to Slack in Socket Mode")
+
+    async def stop(self, timeout: float = 3.0) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        try:
+            await asyncio.wait_for(self.handler.close_async(), timeout)
+        except (TimeoutError, Exception) as exc:  # stopping must never hang on a dead connection
+            log.warning("Socket Mode connection not closed cleanly: %s", _short(exc))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+async def serve(services: Services, bolt: AsyncApp) -> int:
+    """Serve until SIGTERM or SIGINT, then stop accepting, let replies in flight finish, and return
+    the exit code. Signals are heard in every state, connected to Slack or not."""
+    settings = services.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(build_web_app(bolt, bot), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(
-        runner, bot.settings.host, bot.settings.port, shutdown_timeout=bot.settings.shutdown_grace_seconds
+    socket = SocketConnection(bolt, services) if settings.socket_mode else None
+    runner = web.AppRunner(
+        build_web_app(bolt, services, socket.connected if socket else None),
+        access_log=None,
+        shutdown_timeout=settings.shutdown_grace_seconds,
     )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    socket_handler = None
-    if bot.settings.socket_mode:
-        socket_handler = socket_mode_handler(bolt, bot)
-        await socket_handler.connect_async()
-        log.info("connected to Slack in Socket Mode; /healthz on port %s", bot.settings.port)
+    if socket is not None:
+        socket.start(on_fatal=stop.set)
+        log.info("connecting to Slack in Socket Mode; /healthz on port %s", settings.port)
     else:
-        log.info("serving %s and /healthz on port %s", EVENTS_PATH, bot.settings.port)
-    watcher = asyncio.create_task(bot.content.watch(bot.settings.reload_interval_seconds))
+        log.info("serving %s and /healthz on port %s", EVENTS_PATH, settings.port)
+    watcher = asyncio.create_task(services.content.watch(settings.reload_interval_seconds))
     await stop.wait()
+    if socket is not None and socket.fatal:
+        log.error(socket.fatal)
     log.info(
         "stopping: no new requests; waiting up to %ss for %d replies in flight",
-        bot.settings.shutdown_grace_seconds,
-        bot.inflight.count,
+        settings.shutdown_grace_seconds,
+        services.inflight.count,
     )
     watcher.cancel()
-    if socket_handler is not None:
-        await socket_handler.disconnect_async()
+    if socket is not None:
+        await socket.stop()
     await site.stop()
-    finished = await bot.inflight.wait_idle(bot.settings.shutdown_grace_seconds)
+    finished = await services.inflight.wait_idle(settings.shutdown_grace_seconds)
     if not finished:
-        log.warning("grace period over with %d replies still in flight", bot.inflight.count)
+        log.warning("grace period over with %d replies still in flight", services.inflight.count)
     await runner.cleanup()
     log.info("stopped")
+    return 2 if socket is not None and socket.fatal else 0

@@ -24,6 +24,7 @@ class Call:
     method: str
     params: dict[str, Any]
     headers: dict[str, str]
+    at: float = field(default_factory=time.perf_counter)  # when the stand-in received it
 
 
 @dataclass

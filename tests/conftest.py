@@ -15,10 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import build_app
-from bot.blocks import Commands
-from bot.content import ContentHolder
-from bot.runtime import Bot
+from bot.app import build_bolt_app
+from bot.runtime import Services, assemble
 from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import PROJECT_DIR, Settings
 from bot.signing import command_body, event_body, interaction_body, signed_headers
@@ -61,7 +59,7 @@ async def post_event_to(port: int, event: dict[str, Any], event_id: str) -> int:
 class Harness:
     url: str
     standin: SlackStandIn
-    bot: Bot
+    services: Services
     http: aiohttp.ClientSession
     content_path: Path
     sent: list[str] = field(default_factory=list)
@@ -166,12 +164,11 @@ async def harness(
     standin: SlackStandIn, content_path: Path, settings_overrides: dict[str, Any]
 ) -> AsyncIterator[Harness]:
     settings = make_settings(standin, content_path, **settings_overrides)
-    bot = Bot(settings, ContentHolder(content_path, Commands(settings.messenger_command, settings.keypoints_command)))
-    runner = web.AppRunner(build_web_app(build_app(bot), bot), access_log=None)
+    services = assemble(settings)
+    runner = web.AppRunner(build_web_app(build_bolt_app(services), services), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     async with aiohttp.ClientSession() as http:
-        yield Harness(f"http://127.0.0.1:{port}", standin, bot, http, content_path)
+        yield Harness(f"http://127.0.0.1:{port}", standin, services, http, content_path)
     await runner.cleanup()

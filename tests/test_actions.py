@@ -45,7 +45,7 @@ async def test_topic_button_posts_that_topic_in_the_thread(harness: Harness) -> 
     assert post["channel"] == "C0000001"
     assert post["thread_ts"] == "1700000000.000009"
     assert "Recommendation 2" in _all_text(post)
-    assert await harness.bot.threads.get("C0000001", "1700000000.000009") == "rec_edi"
+    assert await harness.services.threads.get("C0000001", "1700000000.000009") == "rec_edi"
 
 
 async def test_a_button_clicked_twice_quickly_posts_one_answer(harness: Harness) -> None:

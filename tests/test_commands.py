@@ -58,7 +58,7 @@ async def test_signup_with_an_offer_gives_its_link(harness: Harness) -> None:
 
 async def test_signup_without_an_offer_lists_every_offer(harness: Harness) -> None:
     _, reply = await harness.command("/messenger", "signup")
-    offers = harness.bot.content.current.catalogue.offers
+    offers = harness.services.content.current.catalogue.offers
     assert {o.signup.url for o in offers if o.signup} <= {b.get("url") for b in _buttons(reply)}
     assert "Which offer" in _all_text(reply)
 

@@ -84,7 +84,7 @@ async def test_a_failing_listener_apologises_and_logs_the_event_id(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("matcher exploded")
 
-    monkeypatch.setattr(harness.bot.content.current.engine, "answer", broken)
+    monkeypatch.setattr(harness.services.content.current.engine, "answer", broken)
     caplog.set_level(logging.INFO)
     event = dm_event()
     assert (await harness.event(event, event_id="EvBROKEN01"))[0] == 200

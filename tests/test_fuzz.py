@@ -21,10 +21,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import build_app
-from bot.blocks import Commands
-from bot.content import ContentHolder
-from bot.runtime import Bot
+from bot.app import build_bolt_app
+from bot.runtime import assemble
 from bot.server import EVENTS_PATH, build_web_app
 from bot.signing import signed_headers
 from bot.standin import SlackStandIn
@@ -56,12 +54,11 @@ class LiveApp:
     async def _start(self) -> None:
         self.standin = await SlackStandIn().start()
         settings_ = make_settings(self.standin, self.content_path, rate_limit_count=10_000)
-        self.bot = Bot(settings_, ContentHolder(self.content_path, Commands()))
-        self.runner = web.AppRunner(build_web_app(build_app(self.bot), self.bot), access_log=None)
+        self.services = assemble(settings_)
+        self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
 
     def stop(self) -> None:
         async def _stop() -> None:

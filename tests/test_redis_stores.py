@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.app import build_app
+from bot.app import build_bolt_app
 from bot.blocks import Commands
 from bot.content import ContentHolder
 from bot.redis_stores import RedisSeenStore, RedisThreadMemory, redis_stores
-from bot.runtime import Bot
+from bot.runtime import Services
 from bot.server import build_web_app
 from bot.standin import SlackStandIn
 from tests.conftest import Harness, dm_event, make_settings
@@ -66,11 +66,11 @@ async def test_unreachable_redis_fails_open_and_logs(caplog: pytest.LogCaptureFi
     assert "unavailable" in caplog.text
 
 
-async def _instance(standin: SlackStandIn, content_path: Path, prefix: str) -> tuple[web.AppRunner, str, Bot]:
+async def _instance(standin: SlackStandIn, content_path: Path, prefix: str) -> tuple[web.AppRunner, str, Services]:
     settings = make_settings(standin, content_path)
-    bot = Bot(settings, ContentHolder(content_path, Commands()))
+    bot = Services(settings, ContentHolder(content_path, Commands()))
     bot.seen, bot.threads = redis_stores(REDIS_URL, prefix)
-    runner = web.AppRunner(build_web_app(build_app(bot), bot), access_log=None)
+    runner = web.AppRunner(build_web_app(build_bolt_app(bot), bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -32,12 +32,12 @@ async def _key_points(harness: Harness, count: int) -> str:
 async def test_a_saved_file_goes_into_service_by_itself(harness: Harness) -> None:
     """The watcher picks the change up with no restart (bench/reload.py measures how fast)."""
     assert OLD in await _key_points(harness, 1)
-    before = harness.bot.content.current.catalogue.digest
-    watcher = asyncio.create_task(harness.bot.content.watch(0.2))
+    before = harness.services.content.current.catalogue.digest
+    watcher = asyncio.create_task(harness.services.content.watch(0.2))
     try:
         _edit(harness.content_path, OLD, NEW)
         for _ in range(200):  # a liveness guard, not a speed assertion
-            if harness.bot.content.current.catalogue.digest != before:
+            if harness.services.content.current.catalogue.digest != before:
                 break
             await asyncio.sleep(0.05)
         assert NEW in await _key_points(harness, 2)
@@ -49,9 +49,9 @@ async def test_a_broken_file_is_refused_and_the_last_good_content_serves(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="bot.content")
-    watcher = asyncio.create_task(harness.bot.content.watch(0.2))
+    watcher = asyncio.create_task(harness.services.content.watch(0.2))
     try:
-        before = harness.bot.content.current
+        before = harness.services.content.current
         _edit(harness.content_path, "  - id: key_points\n", "  - id: key_points\n    colour: red\n")
         for _ in range(40):
             if any("reload refused" in r.getMessage() for r in caplog.records):
@@ -59,7 +59,7 @@ async def test_a_broken_file_is_refused_and_the_last_good_content_serves(
             await asyncio.sleep(0.05)
         refused = [r.getMessage() for r in caplog.records if "reload refused" in r.getMessage()]
         assert refused and f"{harness.content_path}:" in refused[0] and "unknown field 'colour'" in refused[0]
-        assert harness.bot.content.current is before
+        assert harness.services.content.current is before
         assert OLD in await _key_points(harness, 1)
     finally:
         watcher.cancel()
@@ -69,7 +69,7 @@ async def test_requests_in_flight_never_fail_during_reloads(harness: Harness) ->
     async def reload_repeatedly() -> None:
         for n in range(10):
             _edit(harness.content_path, OLD if n == 0 else f"review v{n - 1}", f"review v{n}")
-            assert await harness.bot.content.reload() == []
+            assert await harness.services.content.reload() == []
             await asyncio.sleep(0.02)
 
     async def ask(n: int) -> int:
@@ -91,7 +91,7 @@ class TestReloadCommand:
     def staff(self, harness: Harness) -> None:
         _edit(harness.content_path, "  staff_user_ids: []", "  staff_user_ids: [USTAFF01]")
         _edit(harness.content_path, "  staff_usergroup_ids: []", "  staff_usergroup_ids: [SCONTENT1]")
-        harness.bot.content = ContentHolder(harness.content_path, harness.bot.content.commands)
+        harness.services.content = ContentHolder(harness.content_path, harness.services.content.commands)
         harness.standin.usergroups["SCONTENT1"] = ["UGROUP01"]
 
     async def _reload(self, harness: Harness, user: str) -> dict[str, Any]:

@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app
-from bot.blocks import Commands
-from bot.content import ContentHolder
-from bot.runtime import Bot
-from bot.server import socket_mode_handler
+from bot.app import build_bolt_app
+from bot.runtime import Services, assemble
+from bot.server import SocketConnection
 from bot.standin import SlackStandIn
 from tests.conftest import make_settings, next_ts
 from tests.test_events import _all_text
@@ -38,16 +36,16 @@ def _envelope(envelope_id: str, text: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def socket_bot(standin: SlackStandIn, content_path: Path) -> AsyncIterator[Bot]:
+async def socket_bot(standin: SlackStandIn, content_path: Path) -> AsyncIterator[Services]:
     settings = make_settings(standin, content_path, signing_secret=None, app_token="xapp-1-A0000001-test")
-    bot = Bot(settings, ContentHolder(content_path, Commands()))
-    handler = socket_mode_handler(build_app(bot), bot, ping_interval=0.5)
-    await handler.connect_async()
-    yield bot
-    await handler.close_async()
+    services = assemble(settings)
+    connection = SocketConnection(build_bolt_app(services), services, ping_interval=0.5)
+    connection.start(on_fatal=lambda: None)
+    yield services
+    await connection.stop()
 
 
-async def test_socket_mode_answers_and_reconnects_after_a_drop(standin: SlackStandIn, socket_bot: Bot) -> None:
+async def test_socket_mode_answers_and_reconnects_after_a_drop(standin: SlackStandIn, socket_bot: Services) -> None:
     await standin.wait_for("socket.connect", 1)
     await standin.socket_send(_envelope("env-1", "recommendation 4"))
     [ack] = await standin.wait_for("socket.ack", 1)

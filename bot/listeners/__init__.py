@@ -1,14 +1,14 @@
-"""Bolt listeners, grouped by Slack surface; each module has a register(app, bot) function."""
+"""Bolt listeners, grouped by Slack surface; each module has a register(app, services) function."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.listeners import actions, commands, events
-from bot.runtime import Bot
+from bot.runtime import Services
 
 
-def register(app: AsyncApp, bot: Bot) -> None:
-    events.register(app, bot)
-    commands.register(app, bot)
-    actions.register(app, bot)
+def register(app: AsyncApp, services: Services) -> None:
+    events.register(app, services)
+    commands.register(app, services)
+    actions.register(app, services)

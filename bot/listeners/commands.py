@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import Message
 from bot.content import Content
 from bot.listeners.common import SLOW_DOWN, respond_safely, text_of
-from bot.runtime import Bot, RequestRecord
+from bot.runtime import RequestRecord, Services
 from intents import Answer
 from intents.matcher import recommendation_number
 from intents.text import normalise
@@ -78,8 +78,8 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
     return answer.intent.id if answer.intent else "fallback", renderer.answer(answer, shareable=True)
 
 
-async def is_staff(bot: Bot, client: AsyncWebClient, user: str) -> bool:
-    settings = bot.content.current.catalogue.settings
+async def is_staff(services: Services, client: AsyncWebClient, user: str) -> bool:
+    settings = services.content.current.catalogue.settings
     if user in settings.staff_user_ids:
         return True
     for group in settings.staff_usergroup_ids:
@@ -93,8 +93,8 @@ async def is_staff(bot: Bot, client: AsyncWebClient, user: str) -> bool:
     return False
 
 
-def register(app: AsyncApp, bot: Bot) -> None:
-    settings = bot.settings
+def register(app: AsyncApp, services: Services) -> None:
+    settings = services.settings
 
     async def handle(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, *, keypoints: bool
@@ -105,9 +105,9 @@ def register(app: AsyncApp, bot: Bot) -> None:
         log.debug("command %s text=%r", command.get("command"), text)
         if not keypoints and text.strip().lower() == "reload":
             await ack()
-            await reload(bot, client, respond, user, record)
+            await reload(services, client, respond, user, record)
             return
-        verdict = bot.limiter.check(str(user))
+        verdict = services.limiter.check(str(user))
         if verdict != "ok":
             record.outcome = "rate_limited"
             if verdict == "warn":
@@ -116,43 +116,46 @@ def register(app: AsyncApp, bot: Bot) -> None:
                 await ack()  # an empty 200: Slack shows nothing
             record.emit()
             return
-        content = bot.content.current
+        content = services.content.current
         what, message = route_command(content, text, keypoints=keypoints)
         record.intent = what
         await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
         record.finish("answered")
 
     @app.command(settings.keypoints_command)
+    @services.inflight.tracked
     async def on_keypoints(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await handle(ack, command, respond, client, keypoints=True)
 
     @app.command(settings.messenger_command)
+    @services.inflight.tracked
     async def on_messenger(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await handle(ack, command, respond, client, keypoints=False)
 
 
-async def reload(bot: Bot, client: AsyncWebClient, respond: AsyncRespond, user: Any, record: RequestRecord) -> None:
+async def reload(
+    services: Services, client: AsyncWebClient, respond: AsyncRespond, user: Any, record: RequestRecord
+) -> None:
     """Staff-only: reload responses.yaml now and say what happened, errors included."""
     record.intent = "reload"
-    if not isinstance(user, str) or not await is_staff(bot, client, user):
+    if not isinstance(user, str) or not await is_staff(services, client, user):
         record.outcome = "refused"
         await respond_safely(respond, record, response_type="ephemeral", text=REFUSE_RELOAD)
         record.emit()
         return
-    async with bot.inflight.track():
-        problems = await bot.content.reload()
+    problems = await services.content.reload()
     if problems:
         lines = "\n".join(f"• `{p}`" for p in problems[:20])
         more = f"\n…and {len(problems) - 20} more" if len(problems) > 20 else ""
         text = f"Reload refused: the file has errors, so I'm still using the previous version.\n{lines}{more}"
         record.outcome = "reload_refused"
     else:
-        count = len(bot.content.current.catalogue.intents)
-        text = f"Reloaded {bot.content.path.name}: {count} intents in service."
+        count = len(services.content.current.catalogue.intents)
+        text = f"Reloaded {services.content.path.name}: {count} intents in service."
         record.outcome = "reloaded"
     await respond_safely(respond, record, response_type="ephemeral", text=text[:3000])
     record.emit()

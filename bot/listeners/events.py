@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, post, text_of
-from bot.runtime import Bot, RequestRecord
+from bot.runtime import RequestRecord, Services
 
 log = logging.getLogger("bot.events")
 DM_THREAD = "dm"
@@ -26,31 +26,33 @@ class Route:
     memory_thread: str  # key for the thread's last topic
 
 
-def register(app: AsyncApp, bot: Bot) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_mention")
+    @services.inflight.tracked
     async def on_mention(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        await handle_message(bot, client, body, event, context, mentioned=True)
+        await handle_message(services, client, body, event, context, mentioned=True)
 
     @app.event("message")
+    @services.inflight.tracked
     async def on_message(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        await handle_message(bot, client, body, event, context, mentioned=False)
+        await handle_message(services, client, body, event, context, mentioned=False)
 
     @app.event("app_home_opened")
+    @services.inflight.tracked
     async def on_home(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         record = RequestRecord(kind="app_home", event_id=event_id_of(body))
         user = event.get("user")
         if event.get("tab", "home") != "home" or not isinstance(user, str):
             record.finish("ignored")
             return
-        content = bot.content.current
+        content = services.content.current
         try:
-            async with bot.inflight.track():
-                view = content.renderer.home(content.catalogue.get("key_points"))
-                await client.views_publish(user_id=user, view=view)
+            view = content.renderer.home(content.catalogue.get("key_points"))
+            await client.views_publish(user_id=user, view=view)
         except Exception as exc:
             record.outcome = "post_failed"
             log.error("home tab not published: event_id=%s error=%r", record.event_id, exc)
@@ -78,7 +80,7 @@ def _route(bot_user_id: str | None, event: dict[str, Any], mentioned: bool) -> t
 
 
 async def handle_message(
-    bot: Bot,
+    services: Services,
     client: AsyncWebClient,
     body: dict[str, Any],
     event: dict[str, Any],
@@ -102,10 +104,10 @@ async def handle_message(
     if route is None:
         record.finish(f"ignored:{reason}")
         return
-    previous = await bot.threads.get(route.channel, route.memory_thread)
+    previous = await services.threads.get(route.channel, route.memory_thread)
     if previous is None and event.get("channel_type") == "im" and route.memory_thread != DM_THREAD:
         # A thread opened under one of our DM answers continues that conversation's topic.
-        previous = await bot.threads.get(route.channel, DM_THREAD)
+        previous = await services.threads.get(route.channel, DM_THREAD)
     if reason == "thread_followup":
         if previous is None:  # a thread the bot has not answered
             record.finish("ignored:not_our_thread")
@@ -114,33 +116,31 @@ async def handle_message(
     elif event.get("channel_type") == "im":
         record.kind = "dm"
     # A mention in a thread is delivered as app_mention and as message: answer it once.
-    if not await bot.seen.first_time(f"msg:{route.channel}:{event['ts']}"):
+    if not await services.seen.first_time(f"msg:{route.channel}:{event['ts']}"):
         record.finish("duplicate")
         return
-    verdict = bot.limiter.check(user)
+    verdict = services.limiter.check(user)
     if verdict != "ok":
         record.outcome = "rate_limited"
         if verdict == "warn":
-            content = bot.content.current
-            async with bot.inflight.track():
-                await post(client, record, route.channel, route.reply_thread, content.renderer.notice(SLOW_DOWN))
+            content = services.content.current
+            await post(client, record, route.channel, route.reply_thread, content.renderer.notice(SLOW_DOWN))
         record.emit()
         return
     text = text_of(event, "text") or ""
     log.debug("question event_id=%s text=%r", record.event_id, text)
     try:
-        async with bot.inflight.track():
-            content = bot.content.current
-            answer = content.engine.answer(text, previous)
-            record.intent = answer.intent.id if answer.intent else None
-            record.confidence = answer.confidence
-            delivered = await post(client, record, route.channel, route.reply_thread, content.renderer.answer(answer))
-            if delivered:
-                record.outcome = "fallback" if answer.is_fallback else "answered"
-                # Remember the topic for follow-ups; after a fallback or small talk keep the earlier
-                # topic, and mark the thread as answered ("" = no topic) so a rephrased question is heard.
-                topic = answer.intent.id if answer.intent and answer.intent.is_topic else (previous or "")
-                await bot.threads.set(route.channel, route.memory_thread, topic)
+        content = services.content.current
+        answer = content.engine.answer(text, previous)
+        record.intent = answer.intent.id if answer.intent else None
+        record.confidence = answer.confidence
+        delivered = await post(client, record, route.channel, route.reply_thread, content.renderer.answer(answer))
+        if delivered:
+            record.outcome = "fallback" if answer.is_fallback else "answered"
+            # Remember the topic for follow-ups; after a fallback or small talk keep the earlier
+            # topic, and mark the thread as answered ("" = no topic) so a rephrased question is heard.
+            topic = answer.intent.id if answer.intent and answer.intent.is_topic else (previous or "")
+            await services.threads.set(route.channel, route.memory_thread, topic)
     except Exception:
         await apologise(client, record, route.channel, route.reply_thread)
     record.emit()
