@@ -49,7 +49,7 @@ REFUSED_TOKEN_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_
 async def check_token(settings: Settings) -> str | None:
     """Ask Slack once (auth.test) whether the bot token works. Returns why not when Slack refuses it;
     None when it works or Slack cannot be reached (then the bot starts and the retry handlers cope)."""
-    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=5)
+    client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=5, retry_handlers=[])
     try:
         await client.auth_test()
     except SlackApiError as exc:

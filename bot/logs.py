@@ -43,4 +43,7 @@ def configure(level: str, secrets: Iterable[str], stream=None) -> logging.Handle
     root.setLevel(level)
     # aiohttp's access log repeats what our request line says; keep it for warnings only.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # slack_sdk says "A retry handler found" at INFO for every retry; the outcome is what we log.
+    if level != "DEBUG":
+        logging.getLogger("slack_sdk").setLevel(logging.WARNING)
     return handler

@@ -22,6 +22,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime import Services, request_log
 
@@ -137,8 +138,11 @@ class SocketConnection:
     def __init__(self, bolt: AsyncApp, services: Services, ping_interval: float = 10, max_backoff: float = 60) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+        # apps.connections.open goes through a client of its own without retry handlers: the back-off
+        # below decides when to try again, one log line an attempt.
+        opener = AsyncWebClient(base_url=services.settings.api_url, timeout=10, retry_handlers=[])
         self.handler = AsyncSocketModeHandler(
-            bolt, services.settings.app_token, logger=_SOCKET_LOG, ping_interval=ping_interval
+            bolt, services.settings.app_token, logger=_SOCKET_LOG, web_client=opener, ping_interval=ping_interval
         )
         self.max_backoff = max_backoff
         self.fatal: str | None = None
@@ -225,5 +229,7 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     if not finished:
         log.warning("grace period over with %d replies still in flight", services.inflight.count)
     await runner.cleanup()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
     log.info("stopped")
     return 2 if socket is not None and socket.fatal else 0

@@ -41,6 +41,8 @@ class SlackStandIn:
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, Fault] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    # method -> Slack error code it answers with ({"ok": false, "error": ...}), e.g. a revoked token
+    errors: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 30.0
     slow_seconds: float = 1.5
 
@@ -135,6 +137,8 @@ class SlackStandIn:
                 return web.json_response({"ok": False, "error": "timeout"}, status=504)
             await self._pause(self.slow_seconds)
         await self._record(Call(method, params, dict(request.headers)))
+        if method in self.errors:
+            return web.json_response({"ok": False, "error": self.errors[method]})
         return web.json_response(self._answer(method, params))
 
     async def _pause(self, seconds: float) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 
 import pytest
 
+from bot import server
 from bot.signing import event_body, signed_headers
 from tests.conftest import SECRET, Harness, dm_event
 
@@ -116,3 +119,68 @@ async def test_strange_questions_get_a_valid_reply(harness: Harness, text: str) 
         if isinstance(section, dict):
             assert len(section["text"]) <= 3000
     assert "<!here>" not in json.dumps(post) and "<@U1>" not in json.dumps(post)
+
+
+# --- strangers: verify first, read second ---
+
+MARKER = "SECRET-MEMBER-TEXT"
+
+
+def _unsigned_bodies() -> list[tuple[bytes, dict[str, str]]]:
+    big = event_body(dm_event(text=MARKER + " " + "x" * 400_000), "EvBIG4")
+    forged_line = event_body(dm_event(text=f"hi\n2026-01-01 INFO bot.requests {MARKER} forged"), "EvNL")
+    json_type = {"Content-Type": "application/json"}
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    stale = event_body(dm_event(text=MARKER), "EvSTALE")
+    tampered = event_body(dm_event(text="key points"), "EvTAMP")
+    return [
+        (big.encode(), json_type),
+        (forged_line.encode(), json_type),
+        (b"{not json " + MARKER.encode(), json_type),
+        (b"payload=%7Bbroken" + MARKER.encode(), form_type),
+        (b"\xff\xfe" + MARKER.encode(), json_type),
+        (b"", json_type),
+        (stale.encode(), signed_headers(SECRET, stale, timestamp=int(time.time()) - 6 * 60)),
+        (stale.encode(), signed_headers(SECRET, stale, timestamp=int(time.time()) + 6 * 60)),
+        (tampered.replace("key points", MARKER).encode(), signed_headers(SECRET, tampered)),
+        (stale.encode(), {**json_type, "X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=" + MARKER}),
+    ]
+
+
+async def test_unsigned_requests_of_any_shape_get_401_and_one_short_line_without_the_body(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bodies = _unsigned_bodies()
+    for raw, headers in bodies:
+        caplog.clear()
+        status, _ = await harness.post_raw(raw, headers)
+        assert status == 401
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) <= 1, lines
+        assert all(MARKER not in line and "\n" not in line and len(line) < 120 for line in lines), lines
+    await harness.settle(0)
+
+
+async def test_a_client_slow_to_send_its_body_is_cut_off(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "BODY_READ_SECONDS", 0.5)
+    port = int(harness.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{\"type\":")  # fmt: skip
+    await writer.drain()
+    started = time.perf_counter()
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    assert b" 408 " in status_line
+    assert time.perf_counter() - started < 3
+    writer.close()
+
+
+async def test_a_declared_body_over_the_limit_is_refused_unread(harness: Harness) -> None:
+    port = int(harness.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n")
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 5)  # no byte of the body was sent
+    assert b" 413 " in status_line
+    writer.close()

@@ -8,6 +8,7 @@ import signal
 import sys
 
 import aiohttp
+import pytest
 
 from bot.settings import PROJECT_DIR
 from bot.standin import SlackStandIn
@@ -89,3 +90,89 @@ async def test_the_served_app_reloads_a_saved_file_by_itself(standin: SlackStand
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 15)
+
+
+def _env(port: int, api_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url,
+                "PORT": str(port), "SHUTDOWN_GRACE_SECONDS": "15", **extra})  # fmt: skip
+    return env
+
+
+async def test_sigterm_waits_for_a_reply_whose_listener_is_stuck_on_a_paused_redis(standin: SlackStandIn) -> None:
+    """The listener is counted in flight from its first line: with Redis frozen (SIGSTOP), an event
+    already acknowledged is still answered after SIGTERM, once the stores time out and fail open."""
+    redis_port = free_port()
+    redis = await asyncio.create_subprocess_exec(
+        "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", cwd=PROJECT_DIR, stderr=asyncio.subprocess.PIPE,
+        env=_env(port, standin.api_url, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0"),
+    )  # fmt: skip
+    try:
+        await _wait_up(redis_port)
+        await _wait_up(port)
+        redis.send_signal(signal.SIGSTOP)
+        assert await post_event_to(port, dm_event(), "EvFROZEN1") == 200  # acknowledged: Slack won't resend
+        proc.send_signal(signal.SIGTERM)
+        [post] = await standin.wait_for("chat.postMessage", 1, timeout=20)
+        assert "key points" in str(post.params["blocks"]).lower()
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+        assert "for 1 replies in flight" in stderr
+    finally:
+        redis.send_signal(signal.SIGCONT)
+        redis.terminate()
+        await redis.wait()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_socket_mode_with_slack_unreachable_is_not_ready_and_stops_when_told() -> None:
+    port = free_port()
+    env = _env(port, "http://127.0.0.1:9/", SLACK_APP_TOKEN="xapp-1-A1-socket", SHUTDOWN_GRACE_SECONDS="5")
+    del env["SLACK_SIGNING_SECRET"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", cwd=PROJECT_DIR, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        await _wait_up(port)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 503
+                assert (await resp.json())["ok"] is False
+        await asyncio.sleep(3)  # a few failed attempts
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if proc.returncode is None:
+                started = asyncio.get_running_loop().time()
+                proc.send_signal(sig)
+                assert await asyncio.wait_for(proc.wait(), 10) == 0
+                assert asyncio.get_running_loop().time() - started < 5
+        stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+        assert "Traceback" not in stderr
+        failures = [line for line in stderr.splitlines() if "cannot reach Slack" in line]
+        assert 1 <= len(failures) <= 4, stderr  # one line an attempt, backing off
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.parametrize("socket_mode", [False, True])
+async def test_a_refused_token_is_one_clear_line_and_exit_2(standin: SlackStandIn, socket_mode: bool) -> None:
+    extra = {"SLACK_APP_TOKEN": "xapp-1-A1-socket"} if socket_mode else {}
+    standin.errors["apps.connections.open" if socket_mode else "auth.test"] = "invalid_auth"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", cwd=PROJECT_DIR, env=_env(free_port(), standin.api_url, **extra),
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert await asyncio.wait_for(proc.wait(), 20) == 2
+    stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    refused = [line for line in stderr.splitlines() if "was refused by Slack (invalid_auth)" in line]
+    assert len(refused) == 1, stderr
+    assert ("SLACK_APP_TOKEN" if socket_mode else "SLACK_BOT_TOKEN") in refused[0]
+    assert "Traceback" not in stderr
