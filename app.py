@@ -7,6 +7,7 @@ app.py itself, as run by the Procfile, insists on real credentials.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 from bot.app import build_bolt_app, check_token
@@ -21,6 +22,9 @@ async def run() -> int:
     settings = load_settings()
     configure(settings.log_level, settings.secrets())
     services = assemble(settings)
+    # Content, indexes and imports live as long as the process: keep them out of the cyclic garbage
+    # collector's scans, which otherwise walk them again and again while requests come and go.
+    gc.freeze()
     refused = await check_token(settings)
     if refused is not None:
         print(f"error: {refused}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Load: the bot (app.py) beside a bare Bolt AsyncApp that posts one fixed reply (bench/bare_bolt.py),
 measured from outside both processes in the same run. Each app gets its own SlackStandIn over real HTTP
-and the same signed app_mention events; the apps run one after the other, never at the same time, and
+and the same signed app_mention events. Both run side by side, but only one is loaded at a time: each phase
+alternates between them round by round, so drift on a shared machine falls on both alike; and
 the load generator and stand-in run in this process.
 
     .venv/bin/python bench/load.py [--events N] [--quick]
@@ -55,6 +56,7 @@ QUESTIONS = (
 USERS = 500
 REPLY_TIMEOUT = 10.0  # seconds to wait for one event's reply before counting it missing
 CONCURRENCY = 50
+CPU_ROUNDS = 5
 BARS = {"cpu": 1.5, "p99": 2.0, "rss": 1.25, "startup": 1.5}
 
 
@@ -242,49 +244,84 @@ async def startups(runs: int, figures: dict[str, Figures]) -> None:
         await standin.stop()
 
 
-async def load(args: list[str], plan: Plan, figures: Figures) -> None:
-    """Run one app under the phases in `plan`, filling in `figures`."""
-    standin = await SlackStandIn().start()
-    replies = Replies(standin)
-    with tempfile.TemporaryFile() as log:
-        proc, port, _ = await start(args, standin.api_url, log)
-        app = psutil.Process(proc.pid)
-        try:
-            await asyncio.sleep(0.5)
-            figures.rss_start = rss_mib(app)
-            connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
-            async with aiohttp.ClientSession(connector=connector) as http:
-                sender = Sender(port, http, replies, figures)
-                progress(f"{figures.name}: warm-up {plan.warmup}")
-                await sender.many(plan.warmup, 1)
+class Running:
+    """One app, started with its own stand-in, that the phases below load in turn."""
 
-                progress(f"{figures.name}: CPU over {plan.cpu} events")
-                before = cpu_seconds(app)
-                await sender.many(plan.cpu, 1)
-                await asyncio.sleep(0.05)  # the listener's bookkeeping after its post
-                figures.cpu_ms = (cpu_seconds(app) - before) * 1000 / plan.cpu
+    def __init__(self, args: list[str], figures: Figures) -> None:
+        self.args = args
+        self.figures = figures
+        self.log = tempfile.TemporaryFile()
 
-                progress(f"{figures.name}: latency over {plan.latency} events at concurrency 1")
-                latencies = [arrived - sent for sent, arrived in await sender.many(plan.latency, 1)]
-                figures.p50_ms = percentile(latencies, 50) * 1000
-                figures.p99_ms = percentile(latencies, 99) * 1000
+    async def __aenter__(self) -> Running:
+        self.standin = await SlackStandIn().start()
+        self.replies = Replies(self.standin)
+        self.proc, port, _ = await start(self.args, self.standin.api_url, self.log)
+        self.app = psutil.Process(self.proc.pid)
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY * 2))
+        self.sender = Sender(port, self.http, self.replies, self.figures)
+        return self
 
-                progress(f"{figures.name}: throughput over {plan.throughput} events at concurrency {CONCURRENCY}")
-                began = time.perf_counter()
-                done = await sender.many(plan.throughput, CONCURRENCY)
-                if done:
-                    figures.throughput = len(done) / (max(arrived for _, arrived in done) - began)
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.close()
+        await stop(self.proc)
+        await self.replies.close()
+        await self.standin.stop()
+        if self.figures.missing or self.figures.refused:
+            progress(f"{self.figures.name}: its output ends:\n{tail(self.log)}")
+        self.log.close()
 
-            await asyncio.sleep(1.0)
-            figures.rss_after = rss_mib(app)
-            if proc.poll() is not None:
-                raise RuntimeError(f"{' '.join(args)} exited during the load:\n{tail(log)}")
-        finally:
-            await stop(proc)
-            await replies.close()
-            await standin.stop()
-        if figures.missing or figures.refused:
-            progress(f"{figures.name}: its output ends:\n{tail(log)}")
+    async def cpu_round(self, events: int) -> float:
+        before = cpu_seconds(self.app)
+        await self.sender.many(events, 1)
+        await asyncio.sleep(0.05)  # the listener's bookkeeping after its post
+        return (cpu_seconds(self.app) - before) * 1000 / events
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(self.args)} exited during the load:\n{tail(self.log)}")
+
+
+async def load(plan: Plan, bare_figures: Figures, ours_figures: Figures) -> None:
+    """Both apps run side by side, idle but for the one being loaded: each phase alternates between
+    them round by round, so the drift of a shared machine falls on both alike."""
+    async with Running(BARE, bare_figures) as bare, Running(OURS, ours_figures) as ours:
+        both = (bare, ours)
+        await asyncio.sleep(0.5)
+        for app in both:
+            app.figures.rss_start = rss_mib(app.app)
+            progress(f"{app.figures.name}: warm-up {plan.warmup}")
+            await app.sender.many(plan.warmup, 1)
+
+        rounds: dict[str, list[float]] = {app.figures.name: [] for app in both}
+        for n in range(CPU_ROUNDS):
+            progress(f"CPU over {plan.cpu} events, round {n + 1} of {CPU_ROUNDS}")
+            for app in both:
+                rounds[app.figures.name].append(await app.cpu_round(plan.cpu))
+        for app in both:
+            app.figures.cpu_ms = statistics.median(rounds[app.figures.name])
+
+        progress(f"latency over {plan.latency} events at concurrency 1")
+        latencies: dict[str, list[float]] = {app.figures.name: [] for app in both}
+        chunk = max(1, plan.latency // 6)
+        for start_at in range(0, plan.latency, chunk):
+            for app in both:
+                times = await app.sender.many(min(chunk, plan.latency - start_at), 1)
+                latencies[app.figures.name] += [arrived - sent for sent, arrived in times]
+        for app in both:
+            app.figures.p50_ms = percentile(latencies[app.figures.name], 50) * 1000
+            app.figures.p99_ms = percentile(latencies[app.figures.name], 99) * 1000
+
+        for app in both:
+            progress(f"{app.figures.name}: throughput over {plan.throughput} events at concurrency {CONCURRENCY}")
+            began = time.perf_counter()
+            done = await app.sender.many(plan.throughput, CONCURRENCY)
+            if done:
+                app.figures.throughput = len(done) / (max(arrived for _, arrived in done) - began)
+
+        await asyncio.sleep(1.0)
+        for app in both:
+            app.figures.rss_after = rss_mib(app.app)
+            app.check_alive()
 
 
 def progress(line: str) -> None:
@@ -299,8 +336,9 @@ def report(plan: Plan, bare: Figures, ours: Figures) -> None:
 
     print()
     print(
-        f"load: {plan.warmup} warm-up events, then {plan.cpu} for CPU and {plan.latency} for latency at "
-        f"concurrency 1, {plan.throughput} at concurrency {CONCURRENCY}; start-up median of {plan.startup_runs}"
+        f"load: {plan.warmup} warm-up events, then {CPU_ROUNDS} rounds of {plan.cpu} for CPU (median) and "
+        f"{plan.latency} for latency at concurrency 1, alternating between the apps; {plan.throughput} at "
+        f"concurrency {CONCURRENCY}; start-up median of {plan.startup_runs}"
     )
     print(f"{'':<32}{'bare Bolt':>12}{'member bot':>12}{'ours/bare':>12}   bar")
     row("CPU per event (ms)", bare.cpu_ms, ours.cpu_ms, ".2f", BARS["cpu"])
@@ -326,8 +364,7 @@ async def main(plan: Plan) -> None:
     figures = {"bare": Figures("bare Bolt"), "ours": Figures("member bot")}
     progress(f"start-up, {plan.startup_runs} run(s) each")
     await startups(plan.startup_runs, figures)
-    await load(BARE, plan, figures["bare"])
-    await load(OURS, plan, figures["ours"])
+    await load(plan, figures["bare"], figures["ours"])
     report(plan, figures["bare"], figures["ours"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
@@ -30,9 +31,14 @@ CONNECTION_ERRORS: list[type[Exception]] = [ServerConnectionError, ServerDisconn
 
 
 def build_client(services: Services) -> AsyncWebClient:
+    """The Web API client. It keeps one aiohttp session, so calls reuse kept-alive connections to Slack
+    instead of opening (and, for slack.com, handshaking TLS) a new one per reply. Must be built
+    inside the running event loop; close_client() closes it."""
     return AsyncWebClient(
         token=services.settings.bot_token,
         base_url=services.settings.api_url,
+        # slack_sdk applies its own time-out only to sessions it creates; this one carries it itself.
+        session=aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=services.settings.api_timeout_seconds)),
         timeout=services.settings.api_timeout_seconds,  # type: ignore[arg-type]  # aiohttp takes a float
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, error_types=CONNECTION_ERRORS),
@@ -60,6 +66,12 @@ async def check_token(settings: Settings) -> str | None:
     except Exception as exc:
         log.warning("could not reach Slack to check the bot token (%s); starting anyway", type(exc).__name__)
     return None
+
+
+async def close_client(bolt: AsyncApp) -> None:
+    session = bolt.client.session
+    if session is not None and not session.closed:
+        await session.close()
 
 
 def build_bolt_app(services: Services, client: AsyncWebClient | None = None) -> AsyncApp:

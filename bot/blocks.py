@@ -35,6 +35,8 @@ MAX_ACTIONS = 25
 TOPIC_ACTION = "topic"
 LINK_ACTION = "link"
 SHARE_ACTION = "share"
+# Replies kept once built: every intent in every mode, and the most common fallbacks.
+MAX_BUILT = 2048
 
 
 _LINE_START = re.compile(r"^(•|-\s|\*|\d+[.)]\s)")
@@ -152,11 +154,29 @@ def share_ref(answer: Answer) -> str:
 
 
 class Renderer:
+    """Block Kit for one catalogue. A reply depends only on the intent, the mode and whether it can be
+    shared (a fallback: on the topics it suggests), and the catalogue never changes once loaded (a
+    reload builds a new Renderer), so each reply is built and validated once, then served from memory.
+    Callers must not mutate a Message they are given."""
+
     def __init__(self, catalogue: Catalogue, commands: Commands) -> None:
         self.catalogue = catalogue
         self.commands = commands
+        self._built: dict[tuple[object, ...], Message] = {}
 
     def answer(self, answer: Answer, *, shareable: bool = False) -> Message:
+        if answer.intent is None:
+            key: tuple[object, ...] = ("fallback", *(i.id for i in answer.alternatives[:3]))
+        else:
+            key = (answer.intent.id, answer.mode, shareable)
+        message = self._built.get(key)
+        if message is None:
+            message = self._answer(answer, shareable=shareable)
+            if len(self._built) < MAX_BUILT:  # every intent fits; fallbacks vary with their suggestions
+                self._built[key] = message
+        return message
+
+    def _answer(self, answer: Answer, *, shareable: bool) -> Message:
         if answer.intent is None:
             return self.fallback(answer)
         intent = answer.intent

@@ -14,11 +14,19 @@ from pathlib import Path
 from slack_sdk.errors import SlackObjectFormationError
 
 from bot.blocks import Commands, Renderer, limit_problems
+from bot.cache import cache_key, cached
 from bot.safety import has_broadcast
+from bot.settings import PROJECT_DIR
 from intents import Answer, Catalogue, ContentError, Engine, Problem
 from intents.loader import iter_strings, parse_catalogue, read_content
 
 log = logging.getLogger("bot.content")
+# Built content, reused across restarts while the file and the code that builds it are unchanged.
+CONTENT_CACHE: Path | None = PROJECT_DIR / ".cache"
+_BUILDER_CODE = [
+    *(PROJECT_DIR / "intents").glob("*.py"),
+    *(PROJECT_DIR / "bot" / n for n in ("blocks.py", "content.py", "safety.py")),
+]
 
 
 @dataclass(frozen=True)
@@ -28,9 +36,10 @@ class Content:
     renderer: Renderer
 
 
-def render_problems(catalogue: Catalogue, commands: Commands) -> list[Problem]:
-    """Problems only visible once an intent is rendered: Slack's limits and stray broadcasts."""
-    renderer = Renderer(catalogue, commands)
+def render_problems(catalogue: Catalogue, commands: Commands, renderer: Renderer | None = None) -> list[Problem]:
+    """Problems only visible once an intent is rendered: Slack's limits and stray broadcasts. Every
+    intent's full answer is rendered in `renderer`, which then serves those replies ready-made."""
+    renderer = renderer or Renderer(catalogue, commands)
     path = str(catalogue.path)
     problems = []
     for intent in catalogue.intents:
@@ -47,6 +56,7 @@ def render_problems(catalogue: Catalogue, commands: Commands) -> list[Problem]:
             # The layout has at most 8 blocks whatever the content, so Slack's 50-block limit cannot
             # be reached; building every answer still runs slack_sdk's own element checks.
             renderer.answer(answer, shareable=True)
+            renderer.answer(answer)
         except SlackObjectFormationError as exc:
             problems.append(Problem(path, intent.line, 1, f"intent '{intent.id}': breaks a Slack limit: {exc}"))
             continue
@@ -58,26 +68,40 @@ def render_problems(catalogue: Catalogue, commands: Commands) -> list[Problem]:
     return problems
 
 
+def _validate(text: str, path: Path, commands: Commands) -> tuple[Catalogue | None, Renderer | None, list[Problem]]:
+    catalogue, problems = parse_catalogue(text, path)
+    if catalogue is None:
+        return None, None, problems
+    renderer = Renderer(catalogue, commands)
+    extra = render_problems(catalogue, commands, renderer)
+    if extra:
+        return None, None, problems + extra
+    return catalogue, renderer, problems
+
+
 def validate_file(path: Path, commands: Commands) -> tuple[Catalogue | None, list[Problem]]:
-    """Full validation of a content file, as `python -m bot check` and reload both run it."""
+    """Full validation of a content file, as `python -m bot check`, start-up and reload all run it."""
     try:
         text = read_content(path)
     except ContentError as exc:
         return None, exc.problems
-    catalogue, problems = parse_catalogue(text, path)
-    if catalogue is None:
-        return None, problems
-    extra = render_problems(catalogue, commands)
-    if extra:
-        return None, problems + extra
+    catalogue, _, problems = _validate(text, path, commands)
     return catalogue, problems
 
 
 def build_content(path: Path, commands: Commands) -> Content:
-    catalogue, problems = validate_file(path, commands)
-    if catalogue is None:
-        raise ContentError([p for p in problems if p.level == "error"])
-    return Content(catalogue, Engine(catalogue), Renderer(catalogue, commands))
+    """The validated content ready to serve; raises ContentError naming every problem. Served from the
+    cache when this file, at this path, was built by this same code before."""
+    text = read_content(path)
+
+    def build() -> Content:
+        catalogue, renderer, problems = _validate(text, path, commands)
+        if catalogue is None or renderer is None:
+            raise ContentError([p for p in problems if p.level == "error"])
+        return Content(catalogue, Engine(catalogue), renderer)
+
+    key = cache_key(text, str(path.resolve()), commands.messenger, commands.keypoints, code=_BUILDER_CODE)
+    return cached(CONTENT_CACHE, key, build)
 
 
 class ContentHolder:

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.app import close_client
 from bot.runtime import Services, request_log
 
 log = logging.getLogger("bot.server")
@@ -105,8 +106,12 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
         body = {"ok": is_ready, "intents": len(catalogue.intents), "content": catalogue.digest}
         return web.json_response(body, status=200 if is_ready else 503)
 
+    async def close(_: web.Application) -> None:
+        await close_client(bolt)
+
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
     web_app.router.add_get("/healthz", health)
+    web_app.on_cleanup.append(close)  # the Web API client's session lives as long as the server
     if not services.settings.socket_mode:
         assert services.settings.signing_secret is not None  # load_settings insists on it for HTTP
         web_app.router.add_post(EVENTS_PATH, SlackEndpoint(bolt, services.settings.signing_secret).handle)
@@ -144,6 +149,7 @@ class SocketConnection:
         self.handler = AsyncSocketModeHandler(
             bolt, services.settings.app_token, logger=_SOCKET_LOG, web_client=opener, ping_interval=ping_interval
         )
+        self.bolt = bolt
         self.max_backoff = max_backoff
         self.fatal: str | None = None
         self._task: asyncio.Task[None] | None = None

@@ -13,21 +13,27 @@ FOLLOWUP_THRESHOLD = 0.55
 FOLLOWUP_MAX_WORDS = 8
 
 
+def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None]:
+    """The intent matcher (with the off-topic examples as a class of their own) and the follow-up one."""
+    examples = {i.id: i.examples for i in catalogue.intents}
+    if catalogue.settings.out_of_scope:
+        examples[OUT_OF_SCOPE] = catalogue.settings.out_of_scope
+    matcher = Matcher(
+        examples,
+        {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number},
+    )
+    followups = (
+        Matcher(dict(catalogue.settings.followups), keep_stopwords=True) if catalogue.settings.followups else None
+    )
+    return matcher, followups
+
+
 class Engine:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.threshold = catalogue.settings.confidence_threshold
         self.suggestion_floor = catalogue.settings.suggestion_floor
-        examples = {i.id: i.examples for i in catalogue.intents}
-        if catalogue.settings.out_of_scope:
-            examples[OUT_OF_SCOPE] = catalogue.settings.out_of_scope
-        self.matcher = Matcher(
-            examples,
-            {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number},
-        )
-        self.followups = (
-            Matcher(dict(catalogue.settings.followups), keep_stopwords=True) if catalogue.settings.followups else None
-        )
+        self.matcher, self.followups = build_matchers(catalogue)
         # Every word the follow-up phrases use: what is left of a question without them names its topic.
         self.followup_words = {
             w for phrases in catalogue.settings.followups.values() for p in phrases for w in normalise(p)

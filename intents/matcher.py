@@ -54,12 +54,17 @@ class _Space:
         n = len(docs)
         self.idf = {term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in df.items()}
         self.unknown_idf = (math.log(1 + n) + 1.0) * UNKNOWN_WEIGHT
-        self.index: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.size = n
+        index: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for doc_id, doc in enumerate(docs):
             vec = self._weigh(doc, known_only=True)
             for term, weight in vec.items():
-                self.index[term].append((doc_id, weight))
-        self.index = dict(self.index)
+                doc_ids, weights = index[term]
+                doc_ids.append(doc_id)
+                weights.append(weight)
+        # term -> (example ids, weights) as two parallel tuples: compact, and the query loop below (the
+        # hot path of every answer) reads them with one zip.
+        self.index = {term: (tuple(ids), tuple(weights)) for term, (ids, weights) in index.items()}
 
     def _weigh(self, feats: Counter[str], *, known_only: bool) -> Vector:
         vec: Vector = {}
@@ -77,8 +82,8 @@ class _Space:
 
     def build_centroids(self, labels: list[str]) -> None:
         sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for term, postings in self.index.items():
-            for doc_id, weight in postings:
+        for term, (doc_ids, weights) in self.index.items():
+            for doc_id, weight in zip(doc_ids, weights, strict=True):
                 sums[labels[doc_id]][term] += weight
         self.centroids: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for label, vec in sums.items():
@@ -86,17 +91,24 @@ class _Space:
             for term, weight in vec.items():
                 self.centroids[term].append((label, weight / norm))
 
-    def similarities(self, feats: Counter[str]) -> tuple[dict[int, float], dict[str, float]]:
-        """Cosine similarity of the query to each example, and to each label's centroid."""
+    def similarities(self, feats: Counter[str]) -> tuple[list[float], set[int], dict[str, float]]:
+        """Cosine similarity of the query to each example (a list by example, and the examples that
+        share a term with it), and to each label's centroid."""
         query = self._weigh(feats, known_only=False)
-        scores: dict[int, float] = defaultdict(float)
+        totals = [0.0] * self.size
+        touched: set[int] = set()
         centroid: dict[str, float] = defaultdict(float)
+        postings, centroids = self.index, self.centroids
         for term, weight in query.items():
-            for doc_id, doc_weight in self.index.get(term, ()):
-                scores[doc_id] += weight * doc_weight
-            for label, label_weight in self.centroids.get(term, ()):
-                centroid[label] += weight * label_weight
-        return scores, centroid
+            found = postings.get(term)
+            if found is not None:
+                doc_ids, doc_weights = found
+                touched.update(doc_ids)
+                for doc_id, doc_weight in zip(doc_ids, doc_weights, strict=True):
+                    totals[doc_id] += weight * doc_weight
+                for label, label_weight in centroids[term]:
+                    centroid[label] += weight * label_weight
+        return totals, touched, centroid
 
 
 # An intent's final score blends nearest examples (kNN) with its centroid (all its examples summed):
@@ -239,19 +251,17 @@ class Matcher:
         if not words:
             return {}
         word_feats = _word_features(words)
-        word_sims, word_centroid = self.word_space.similarities(word_feats)
+        word_sims, word_docs, word_centroid = self.word_space.similarities(word_feats)
         posterior = self.bayes.posterior(word_feats)
-        char_sims, char_centroid = self.char_space.similarities(_char_features(words))
+        char_sims, char_docs, char_centroid = self.char_space.similarities(_char_features(words))
         allowed = set(among) if among is not None else None
         per_intent: dict[str, list[float]] = defaultdict(list)
-        for doc_id in word_sims.keys() | char_sims.keys():
-            if doc_id == exclude:
+        labels = self.labels
+        for doc_id in word_docs | char_docs:
+            label = labels[doc_id]
+            if doc_id == exclude or (allowed is not None and label not in allowed):
                 continue
-            label = self.labels[doc_id]
-            if allowed is not None and label not in allowed:
-                continue
-            sim = WORD_WEIGHT * word_sims.get(doc_id, 0.0) + CHAR_WEIGHT * char_sims.get(doc_id, 0.0)
-            per_intent[label].append(sim)
+            per_intent[label].append(WORD_WEIGHT * word_sims[doc_id] + CHAR_WEIGHT * char_sims[doc_id])
         out: dict[str, float] = {}
         for label, sims in per_intent.items():
             top = sorted(sims, reverse=True)[:3]
@@ -265,13 +275,13 @@ class Matcher:
     def nearest_example(self, doc_id: int) -> tuple[str, float] | None:
         """The label and similarity of the example most like example `doc_id` (itself left out)."""
         words = self._analyse(self.texts[doc_id])
-        word_sims, _ = self.word_space.similarities(_word_features(words))
-        char_sims, _ = self.char_space.similarities(_char_features(words))
+        word_sims, word_docs, _ = self.word_space.similarities(_word_features(words))
+        char_sims, char_docs, _ = self.char_space.similarities(_char_features(words))
         best: tuple[str, float] | None = None
-        for other in word_sims.keys() | char_sims.keys():
+        for other in word_docs | char_docs:
             if other == doc_id:
                 continue
-            sim = WORD_WEIGHT * word_sims.get(other, 0.0) + CHAR_WEIGHT * char_sims.get(other, 0.0)
+            sim = WORD_WEIGHT * word_sims[other] + CHAR_WEIGHT * char_sims[other]
             if best is None or sim > best[1]:
                 best = (self.labels[other], sim)
         return best

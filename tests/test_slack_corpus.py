@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.app import build_bolt_app
+from bot.app import build_bolt_app, close_client
 from bot.runtime import Services, assemble
 from bot.server import SocketConnection
 from bot.standin import SlackStandIn
@@ -323,6 +323,7 @@ async def socket_services(standin: SlackStandIn, content_path: Path) -> AsyncIte
     await standin.wait_for("socket.connect", 1)
     yield services
     await connection.stop()
+    await close_client(connection.bolt)
 
 
 async def _envelope(standin: SlackStandIn, name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_bolt_app
+from bot.app import build_bolt_app, close_client
 from bot.runtime import Services, assemble
 from bot.server import SocketConnection
 from bot.standin import SlackStandIn
@@ -43,6 +43,7 @@ async def socket_bot(standin: SlackStandIn, content_path: Path) -> AsyncIterator
     connection.start(on_fatal=lambda: None)
     yield services
     await connection.stop()
+    await close_client(connection.bolt)
 
 
 async def test_socket_mode_answers_and_reconnects_after_a_drop(standin: SlackStandIn, socket_bot: Services) -> None:
