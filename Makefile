@@ -24,4 +24,4 @@ check: install
 	$(BIN)/python -m bot check responses.yaml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cache

@@ -16,7 +16,6 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.signing import event_body, signed_headers  # noqa: E402
 
 SECRET = "benchsecret0123456789abcdef"
 
@@ -51,17 +50,6 @@ async def wait_listening(port: int, timeout: float = 20.0) -> float:
         except OSError:
             await asyncio.sleep(0.01)
     raise TimeoutError(f"nothing listening on {port}")
-
-
-async def send_dms(port: int, questions: list[str]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for n, text in enumerate(questions):
-            event = {"type": "message", "channel_type": "im", "channel": "D1", "user": f"U{n % 50:04d}",
-                     "text": text, "ts": f"1700000000.{n:06d}"}  # fmt: skip
-            body = event_body(event, f"EvBench{port}{n:06d}")
-            async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(),
-                                 headers=signed_headers(SECRET, body)) as resp:  # fmt: skip
-                await resp.read()
 
 
 async def wait_healthy(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> float:

@@ -1,4 +1,4 @@
-"""The baseline for bench/memory.py and bench/load.py: a bare Bolt AsyncApp that gives one fixed reply to
+"""The baseline for bench/load.py: a bare Bolt AsyncApp that gives one fixed reply to
 every message and mention, served by Bolt's own aiohttp server with a GET /healthz added.
 
     SLACK_BOT_TOKEN=... SLACK_SIGNING_SECRET=... SLACK_API_URL=... PORT=... .venv/bin/python bench/bare_bolt.py

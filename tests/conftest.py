@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import build_bolt_app
+from bot.app import build_bolt_app, close_client
 from bot.runtime import Services, assemble
-from bot.server import EVENTS_PATH, build_web_app
+from bot.server import EVENTS_PATH, SocketConnection, build_web_app
 from bot.settings import PROJECT_DIR, Settings
 from bot.signing import command_body, event_body, interaction_body, signed_headers
 from bot.standin import BOT_USER_ID, SlackStandIn
@@ -172,3 +172,16 @@ async def harness(
     async with aiohttp.ClientSession() as http:
         yield Harness(f"http://127.0.0.1:{port}", standin, services, http, content_path)
     await runner.cleanup()
+
+
+@pytest.fixture
+async def socket_services(standin: SlackStandIn, content_path: Path) -> AsyncIterator[Services]:
+    """The app in Socket Mode, connected to the stand-in's WebSocket."""
+    settings = make_settings(standin, content_path, signing_secret=None, app_token="xapp-1-A0000001-test")
+    services = assemble(settings)
+    connection = SocketConnection(build_bolt_app(services), services, ping_interval=0.5)
+    connection.start(on_fatal=lambda: None)
+    await standin.wait_for("socket.connect", 1)
+    yield services
+    await connection.stop()
+    await close_client(connection.bolt)

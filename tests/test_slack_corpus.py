@@ -9,19 +9,17 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from bot.app import build_bolt_app, close_client
-from bot.runtime import Services, assemble
-from bot.server import SocketConnection
+from bot.runtime import Services
 from bot.standin import SlackStandIn
 from intents import Answer
-from tests.conftest import Harness, make_settings
+from tests.conftest import Harness
 from tests.test_events import _all_text
 
 CORPUS = Path(__file__).parent / "data" / "slack"
@@ -312,18 +310,6 @@ async def test_every_button_the_bot_renders_works_with_slacks_payload(harness: H
 
 
 # --- Socket Mode envelopes through the stand-in's WebSocket ---
-
-
-@pytest.fixture
-async def socket_services(standin: SlackStandIn, content_path: Path) -> AsyncIterator[Services]:
-    settings = make_settings(standin, content_path, signing_secret=None, app_token="xapp-1-A0000001-test")
-    services = assemble(settings)
-    connection = SocketConnection(build_bolt_app(services), services, ping_interval=0.5)
-    connection.start(on_fatal=lambda: None)
-    await standin.wait_for("socket.connect", 1)
-    yield services
-    await connection.stop()
-    await close_client(connection.bolt)
 
 
 async def _envelope(standin: SlackStandIn, name: str) -> dict[str, Any]:

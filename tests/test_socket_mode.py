@@ -4,17 +4,11 @@ connection drops Bolt's handler fetches a new address and reconnects by itself."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bot.app import build_bolt_app, close_client
-from bot.runtime import Services, assemble
-from bot.server import SocketConnection
+from bot.runtime import Services
 from bot.standin import SlackStandIn
-from tests.conftest import make_settings, next_ts
+from tests.conftest import next_ts
 from tests.test_events import _all_text
 
 
@@ -35,18 +29,9 @@ def _envelope(envelope_id: str, text: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def socket_bot(standin: SlackStandIn, content_path: Path) -> AsyncIterator[Services]:
-    settings = make_settings(standin, content_path, signing_secret=None, app_token="xapp-1-A0000001-test")
-    services = assemble(settings)
-    connection = SocketConnection(build_bolt_app(services), services, ping_interval=0.5)
-    connection.start(on_fatal=lambda: None)
-    yield services
-    await connection.stop()
-    await close_client(connection.bolt)
-
-
-async def test_socket_mode_answers_and_reconnects_after_a_drop(standin: SlackStandIn, socket_bot: Services) -> None:
+async def test_socket_mode_answers_and_reconnects_after_a_drop(
+    standin: SlackStandIn, socket_services: Services
+) -> None:
     await standin.wait_for("socket.connect", 1)
     await standin.socket_send(_envelope("env-1", "recommendation 4"))
     [ack] = await standin.wait_for("socket.ack", 1)
