@@ -17,13 +17,14 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from bot.blocks import Commands, to_plain_text
+from bot.blocks import Commands, Message, to_plain_text
 from bot.content import Content, build_content, validate_file
+from bot.listeners.commands import route_command
 from bot.settings import PROJECT_DIR, has_credentials
-from intents import ContentError, Engine
+from intents import Answer, ContentError, Engine
 from intents.evaluate import LabelError, evaluate, format_report, read_labelled
-from intents.quality import content_warnings
 
 DEFAULT_PATH = Path(os.environ.get("RESPONSES_PATH") or PROJECT_DIR / "responses.yaml")
 
@@ -43,49 +44,63 @@ def _load(path: Path) -> Content | None:
         return None
 
 
+def _links(blocks: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {"label": e["text"]["text"], "url": e["url"]}
+        for b in blocks
+        for e in (b.get("elements") or []) + ([b["accessory"]] if b.get("accessory") else [])
+        if isinstance(e, dict) and "url" in e
+    ]
+
+
+def _ask_one(content: Content, question: str) -> tuple[Answer | None, str, Message]:
+    """What a member gets: a slash command (`/messenger signup`) runs as the command does in Slack."""
+    commands = _commands()
+    name, _, rest = question.strip().partition(" ")
+    if name in (commands.messenger, commands.keypoints):
+        if name == commands.messenger and rest.strip().lower() == "reload":
+            note = "`reload` works in Slack, for staff: it reloads the running bot's content file."
+            return None, "reload", content.renderer.notice(note)
+        what, message = route_command(content, rest, keypoints=name == commands.keypoints)
+        return None, what, message
+    answer = content.engine.answer(question)
+    return answer, answer.intent.id if answer.intent else "(none: fallback)", content.renderer.answer(answer)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     content = _load(args.path)
     if content is None:
         return 1
     questions = args.questions or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for question in questions:
-        answer = content.engine.answer(question)
-        message = content.renderer.answer(answer)
+        answer, what, message = _ask_one(content, question)
         text = to_plain_text(message.blocks)
+        confidence = answer.confidence if answer is not None else 1.0
+        alternatives = [i.id for i in answer.alternatives] if answer is not None else []
         if args.json:
             record = {
                 "question": question,
-                "intent": answer.intent.id if answer.intent else None,
-                "confidence": answer.confidence,
-                "alternatives": [i.id for i in answer.alternatives],
+                "intent": answer.intent.id if answer is not None and answer.intent else None,
+                "confidence": confidence,
+                "alternatives": alternatives,
                 "text": text,
-                "links": [
-                    {"label": e["text"]["text"], "url": e["url"]}
-                    for b in message.blocks
-                    for e in (b.get("elements") or []) + ([b["accessory"]] if b.get("accessory") else [])
-                    if isinstance(e, dict) and "url" in e
-                ],
+                "links": _links(message.blocks),
             }
+            if answer is None:
+                record["command"] = what
             print(json.dumps(record, ensure_ascii=False))
         else:
-            intent = answer.intent.id if answer.intent else "(none: fallback)"
-            alternatives = ", ".join(i.id for i in answer.alternatives) or "-"
-            print(f"question:     {question}\nintent:       {intent}\nconfidence:   {answer.confidence:.2f}")
-            print(f"alternatives: {alternatives}\n\n{text}\n")
+            label = "command:     " if answer is None else "intent:      "
+            print(f"question:     {question}\n{label} {what}\nconfidence:   {confidence:.2f}")
+            print(f"alternatives: {', '.join(alternatives) or '-'}\n\n{text}\n")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    catalogue, problems = validate_file(args.path, _commands())
-    errors = [p for p in problems if p.level == "error"]
-    for problem in errors:
+    result = validate_file(args.path, _commands())
+    for problem in result.problems:
         print(problem)
-    if catalogue is None:
-        return 1
-    warnings = content_warnings(catalogue)
-    for warning in warnings:
-        print(warning)
-    if warnings and args.strict:
+    if result.errors or (result.warnings and args.strict):
         return 1
     return 0
 

@@ -7,10 +7,11 @@ slack_sdk's models enforce Slack's element limits (3000 characters a section, 75
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -39,12 +40,16 @@ SHARE_ACTION = "share"
 MAX_BUILT = 2048
 
 
-_LINE_START = re.compile(r"^(•|-\s|\*|\d+[.)]\s)")
+_ITEM_START = re.compile(r"^(•|-\s|\d+[.)]\s)")
+_BOLD_START = re.compile(r"^\*[^*\s]")
+_SENTENCE_END = re.compile(r"[.:!?;)*]$")
 
 
 def reflow(text: str) -> str:
     """Join the lines staff wrap in YAML into paragraphs, as Slack would otherwise break them mid-
-    sentence. A line starting with a bullet, a number or *bold* keeps its own line; a blank line
+    sentence. A line starting with a bullet or a number keeps its own line, and so does a *bold* lead
+    after a finished sentence ("...leaders.\n*Recommendation 2* ..."); a *bold* word that merely
+    wrapped onto the next line ("a function at\n*regional level*") joins its sentence. A blank line
     separates paragraphs."""
     out: list[str] = []
     for line in text.strip().split("\n"):
@@ -52,7 +57,9 @@ def reflow(text: str) -> str:
         if not line:
             if out and out[-1] != "":
                 out.append("")
-        elif not out or out[-1] == "" or _LINE_START.match(line):
+        elif not out or out[-1] == "" or _ITEM_START.match(line):
+            out.append(line)
+        elif _BOLD_START.match(line) and _SENTENCE_END.search(out[-1]):
             out.append(line)
         else:
             out[-1] = f"{out[-1]} {line}"
@@ -63,6 +70,8 @@ def reflow(text: str) -> str:
 class Commands:
     messenger: str = "/messenger"
     keypoints: str = "/keypoints"
+    # What staff may write in content, in braces: each becomes the command's configured name.
+    PLACEHOLDERS: ClassVar[tuple[str, ...]] = ("messenger", "keypoints")
 
     def fill(self, text: str) -> str:
         """Command names into the text, and the text reflowed for Slack."""
@@ -75,6 +84,10 @@ class Message:
 
     text: str
     blocks: list[dict[str, Any]]
+
+
+def long_date(day: datetime.date) -> str:
+    return f"{day.day} {day:%B %Y}"
 
 
 def _label(text: str) -> str:
@@ -185,7 +198,20 @@ class Renderer:
             text = f"To sign up for {intent.title}, use the link below."
             blocks = [SectionBlock(text=MarkdownTextObject(text=f"*{intent.title}*\n{text}"))]
             blocks.append(ActionsBlock(block_id="links", elements=_link_buttons(intent)[:1]))
-        elif answer.mode == "read":
+        elif answer.mode == "signup":
+            # "How do I sign up?" after a topic with nothing to join: say so, and show what can be joined.
+            text = f"There is nothing to sign up for on {intent.title}. These are the offers you can join:"
+            return self.offers(text)
+        elif answer.mode == "more" and intent.more:
+            more = self.commands.fill(intent.more)
+            text = f"{intent.title}: {more}"
+            blocks = [HeaderBlock(text=PlainTextObject(text=intent.title[:HEADER_LIMIT], emoji=False))]
+            blocks.append(_section(more))
+            buttons = _link_buttons(intent)
+            if buttons:
+                blocks.append(ActionsBlock(block_id="links", elements=buttons))
+        elif answer.mode in ("read", "more"):
+            # No longer text to give ("tell me more" on a topic without one): say where to read more.
             text = f"You can read more about {intent.title} here."
             blocks = [SectionBlock(text=MarkdownTextObject(text=f"*{intent.title}*\nYou can read more here:"))]
             buttons = _link_buttons(intent)
@@ -209,10 +235,20 @@ class Renderer:
                 blocks.append(
                     ActionsBlock(block_id="related", elements=[_topic_button(r) for r in related][:MAX_ACTIONS])
                 )
-        blocks.append(_context(f"Source: {intent.source or self.catalogue.settings.default_source}"))
+        blocks.append(_context(self.source_line(intent)))
         if shareable:
             blocks.append(_share_button(share_ref(answer)))
         return self._finish(text, blocks)
+
+    def source_line(self, intent: Intent) -> str:
+        """The footer: where the answer's facts come from, and when a person last checked them."""
+        if intent.source is None:
+            line = f"Source: {self.catalogue.settings.default_source}"
+        else:
+            line = f"Source: <{intent.source.url}|{intent.source.label}>"
+        if intent.reviewed is not None:
+            line += f" · checked {long_date(intent.reviewed)}"
+        return line
 
     def fallback(self, answer: Answer, *, shareable: bool = False) -> Message:
         settings = self.catalogue.settings
@@ -225,19 +261,29 @@ class Renderer:
         blocks.append(_context(settings.contact_text))
         return self._finish(f"{settings.fallback_text} {settings.contact_text}", blocks)
 
-    def offers(self, intro: str = "Which offer would you like to sign up for?") -> Message:
-        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{intro}*"))]
+    def _offer_sections(self) -> list[Block]:
+        """Every offer in the file: its title, the first paragraph of its summary, its sign-up button."""
+        sections: list[Block] = []
         for offer in self.catalogue.offers:
             assert offer.signup is not None
-            blocks.append(
+            first = self.commands.fill(offer.summary).split("\n\n")[0]
+            sections.append(
                 SectionBlock(
-                    text=MarkdownTextObject(text=f"*{offer.title}*"),
+                    text=MarkdownTextObject(text=f"*{offer.title}*\n{first}"[:SECTION_LIMIT]),
                     accessory=ButtonElement(
                         text=_label(offer.signup.label), url=offer.signup.url, action_id=f"{LINK_ACTION}:{offer.id}"
                     ),
                 )
             )
+        return sections
+
+    def offers(self, intro: str = "Which offer would you like to sign up for?", *, shareable: bool = False) -> Message:
+        """The offers, built from the file, so a new offer appears without anyone rewriting a list."""
+        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{intro}*"))]
+        blocks.extend(self._offer_sections())
         blocks.append(_context(self.catalogue.settings.contact_text))
+        if shareable:
+            blocks.append(_share_button(json.dumps({"intent": None, "mode": "offers"})))
         names = ", ".join(o.title for o in self.catalogue.offers)
         return self._finish(f"{intro} {names}", blocks)
 
@@ -251,17 +297,7 @@ class Renderer:
             blocks.append(_section(self.commands.fill(key_points.summary)))
         blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Our offers to leaders*")))
-        for offer in self.catalogue.offers:
-            assert offer.signup is not None
-            first_line = self.commands.fill(offer.summary).split("\n")[0]
-            blocks.append(
-                SectionBlock(
-                    text=MarkdownTextObject(text=f"*{offer.title}*\n{first_line}"[:SECTION_LIMIT]),
-                    accessory=ButtonElement(
-                        text=_label(offer.signup.label), url=offer.signup.url, action_id=f"{LINK_ACTION}:{offer.id}"
-                    ),
-                )
-            )
+        blocks.extend(self._offer_sections())
         blocks.append(DividerBlock())
         how = (
             "*How to ask*\nMention me in a channel, send me a direct message, or reply in a thread I have answered. "
@@ -269,6 +305,9 @@ class Renderer:
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=how)))
         blocks.append(_context(self.catalogue.settings.contact_text))
+        reviewed = self.catalogue.last_reviewed
+        if reviewed is not None:
+            blocks.append(_context(f"These answers were last checked against their sources on {long_date(reviewed)}."))
         return {"type": "home", "blocks": clean_payload([b.to_dict() for b in blocks[:100]])}
 
     def _finish(self, text: str, blocks: list[Block]) -> Message:

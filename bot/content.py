@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,10 @@ from slack_sdk.errors import SlackObjectFormationError
 
 from bot.blocks import Commands, Renderer, limit_problems
 from bot.cache import cache_key, cached
-from bot.safety import has_broadcast
 from bot.settings import PROJECT_DIR
 from intents import Answer, Catalogue, ContentError, Engine, Problem
-from intents.loader import iter_strings, parse_catalogue, read_content
+from intents.loader import iter_texts, read_content
+from intents.validate import Validation, validate, validate_text
 
 log = logging.getLogger("bot.content")
 # Built content, reused across restarts while the file and the code that builds it are unchanged.
@@ -36,69 +37,76 @@ class Content:
     renderer: Renderer
 
 
-def render_problems(catalogue: Catalogue, commands: Commands, renderer: Renderer | None = None) -> list[Problem]:
-    """Problems only visible once an intent is rendered: Slack's limits and stray broadcasts. Every
-    intent's full answer is rendered in `renderer`, which then serves those replies ready-made."""
-    renderer = renderer or Renderer(catalogue, commands)
-    path = str(catalogue.path)
-    problems = []
-    for intent in catalogue.intents:
-        limits = limit_problems(intent, commands)
-        for name, message in limits:
-            field_name = name.split(".")[0]
-            problems.append(
-                Problem(path, intent.line_of(name), 5, f"intent '{intent.id}' field '{field_name}': {message}")
-            )
-        if limits:
-            continue
-        answer = Answer.chosen(intent)
-        try:
-            # The layout has at most 8 blocks whatever the content, so Slack's 50-block limit cannot
-            # be reached; building every answer still runs slack_sdk's own element checks.
-            renderer.answer(answer, shareable=True)
-            renderer.answer(answer)
-        except SlackObjectFormationError as exc:
-            problems.append(Problem(path, intent.line, 1, f"intent '{intent.id}': breaks a Slack limit: {exc}"))
-            continue
-    for text in iter_strings(catalogue):
-        if has_broadcast(text):
-            problems.append(
-                Problem(path, 1, 1, f"text mentions people or channels, which is not allowed: {text[:60]!r}")
-            )
-    return problems
+_WHOLE_LINE_BOLD = re.compile(r"\*[^*]+\*")
+_PLACEHOLDER = re.compile(r"\{([^{}\s]{0,40})\}")
 
 
-def _validate(text: str, path: Path, commands: Commands) -> tuple[Catalogue | None, Renderer | None, list[Problem]]:
-    catalogue, problems = parse_catalogue(text, path)
-    if catalogue is None:
-        return None, None, problems
-    renderer = Renderer(catalogue, commands)
-    extra = render_problems(catalogue, commands, renderer)
-    if extra:
-        return None, None, problems + extra
-    return catalogue, renderer, problems
+class SlackRendering:
+    """The check bot/ adds to the validation pipeline: every intent rendered as Slack will get it
+    (Slack's limits, slack_sdk's element checks) and every {placeholder} known. The renderer it fills
+    then serves those replies ready-made."""
+
+    def __init__(self, commands: Commands) -> None:
+        self.commands = commands
+        self.renderer: Renderer | None = None
+
+    def __call__(self, catalogue: Catalogue) -> list[Problem]:
+        self.renderer = renderer = Renderer(catalogue, self.commands)
+        path = str(catalogue.path)
+        problems = []
+        for where, line, text in iter_texts(catalogue):
+            for match in _PLACEHOLDER.finditer(text):
+                if match.group(1) not in Commands.PLACEHOLDERS:
+                    known = " and ".join(f"{{{name}}}" for name in Commands.PLACEHOLDERS)
+                    problems.append(
+                        Problem(path, line, 5, f"{where}: unknown placeholder '{match.group(0)}'; use {known}")
+                    )
+        for intent in catalogue.intents:
+            first_line = intent.summary.strip().split("\n")[0].strip()
+            if _WHOLE_LINE_BOLD.fullmatch(first_line):
+                problems.append(
+                    Problem(path, intent.line_of("summary"), 5,
+                            f"intent '{intent.id}' field 'summary': starts with a heading line ({first_line}); the "
+                            "answer already shows the title as its heading, so start with the text itself", "warning")
+                )  # fmt: skip
+            limits = limit_problems(intent, self.commands)
+            for name, message in limits:
+                field_name = name.split(".")[0]
+                problems.append(
+                    Problem(path, intent.line_of(name), 5, f"intent '{intent.id}' field '{field_name}': {message}")
+                )
+            if limits:
+                continue
+            answer = Answer.chosen(intent)
+            try:
+                # The layout has at most 8 blocks whatever the content, so Slack's 50-block limit cannot
+                # be reached; building every answer still runs slack_sdk's own element checks.
+                renderer.answer(answer, shareable=True)
+                renderer.answer(answer)
+            except SlackObjectFormationError as exc:
+                problems.append(Problem(path, intent.line, 1, f"intent '{intent.id}': breaks a Slack limit: {exc}"))
+        return problems
 
 
-def validate_file(path: Path, commands: Commands) -> tuple[Catalogue | None, list[Problem]]:
-    """Full validation of a content file, as `python -m bot check`, start-up and reload all run it."""
-    try:
-        text = read_content(path)
-    except ContentError as exc:
-        return None, exc.problems
-    catalogue, _, problems = _validate(text, path, commands)
-    return catalogue, problems
+def validate_file(path: Path, commands: Commands) -> Validation:
+    """The one validation of a content file that `python -m bot check`, start-up and reload all run."""
+    return validate(path, [SlackRendering(commands)])
 
 
 def build_content(path: Path, commands: Commands) -> Content:
-    """The validated content ready to serve; raises ContentError naming every problem. Served from the
-    cache when this file, at this path, was built by this same code before."""
+    """The validated content ready to serve; raises ContentError naming every error. Served from the
+    cache when this file, at this path, was built by this same code before: the same input through the
+    same code gives the same result, so nothing is skipped that could have come out differently."""
     text = read_content(path)
 
     def build() -> Content:
-        catalogue, renderer, problems = _validate(text, path, commands)
-        if catalogue is None or renderer is None:
-            raise ContentError([p for p in problems if p.level == "error"])
-        return Content(catalogue, Engine(catalogue), renderer)
+        rendering = SlackRendering(commands)
+        result = validate_text(text, path, [rendering])
+        if result.catalogue is None or rendering.renderer is None:
+            raise ContentError(result.errors)
+        for warning in result.warnings:
+            log.warning("%s", warning)
+        return Content(result.catalogue, Engine(result.catalogue), rendering.renderer)
 
     key = cache_key(text, str(path.resolve()), commands.messenger, commands.keypoints, code=_BUILDER_CODE)
     return cached(CONTENT_CACHE, key, build)

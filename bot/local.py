@@ -5,6 +5,7 @@ as a slash command) and the reply is printed as readable text."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import sys
 from pathlib import Path
@@ -72,11 +73,20 @@ class LocalSession:
         self.counter += 1
         if line.startswith("/"):
             command, _, text = line.partition(" ")
+            before = len(self.standin.calls_to("response_url"))
             body = command_body(command, text, "ULOCAL01", "DLOCAL01", self.standin.response_url())
             status, reply = await self._send(body, "application/x-www-form-urlencoded")
             if status != 200:
                 return f"(the bot answered HTTP {status}: {reply})"
-            return _render_json(reply) or "(no reply)"
+            shown = _render_json(reply)
+            if shown:
+                return shown
+            # Replies that take longer than Slack's 3 seconds (reload, for one) come through response_url.
+            try:
+                calls = await self.standin.wait_for("response_url", before + 1, timeout=10)
+            except TimeoutError:
+                return "(no reply)"
+            return "\n".join(_render_payload(c.params) for c in calls[before:])
         before = len(self.standin.calls_to("chat.postMessage"))
         event = {
             "type": "message",
@@ -98,12 +108,14 @@ class LocalSession:
 
 
 def _render_json(text: str) -> str:
-    import json
-
     try:
         data: dict[str, Any] = json.loads(text)
     except ValueError:
         return text
+    return _render_payload(data)
+
+
+def _render_payload(data: dict[str, Any]) -> str:
     return to_plain_text(data.get("blocks") or []) or str(data.get("text", ""))
 
 

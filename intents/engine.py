@@ -6,7 +6,7 @@ import math
 
 from intents.matcher import OUT_OF_SCOPE, Matcher
 from intents.model import Answer, Catalogue, Intent, Match
-from intents.text import content_words, normalise
+from intents.text import content_words
 
 FOLLOWUP_THRESHOLD = 0.55
 # A follow-up is a short reply: longer text is a new question, whatever it starts with.
@@ -18,13 +18,12 @@ def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None]:
     examples = {i.id: i.examples for i in catalogue.intents}
     if catalogue.settings.out_of_scope:
         examples[OUT_OF_SCOPE] = catalogue.settings.out_of_scope
-    matcher = Matcher(
-        examples,
-        {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number},
-    )
-    followups = (
-        Matcher(dict(catalogue.settings.followups), keep_stopwords=True) if catalogue.settings.followups else None
-    )
+    vocabulary = catalogue.vocabulary
+    rec_numbers = {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number}
+    matcher = Matcher(examples, rec_numbers, vocabulary=vocabulary)
+    followups = None
+    if catalogue.settings.followups:
+        followups = Matcher(dict(catalogue.settings.followups), keep_stopwords=True, vocabulary=vocabulary)
     return matcher, followups
 
 
@@ -36,7 +35,7 @@ class Engine:
         self.matcher, self.followups = build_matchers(catalogue)
         # Every word the follow-up phrases use: what is left of a question without them names its topic.
         self.followup_words = {
-            w for phrases in catalogue.settings.followups.values() for p in phrases for w in normalise(p)
+            w for phrases in catalogue.settings.followups.values() for p in phrases for w in self.matcher.normalise(p)
         }
 
     def match(self, question: str) -> Match:
@@ -59,11 +58,10 @@ class Engine:
             kind, score = self._followup_kind(question)
             # "how do I sign up?" follows the thread's topic; "how do I join the EDI network?" names
             # its own: a follow-up wins when nothing but follow-up words is left, or nothing else matched.
-            names_topic = bool(content_words([w for w in normalise(question) if w not in self.followup_words]))
+            left = [w for w in self.matcher.normalise(question) if w not in self.followup_words]
+            names_topic = bool(content_words(left))
             if kind is not None and (not names_topic or match.intent_id is None):
-                mode = {"more": "full", "signup": "signup", "read": "read"}[kind]
-                if mode == "signup" and not previous.is_offer:
-                    mode = "read"
+                mode = {"more": "more", "signup": "signup", "read": "read"}[kind]
                 return Answer(question, previous, round(score, 4), self._alternatives(match), mode, followup=True)  # type: ignore[arg-type]
         intent = self.catalogue.get(match.intent_id)
         if intent is None:

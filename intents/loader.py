@@ -6,6 +6,8 @@ objects) so each problem can point at the exact line and column a staff editor h
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import hashlib
 import re
 from collections.abc import Iterable
@@ -18,7 +20,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from intents.model import Catalogue, ContentSettings, Intent, Link
-from intents.text import normalise
+from intents.text import NO_VOCABULARY, Vocabulary
+from intents.yaml_errors import explain
 
 MAX_FILE_BYTES = 512 * 1024
 MIN_EXAMPLES = 8
@@ -61,29 +64,20 @@ class ContentError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-_SETTINGS_FIELDS = {
-    "confidence_threshold": True,
-    "suggestion_floor": False,
-    "fallback_text": True,
-    "contact_text": True,
-    "default_source": True,
-    "staff_user_ids": False,
-    "staff_usergroup_ids": False,
-    "followups": False,
-    "out_of_scope": False,
-}
-_INTENT_FIELDS = {
-    "id": True,
-    "title": True,
-    "examples": True,
-    "summary": True,
-    "details": False,
-    "links": False,
-    "related": False,
-    "signup": False,
-    "source": False,
-    "recommendation_number": False,
-}
+def _schema(cls: type) -> dict[str, bool]:
+    """The fields of a dataclass that staff write in the file, and whether each is required: read from
+    the dataclass itself (intents/model.py), so the schema is written once."""
+    return {f.name: f.metadata["required"] for f in dataclasses.fields(cls) if f.metadata.get("yaml")}
+
+
+_TOP_FIELDS = _schema(Catalogue)
+_SETTINGS_FIELDS = _schema(ContentSettings)
+_INTENT_FIELDS = _schema(Intent)
+_LINK_FIELDS = _schema(Link)
+_VOCABULARY_PARTS = ("numbers", "synonyms", "concepts", "phrases")
+_ANY_KEY: dict[str, bool] = {}  # a mapping whose keys staff choose (the vocabulary's words)
+# Broadcasts and mentions have no place in content: <!channel>, <!here>, <@U123>, plain @here.
+_BROADCAST_RE = re.compile(r"<[!@][^<>]{0,200}>|(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -156,7 +150,7 @@ class _Checker:
             if key in out:
                 self.add(key_node, f"{where}: field '{key}' is given twice")
                 continue
-            if key not in fields:
+            if fields is not _ANY_KEY and key not in fields:
                 known = ", ".join(fields)
                 self.add(key_node, f"{where}: unknown field '{key}' (known fields: {known})")
                 continue
@@ -177,6 +171,42 @@ class _Checker:
             return None
         if links:
             self.text_links(node, value, where)
+        broadcast = _BROADCAST_RE.search(value)
+        if broadcast is not None:
+            written = self.text.find(broadcast.group(0), node.start_mark.index, node.end_mark.index)
+            message = f"{where}: '{broadcast.group(0)}' would notify people; content may not mention or broadcast"
+            if written >= 0:
+                self.add_at(written, message)
+            else:
+                self.add(node, message)
+        return value
+
+    def scalar_text(self, node: Node, where: str) -> str | None:
+        """A plain value read as text, whatever YAML would make of it (`one: 1` is the text '1')."""
+        if not isinstance(node, ScalarNode) or not str(node.value).strip():
+            self.add(node, f"{where}: expected a word or a number, found {_kind(node)}")
+            return None
+        return str(node.value).strip()
+
+    def vocabulary_word(self, node: Node, word: str, where: str) -> bool:
+        """One lower-case word of letters and digits, as the bot reads a member's word."""
+        if re.fullmatch(r"[a-z0-9]+", word):
+            return True
+        self.add(node, f"{where}: '{word}' must be one lower-case word of letters and digits")
+        return False
+
+    def date(self, node: Node, where: str) -> datetime.date | None:
+        if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:timestamp":
+            self.add(node, f"{where}: expected a date written as YYYY-MM-DD (2026-11-26), found {_kind(node)}")
+            return None
+        try:
+            value = _constructor.construct_object(node)
+        except (ValueError, yaml.YAMLError):
+            self.add(node, f"{where}: '{node.value}' is not a real date; write it as YYYY-MM-DD")
+            return None
+        if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date):
+            self.add(node, f"{where}: write only the date, as YYYY-MM-DD")
+            return None
         return value
 
     def number(self, node: Node, where: str, *, integer: bool) -> float | None:
@@ -199,7 +229,7 @@ class _Checker:
         return out
 
     def link(self, node: Node, where: str) -> Link | None:
-        fields = self.mapping(node, where, {"label": True, "url": True})
+        fields = self.mapping(node, where, _LINK_FIELDS)
         if fields is None:
             return None
         label = self.string(fields["label"], f"{where} label") if "label" in fields else None
@@ -256,10 +286,8 @@ def _compose_reporting(text: str, checker: _Checker) -> Node | None:
                 return None
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = (exc.problem or "invalid YAML").strip()
-        context = f" ({exc.context.strip()})" if exc.context else ""
-        checker.add(_MarkOnly(mark), f"YAML syntax error: {problem}{context}")
+        explained = explain(text, exc)
+        checker.problems.append(Problem(checker.path, explained.line, explained.column, explained.message))
         return None
     except yaml.YAMLError as exc:
         checker.add(None, f"YAML syntax error: {exc}")
@@ -279,16 +307,65 @@ def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list
         if not checker.problems:
             checker.add(None, "the file is empty")
         return None, checker.problems
-    top = checker.mapping(root, "file", {"settings": True, "intents": True})
+    top = checker.mapping(root, "file", _TOP_FIELDS)
     if top is None:
         return None, checker.problems
     settings = _settings(checker, top["settings"]) if "settings" in top else None
-    intents = _intents(checker, top["intents"]) if "intents" in top else []
+    vocabulary = _vocabulary(checker, top["vocabulary"]) if "vocabulary" in top else NO_VOCABULARY
+    intents = _intents(checker, top["intents"], vocabulary) if "intents" in top else []
     errors = [p for p in checker.problems if p.level == "error"]
     if errors or settings is None:
         return None, checker.problems
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    return Catalogue(settings=settings, intents=tuple(intents), path=Path(path), digest=digest), checker.problems
+    catalogue = Catalogue(settings, tuple(intents), vocabulary, path=Path(path), digest=digest)
+    return catalogue, checker.problems
+
+
+def _vocabulary(c: _Checker, node: Node) -> Vocabulary:
+    """The `vocabulary:` section: every word lower case, as the bot reads members' words."""
+    parts = c.mapping(node, "vocabulary", {name: False for name in _VOCABULARY_PARTS}) or {}
+    found: dict[str, dict[str, Node]] = {}
+    for name, part in parts.items():
+        found[name] = c.mapping(part, f"vocabulary.{name}", _ANY_KEY) or {}
+    numbers: dict[str, str] = {}
+    synonyms: dict[str, str] = {}
+    concepts: dict[str, tuple[str, ...]] = {}
+    phrases: dict[tuple[str, str], str] = {}
+    for word, value in found.get("numbers", {}).items():
+        digit = c.scalar_text(value, f"vocabulary.numbers.{word}")
+        if digit is not None and not digit.isdigit():
+            c.add(value, f"vocabulary.numbers.{word}: must be a number written in digits, found '{digit}'")
+        elif digit is not None and c.vocabulary_word(value, word, "vocabulary.numbers"):
+            numbers[word] = digit
+    for word, value in found.get("synonyms", {}).items():
+        meaning = c.scalar_text(value, f"vocabulary.synonyms.{word}")
+        if meaning is not None and c.vocabulary_word(value, word, "vocabulary.synonyms"):
+            if meaning != meaning.lower() or not re.fullmatch(r"[a-z0-9]+( [a-z0-9]+)*", meaning):
+                c.add(value, f"vocabulary.synonyms.{word}: write it in lower-case words, found '{meaning}'")
+            else:
+                synonyms[word] = meaning
+    seen_in: dict[str, str] = {}
+    for concept, value in found.get("concepts", {}).items():
+        members = c.strings(value, f"vocabulary.concepts.{concept}") or []
+        ok = c.vocabulary_word(value, concept, "vocabulary.concepts")
+        for word, item in members:
+            if not c.vocabulary_word(item, word, f"vocabulary.concepts.{concept}"):
+                ok = False
+            elif word in seen_in and seen_in[word] != concept:
+                c.add(item, f"vocabulary.concepts.{concept}: '{word}' already means '{seen_in[word]}'")
+                ok = False
+            else:
+                seen_in[word] = concept
+        if ok:
+            concepts[concept] = tuple(w for w, _ in members)
+    for pair, value in found.get("phrases", {}).items():
+        folded = c.scalar_text(value, f"vocabulary.phrases.{pair}")
+        two = pair.split()
+        if len(two) != 2 or pair != pair.lower():
+            c.add(value, f"vocabulary.phrases: '{pair}' must be two lower-case words")
+        elif folded is not None and c.vocabulary_word(value, folded, f"vocabulary.phrases.{pair}"):
+            phrases[(two[0], two[1])] = folded
+    return Vocabulary(numbers=numbers, synonyms=synonyms, concepts=concepts, phrases=phrases)
 
 
 def read_content(path: str | Path) -> str:
@@ -336,6 +413,13 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
             phrases = c.strings(kind_node, f"settings.followups.{kind}")
             if phrases is not None:
                 followups[kind] = tuple(p for p, _ in phrases)
+    review_after_days = 365
+    if "review_after_days" in fields:
+        days = c.number(fields["review_after_days"], "settings.review_after_days", integer=True)
+        if days is not None and not 1 <= days <= 3650:
+            c.add(fields["review_after_days"], "settings.review_after_days: must be from 1 to 3650 days")
+        elif days is not None:
+            review_after_days = int(days)
     out_of_scope: tuple[str, ...] = ()
     if "out_of_scope" in fields:
         out_of_scope = tuple(t for t, _ in c.strings(fields["out_of_scope"], "settings.out_of_scope") or [])
@@ -351,6 +435,7 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         staff_usergroup_ids=staff_groups,
         followups=followups,
         out_of_scope=out_of_scope,
+        review_after_days=review_after_days,
     )
 
 
@@ -383,7 +468,7 @@ def _id_list(c: _Checker, node: Node | None, where: str, pattern: re.Pattern[str
     return tuple(out)
 
 
-def _intents(c: _Checker, node: Node) -> list[Intent]:
+def _intents(c: _Checker, node: Node, vocabulary: Vocabulary) -> list[Intent]:
     if not isinstance(node, SequenceNode) or not node.value:
         c.add(node, "intents: expected a list of intents (each starting with '- id: ...')")
         return []
@@ -393,7 +478,7 @@ def _intents(c: _Checker, node: Node) -> list[Intent]:
     example_owner: dict[str, tuple[str, Node]] = {}
     rec_numbers: dict[int, str] = {}
     for position, item in enumerate(node.value, 1):
-        intent = _intent(c, item, position, id_nodes, related_refs, example_owner, rec_numbers)
+        intent = _intent(c, item, position, vocabulary, id_nodes, related_refs, example_owner, rec_numbers)
         if intent is not None:
             intents.append(intent)
     for owner, ref, ref_node in related_refs:
@@ -417,6 +502,7 @@ def _intent(
     c: _Checker,
     node: Node,
     position: int,
+    vocabulary: Vocabulary,
     id_nodes: dict[str, Node],
     related_refs: list[tuple[str, str, Node]],
     example_owner: dict[str, tuple[str, Node]],
@@ -456,7 +542,7 @@ def _intent(
                     f"{name} field 'examples': {len(items)} examples; at least {MIN_EXAMPLES} are needed",
                 )
             for text, item in items:
-                key = " ".join(normalise(text))
+                key = " ".join(vocabulary.normalise(text))
                 if not key:
                     c.add(item, f"{name} field 'examples': '{text}' has no words the bot can match")
                     continue
@@ -487,7 +573,9 @@ def _intent(
         elif not (isinstance(links_node, ScalarNode) and links_node.tag == "tag:yaml.org,2002:null"):
             c.add(links_node, f"{name} field 'links': expected a list of label/url pairs, found {_kind(links_node)}")
     signup = c.link(fields["signup"], f"{name} field 'signup'") if "signup" in fields else None
-    source = c.string(fields["source"], f"{name} field 'source'") if "source" in fields else None
+    source = c.link(fields["source"], f"{name} field 'source'") if "source" in fields else None
+    reviewed = c.date(fields["reviewed"], f"{name} field 'reviewed'") if "reviewed" in fields else None
+    more = c.string(fields["more"], f"{name} field 'more'") if "more" in fields else None
     related: list[str] = []
     if "related" in fields:
         for ref, ref_node in c.strings(fields["related"], f"{name} field 'related'") or []:
@@ -520,6 +608,8 @@ def _intent(
         related=tuple(related),
         signup=signup,
         source=source,
+        reviewed=reviewed,
+        more=more,
         recommendation_number=rec_number,
         line=node.start_mark.line + 1,
         example_lines=tuple(example_lines),
@@ -535,14 +625,16 @@ def _field_lines(fields: dict[str, Node]) -> list[tuple[str, int]]:
     return lines
 
 
-def iter_strings(catalogue: Catalogue) -> Iterable[str]:
-    """Every piece of member-facing text in the catalogue (used by safety checks)."""
+def iter_texts(catalogue: Catalogue) -> Iterable[tuple[str, int, str]]:
+    """(where, line, text) for every piece of member-facing text in the catalogue."""
     s = catalogue.settings
-    yield from (s.fallback_text, s.contact_text, s.default_source)
+    for name in ("fallback_text", "contact_text", "default_source"):
+        yield f"settings.{name}", 1, getattr(s, name)
     for intent in catalogue.intents:
-        yield intent.title
-        yield intent.summary
-        yield from intent.details
-        yield from (link.label for link in intent.links)
-        if intent.source:
-            yield intent.source
+        where = f"intent '{intent.id}' field"
+        yield f"{where} 'title'", intent.line_of("title"), intent.title
+        yield f"{where} 'summary'", intent.line_of("summary"), intent.summary
+        for detail in intent.details:
+            yield f"{where} 'details'", intent.line_of("details"), detail
+        if intent.more:
+            yield f"{where} 'more'", intent.line_of("more"), intent.more

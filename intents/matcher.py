@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from intents.model import Candidate, Match
-from intents.text import content_words, normalise, stem
+from intents.text import NO_VOCABULARY, Vocabulary, content_words, stem
 
 # How much each feature family counts in the final similarity (they add to 1).
 WORD_WEIGHT = 0.5
@@ -161,7 +161,7 @@ class _NaiveBayes:
         return {label: w / total for label, w in weights.items()}
 
 
-class _Vocabulary:
+class _Spelling:
     """Corrects single-edit typos against the words the examples use (symmetric deletes)."""
 
     def __init__(self, words: Iterable[str]) -> None:
@@ -214,8 +214,10 @@ class Matcher:
         rec_numbers: dict[int, str] | None = None,
         *,
         keep_stopwords: bool = False,
+        vocabulary: Vocabulary = NO_VOCABULARY,
     ) -> None:
         self.rec_numbers = dict(rec_numbers or {})
+        self.vocabulary = vocabulary
         self.keep_stopwords = keep_stopwords
         self.labels: list[str] = []
         self.texts: list[str] = []
@@ -225,7 +227,7 @@ class Matcher:
                 self.labels.append(intent_id)
                 self.texts.append(text)
                 words_per_doc.append(self._analyse(text))
-        self.vocabulary = _Vocabulary(t for text in self.texts for t in normalise(text))
+        self.spelling = _Spelling(t for text in self.texts for t in self.normalise(text))
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
         self.char_space = _Space([_char_features(w) for w in words_per_doc])
         self.word_space.build_centroids(self.labels)
@@ -233,10 +235,13 @@ class Matcher:
         self.char_space.build_centroids(self.labels)
         self.intent_ids = list(dict.fromkeys(self.labels))
 
+    def normalise(self, text: str) -> list[str]:
+        return self.vocabulary.normalise(text)
+
     def _analyse(self, text: str, correct: bool = False) -> list[str]:
-        tokens = normalise(text)
+        tokens = self.normalise(text)
         if correct:
-            tokens = [self.vocabulary.correct(t) for t in tokens]
+            tokens = [self.spelling.correct(t) for t in tokens]
         words = [] if self.keep_stopwords else content_words(tokens)
         # Small talk ("what can you do?") is all stopwords: then every word counts.
         return words or [stem(t) for t in tokens]
@@ -293,7 +298,7 @@ class Matcher:
         least `floor`: the caller decides how weak a near miss may be and still be worth naming."""
         allowed = set(among) if among is not None else None
         scores = self.scores(question, allowed)
-        number = recommendation_number(normalise(question))
+        number = recommendation_number(self.normalise(question))
         # Closest to a known off-topic question: not ours to answer, however well a topic scores.
         off_topic = scores.pop(OUT_OF_SCOPE, 0.0)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

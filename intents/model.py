@@ -2,31 +2,51 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from intents.text import Vocabulary
+
+# Intent ids the code itself relies on (slash commands, the App Home); `bot check` names any missing.
+HELP = "help"
+KEY_POINTS = "key_points"
+RECOMMENDATIONS = "recommendations"
+OFFERS_OVERVIEW = "offers_overview"
+REQUIRED_INTENT_IDS = (HELP, KEY_POINTS, RECOMMENDATIONS, OFFERS_OVERVIEW)
+
+
+def in_file(*, required: bool = True) -> dict[str, bool]:
+    """Field metadata: this field is written in responses.yaml (required unless it says otherwise).
+    The loader reads its table of known fields from these marks, so the schema is written once."""
+    return {"yaml": True, "required": required}
+
 
 @dataclass(frozen=True)
 class Link:
-    label: str
-    url: str
+    label: str = field(metadata=in_file())
+    url: str = field(metadata=in_file())
 
 
 @dataclass(frozen=True)
 class Intent:
     """One topic the bot can answer, as staff wrote it in responses.yaml."""
 
-    id: str
-    title: str
-    examples: tuple[str, ...]
-    summary: str
-    details: tuple[str, ...] = ()
-    links: tuple[Link, ...] = ()
-    related: tuple[str, ...] = ()
-    signup: Link | None = None
-    source: str | None = None
-    recommendation_number: int | None = None
+    id: str = field(metadata=in_file())
+    title: str = field(metadata=in_file())
+    examples: tuple[str, ...] = field(metadata=in_file())
+    summary: str = field(metadata=in_file())
+    # When a person last checked this intent against its sources, and where its facts come from.
+    reviewed: datetime.date | None = field(default=None, metadata=in_file())
+    source: Link | None = field(default=None, metadata=in_file())
+    details: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    # A longer text for "tell me more"; without it the bot says where to read more.
+    more: str | None = field(default=None, metadata=in_file(required=False))
+    links: tuple[Link, ...] = field(default=(), metadata=in_file(required=False))
+    related: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    signup: Link | None = field(default=None, metadata=in_file(required=False))
+    recommendation_number: int | None = field(default=None, metadata=in_file(required=False))
     line: int = 0
     # (line, column) of each example in the file, in the order of `examples`.
     example_lines: tuple[tuple[int, int], ...] = field(default=(), compare=False)
@@ -48,23 +68,26 @@ class Intent:
 
 @dataclass(frozen=True)
 class ContentSettings:
-    confidence_threshold: float
+    confidence_threshold: float = field(metadata=in_file())
     # On a fallback, only intents scoring at least this are offered as "did you mean"; at most the threshold.
-    suggestion_floor: float
-    fallback_text: str
-    contact_text: str
-    default_source: str
-    staff_user_ids: tuple[str, ...] = ()
-    staff_usergroup_ids: tuple[str, ...] = ()
-    followups: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    out_of_scope: tuple[str, ...] = ()
+    suggestion_floor: float = field(metadata=in_file(required=False))
+    fallback_text: str = field(metadata=in_file())
+    contact_text: str = field(metadata=in_file())
+    default_source: str = field(metadata=in_file())
+    staff_user_ids: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    staff_usergroup_ids: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    followups: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=in_file(required=False))
+    out_of_scope: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    # `bot check` warns about an intent whose `reviewed` date is older than this many days.
+    review_after_days: int = field(default=365, metadata=in_file(required=False))
 
 
 @dataclass(frozen=True)
 class Catalogue:
-    settings: ContentSettings
-    intents: tuple[Intent, ...]
-    path: Path
+    settings: ContentSettings = field(metadata=in_file())
+    intents: tuple[Intent, ...] = field(metadata=in_file())
+    vocabulary: Vocabulary = field(default_factory=Vocabulary, metadata=in_file(required=False))
+    path: Path = Path("responses.yaml")
     digest: str = ""  # a short hash of the file's text: which version is in service
 
     def __post_init__(self) -> None:
@@ -78,6 +101,11 @@ class Catalogue:
     @property
     def offers(self) -> tuple[Intent, ...]:
         return tuple(i for i in self.intents if i.is_offer)
+
+    @property
+    def last_reviewed(self) -> datetime.date | None:
+        dates = [i.reviewed for i in self.intents if i.reviewed is not None]
+        return max(dates) if dates else None
 
 
 @dataclass(frozen=True)
@@ -95,7 +123,9 @@ class Match:
     alternatives: tuple[Candidate, ...] = ()
 
 
-Mode = Literal["full", "signup", "read", "fallback"]
+# full: the answer; signup: how to join (or, for a topic with nothing to join, the offers); read: where
+# to read more; more: the longer text for "tell me more" (where to read, without one); fallback.
+Mode = Literal["full", "signup", "read", "more", "fallback"]
 
 
 @dataclass(frozen=True)

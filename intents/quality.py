@@ -8,7 +8,6 @@ from collections import Counter
 from intents.loader import Problem
 from intents.matcher import OUT_OF_SCOPE, Matcher, recommendation_number
 from intents.model import Catalogue
-from intents.text import normalise
 
 # An example is reported as misrouted when another intent beats its own by more than this.
 MISROUTE_MARGIN = 0.15
@@ -21,7 +20,7 @@ WORST_PAIRS = 5
 
 def content_warnings(catalogue: Catalogue) -> list[Problem]:
     intents = {i.id: i for i in catalogue.intents}
-    matcher = Matcher({i.id: i.examples for i in catalogue.intents})
+    matcher = Matcher({i.id: i.examples for i in catalogue.intents}, vocabulary=catalogue.vocabulary)
     rec_numbers = {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number}
     lines = {(i.id, t): n for i in catalogue.intents for t, n in zip(i.examples, i.example_lines, strict=False)}
     threshold = catalogue.settings.confidence_threshold
@@ -29,7 +28,7 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
     warnings: list[Problem] = []
     leaning: Counter[tuple[str, str]] = Counter()
     for doc_id, (label, text) in enumerate(zip(matcher.labels, matcher.texts, strict=False)):
-        if rec_numbers.get(recommendation_number(normalise(text)) or 0) == label:
+        if rec_numbers.get(recommendation_number(matcher.normalise(text)) or 0) == label:
             continue  # answered by its number, whatever the words say
         scores = matcher.scores(text, exclude=doc_id)
         own = scores.get(label, 0.0)

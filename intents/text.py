@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 MAX_CHARS = 2000
 MAX_TOKENS = 60
@@ -21,65 +23,6 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 _APOSTROPHES = re.compile(r"[’'`]")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
-_NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-    "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5", "sixth": "6", "seventh": "7",
-    "eighth": "8", "1st": "1", "2nd": "2", "3rd": "3", "4th": "4", "5th": "5", "6th": "6", "7th": "7",
-    "8th": "8", "i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7",
-}  # fmt: skip
-_SYNONYMS = {
-    "rec": "recommendation", "recs": "recommendations", "recomendation": "recommendation",
-    "recomendations": "recommendations", "tldr": "tl dr", "recommend": "recommendation",
-    "recommended": "recommendation", "recommending": "recommendation",
-    "confed": "confederation", "nhsconfed": "confederation", "keypoints": "key points",
-    "overmanaged": "over managed", "undermanaged": "under managed", "nonexecutive": "non executive",
-    "nonexec": "non exec", "signup": "sign up", "nhsei": "nhse", "execs": "exec", "executives": "executive",
-    "neds": "ned", "gps": "gp",
-    "u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "ty": "thanks",
-    "info": "information", "govt": "government", "gov": "government", "mgmt": "management",
-    "managers": "manager", "leaders": "leader",
-}  # fmt: skip
-# Words that mean the same thing to this bot, folded to one concept word so a member's wording need
-# not match an example's exactly. Applied after number folding; matched on whole words.
-_CONCEPTS = {
-    "find": "found finding findings conclude concluded concludes conclusion conclusions verdict discover discovered "
-    "uncover uncovered identify identified flag flagged",
-    "ned": "ned neds nonexec nonexecs",
-    "edi": "diversity diverse inclusion inclusive equality equal equalities race racial racism ethnic ethnicity bame",
-    "recommendation": "propose proposed proposes proposal proposals suggest suggests suggested",
-    "newsletter": "newsletters bulletin bulletins subscribe subscription mailing",
-    "funding": "funded fund funds money budget resources resourcing resourced",
-    "implement": "implemented implementing implementation implement",
-    "manager": "managers bosses bureaucrats bureaucrat administrators",
-    "centre": "center central",
-    "view": "views opinion opinions stance position reaction react reacted respond responded response perspective",
-    "challenged": "challenging tough tougher toughest hardest difficult struggling failing troubled",
-    "role": "roles job jobs post posts",
-    "overview": "rundown gist outline background introduction intro",
-    "summary": "summarise summarize summarised summarized highlights takeaways recap nutshell headline headlines",
-    "shortage": "shortages shortfall shortfalls vacancy vacancies understaffed understaffing",
-    "induction": "inductions onboarding inducting induct",
-    "join": "register enrol enroll apply joining",
-    "contact": "speak talk",
-    "programme": "programmes program programs course courses scheme schemes",
-    "network": "networks networking",
-    "media": "press papers newspaper newspapers coverage journalists",
-    "collaborative": "collaboratives collaboration collaborations",
-    "appraisal": "appraisals",
-    "ics": "icb icbs icss",
-    "chiefexec": "ceo ceos",
-    "regulate": "regulation regulated regulating regulates",
-}
-_CONCEPT_OF = {word: concept for concept, words in _CONCEPTS.items() for word in words.split()}
-# Two-word phrases folded to one concept word first.
-_PHRASES = {
-    ("non", "exec"): "ned", ("non", "execs"): "ned", ("non", "executive"): "ned", ("non", "executives"): "ned",
-    ("general", "practice"): "primary", ("primary", "care"): "primary", ("social", "care"): "socialcare",
-    ("chief", "exec"): "chiefexec", ("chief", "execs"): "chiefexec", ("chief", "executive"): "chiefexec",
-    ("chief", "executives"): "chiefexec", ("sign", "up"): "join", ("integrated", "care"): "ics",
-    ("performance", "review"): "appraisal", ("performance", "reviews"): "appraisal", ("nhs", "england"): "nhse",
-    ("key", "points"): "summary", ("key", "messages"): "summary", ("tl", "dr"): "summary",
-}  # fmt: skip
 # Only "i".."vii" as Roman numerals right after a recommendation word; elsewhere "i" is a pronoun.
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii"}
 
@@ -102,39 +45,60 @@ def strip_markup(text: str) -> str:
     return html.unescape(text)
 
 
-def normalise(text: str) -> list[str]:
-    """Tokens of a question: lower case, ASCII-folded, number words as digits, synonyms merged."""
-    text = strip_markup(text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    text = _APOSTROPHES.sub("", text)
-    text = _THOUSANDS.sub("", text)
-    raw = _NON_WORD.sub(" ", text).split()[:MAX_TOKENS]
-    tokens: list[str] = []
-    for _i, token in enumerate(raw):
-        previous = tokens[-1] if tokens else ""
-        if token in _ROMAN and previous != "recommendation":
-            tokens.append(token)
-            continue
-        if token in _NUMBER_WORDS:
-            tokens.append(_NUMBER_WORDS[token])
-            continue
-        tokens.extend(_SYNONYMS.get(token, token).split())
-    return _fold_concepts(tokens)
+@dataclass(frozen=True)
+class Vocabulary:
+    """What members' words mean to the bot, from the `vocabulary:` section of responses.yaml: number
+    words as digits, synonyms and short forms, concept words, and two-word phrases. Staff own it."""
+
+    numbers: Mapping[str, str] = field(default_factory=dict)
+    synonyms: Mapping[str, str] = field(default_factory=dict)
+    concepts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    phrases: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        concept_of = {word: concept for concept, words in self.concepts.items() for word in words}
+        object.__setattr__(self, "_concept_of", concept_of)
+
+    def normalise(self, text: str) -> list[str]:
+        """Tokens of a question: lower case, ASCII-folded, number words as digits, synonyms merged."""
+        text = strip_markup(text)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+        text = _APOSTROPHES.sub("", text)
+        text = _THOUSANDS.sub("", text)
+        raw = _NON_WORD.sub(" ", text).split()[:MAX_TOKENS]
+        tokens: list[str] = []
+        for token in raw:
+            previous = tokens[-1] if tokens else ""
+            if token in _ROMAN and previous != "recommendation":
+                tokens.append(token)
+                continue
+            if token in self.numbers:
+                tokens.append(self.numbers[token])
+                continue
+            tokens.extend(self.synonyms.get(token, token).split())
+        return self._fold_concepts(tokens)
+
+    def _fold_concepts(self, tokens: list[str]) -> list[str]:
+        concept_of: dict[str, str] = self._concept_of  # type: ignore[attr-defined]
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            pair = self.phrases.get((tokens[i], tokens[i + 1])) if i + 1 < len(tokens) else None
+            if pair is not None:
+                out.append(pair)
+                i += 2
+                continue
+            out.append(concept_of.get(tokens[i], tokens[i]))
+            i += 1
+        return out
 
 
-def _fold_concepts(tokens: list[str]) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        pair = _PHRASES.get((tokens[i], tokens[i + 1])) if i + 1 < len(tokens) else None
-        if pair is not None:
-            out.append(pair)
-            i += 2
-            continue
-        out.append(_CONCEPT_OF.get(tokens[i], tokens[i]))
-        i += 1
-    return out
+NO_VOCABULARY = Vocabulary()
+
+
+def normalise(text: str, vocabulary: Vocabulary = NO_VOCABULARY) -> list[str]:
+    return vocabulary.normalise(text)
 
 
 STOPWORDS = frozenset(

@@ -21,6 +21,10 @@ GOOD_INTENT = """\
     links:
       - label: Home
         url: https://www.nhsconfed.org/
+    reviewed: 2026-11-01
+    source:
+      label: The briefing
+      url: https://www.nhsconfed.org/
 """
 SETTINGS = """\
 settings:
@@ -45,7 +49,8 @@ def problems_of(path: Path) -> list[str]:
 
 
 def test_shipped_content_is_valid() -> None:
-    catalogue, problems = validate_file(RESPONSES, Commands())
+    result = validate_file(RESPONSES, Commands())
+    catalogue, problems = result.catalogue, result.problems
     assert catalogue is not None, [str(p) for p in problems]
     ids = {i.id for i in catalogue.intents}
     required = """review_overview review_findings recommendations rec_collaborative_leadership rec_edi
@@ -65,10 +70,50 @@ def test_a_good_minimal_file_loads(tmp_path: Path) -> None:
 
 
 def test_yaml_syntax_error_points_at_the_line(tmp_path: Path) -> None:
-    path = write(tmp_path, SETTINGS + GOOD_INTENT.format(id="alpha") + "    summary: [unclosed\n")
+    text = SETTINGS + GOOD_INTENT.format(id="alpha")
+    path = write(tmp_path, text + "    details: [unclosed\n")
     [problem] = problems_of(path)
-    assert problem.startswith(f"{path}:16:")
-    assert "YAML syntax error" in problem
+    assert problem.startswith(f"{path}:{text.count(chr(10)) + 1}:14:")
+    assert "never closed; end it with ]" in problem
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("mistake", "fix", "expected"),
+    [
+        # A quote left open swallows the text up to the next quote, lines later.
+        ("    title: A title\n", '    title: "A title\n', 'double quote (") here is never closed'),
+        ("    title: A title\n", "    title: 'A title\n", "single quote (') here is never closed"),
+        ("    title: A title\n", "    title: Note: a title\n", "put text that contains a colon in double quotes"),
+        ("    title: A title\n", "    title: A title\n\ttags: x\n", "a tab is used for indenting here"),
+    ],
+)
+def test_yaml_mistakes_are_explained_in_plain_english_where_they_start(
+    tmp_path: Path, mistake: str, fix: str, expected: str
+) -> None:
+    intents = GOOD_INTENT.format(id="alpha").replace(mistake, fix) + GOOD_INTENT.format(id="beta").replace(
+        "A summary", '"A summary"'
+    )
+    text = SETTINGS + intents
+    path = write(tmp_path, text)
+    [problem] = problems_of(path)
+    line = _line_of(text, fix.strip().split("\n")[-1] if "\t" in fix else fix.strip())
+    assert problem.startswith(f"{path}:{line}:"), problem
+    assert expected in problem
+    assert "YAML syntax error" not in problem
+
+
+def test_text_indented_too_little_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    text = SETTINGS + GOOD_INTENT.format(id="alpha").replace(
+        "    summary: A summary long enough", "    summary: A summary\n  long enough"
+    )
+    path = write(tmp_path, text)
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:{_line_of(text, '  long enough')}:3:")
+    assert "indented less than the text it continues" in problem
 
 
 @pytest.mark.parametrize(
@@ -143,7 +188,8 @@ def test_render_limits_are_checked(tmp_path: Path) -> None:
     text = text.replace("A summary long enough to pass the minimum length check for summaries.", huge)
     text = text.replace("      - label: Home\n", f"      - label: {'l' * 80}\n")
     path = write(tmp_path, text)
-    catalogue, problems = validate_file(path, Commands())
+    result = validate_file(path, Commands())
+    catalogue, problems = result.catalogue, result.problems
     assert catalogue is None
     found = [str(p) for p in problems]
     assert f"{path}:8:5: intent 'alpha' field 'title': 200 characters; a heading can have 150" in found
@@ -156,9 +202,11 @@ def test_render_limits_are_checked(tmp_path: Path) -> None:
 
 def test_broadcasts_in_content_are_refused(tmp_path: Path) -> None:
     text = (SETTINGS + GOOD_INTENT.format(id="alpha")).replace("I don't know.", "I don't know <!channel>.")
-    catalogue, problems = validate_file(write(tmp_path, text), Commands())
+    result = validate_file(write(tmp_path, text), Commands())
+    catalogue, problems = result.catalogue, result.problems
     assert catalogue is None
-    assert any("mentions people or channels" in str(p) for p in problems)
+    [problem] = [str(p) for p in problems if "would notify people" in str(p)]
+    assert problem.startswith(f"{tmp_path / 'responses.yaml'}:3:31: settings.fallback_text: '<!channel>'")
 
 
 def test_the_suggestion_floor_is_read_from_the_file(tmp_path: Path) -> None:

@@ -13,15 +13,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import LINK_ACTION, SHARE_ACTION, TOPIC_ACTION
+from bot.listeners.commands import offers_intro
 from bot.listeners.common import apologise, object_of, post, respond_safely, text_of
 from bot.runtime import RequestRecord, Services
 from intents import Answer
-from intents.model import Mode
+from intents.model import OFFERS_OVERVIEW, Mode
 
 log = logging.getLogger("bot.actions")
 # Two clicks on the same button within this many seconds post one answer.
 CLICK_WINDOW_SECONDS = 30.0
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+SHAREABLE_MODES: tuple[Mode, ...] = ("full", "signup", "read", "more")
 CANNOT_POST = "I can't post in this channel. Invite me with `/invite @` and my name, then try again."
 
 
@@ -105,19 +107,18 @@ def register(app: AsyncApp, services: Services) -> None:
             ref = {}
         content = services.content.current
         intent = content.catalogue.get(text_of(ref, "intent"))
-        mode: Mode = "full"
-        if text_of(ref, "mode") == "signup":
-            mode = "signup"
-        elif text_of(ref, "mode") == "read":
-            mode = "read"
-        if intent is None or channel is None or user is None:
+        mode = text_of(ref, "mode")
+        if (intent is None and mode != "offers") or channel is None or user is None:
             record.finish("ignored:bad_share")
             return
-        record.intent = intent.id
+        record.intent = intent.id if intent is not None else OFFERS_OVERVIEW
         if not await services.seen.first_time(f"share:{channel}:{message_ts}:{user}", CLICK_WINDOW_SECONDS):
             record.finish("duplicate")
             return
-        message = content.renderer.answer(Answer.chosen(intent, mode))
+        if intent is None:
+            message = content.renderer.offers(offers_intro(content))
+        else:
+            message = content.renderer.answer(Answer.chosen(intent, mode if mode in SHAREABLE_MODES else "full"))
         blocks = list(message.blocks)
         if _USER_ID.match(user):  # an id from Slack's own payload, never from member text
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}]})

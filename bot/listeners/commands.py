@@ -19,7 +19,7 @@ from bot.listeners.common import SLOW_DOWN, respond_safely, text_of
 from bot.runtime import RequestRecord, Services
 from intents import Answer
 from intents.matcher import recommendation_number
-from intents.text import normalise
+from intents.model import HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
 
 log = logging.getLogger("bot.commands")
 
@@ -34,29 +34,35 @@ def _intent_answer(content: Content, intent_id: str, question: str) -> Answer | 
     return Answer.chosen(intent, question=question)
 
 
+def offers_intro(content: Content) -> str:
+    overview = content.catalogue.get(OFFERS_OVERVIEW)
+    return overview.title if overview is not None else "Our offers to leaders"
+
+
 def route_command(content: Content, text: str, *, keypoints: bool = False) -> tuple[str, Message]:
     """Map a slash command's text to (what it was, the ephemeral reply)."""
     renderer = content.renderer
     words = text.strip().lower()
     fixed = {
-        "": "help",
-        "help": "help",
-        "key-points": "key_points",
-        "keypoints": "key_points",
-        "key points": "key_points",
-        "recommendations": "recommendations",
-        "recs": "recommendations",
-        "offers": "offers_overview",
+        "": HELP,
+        "help": HELP,
+        "key-points": KEY_POINTS,
+        "keypoints": KEY_POINTS,
+        "key points": KEY_POINTS,
+        "recommendations": RECOMMENDATIONS,
+        "recs": RECOMMENDATIONS,
     }
     if keypoints:
         words = "key-points"
+    if words == "offers":
+        return OFFERS_OVERVIEW, renderer.offers(offers_intro(content), shareable=True)
     if words in fixed:
         answer = _intent_answer(content, fixed[words], text)
         if answer is not None:
             return fixed[words], renderer.answer(answer, shareable=True)
     if _REC.match(words):
         by_number = content.engine.matcher.rec_numbers
-        target = by_number.get(recommendation_number(normalise(words)) or 0)
+        target = by_number.get(recommendation_number(content.engine.matcher.normalise(words)) or 0)
         answer = _intent_answer(content, target, text) if target else None
         if answer is not None:
             return answer.intent.id, renderer.answer(answer, shareable=True)  # type: ignore[union-attr]

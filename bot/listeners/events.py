@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, post, text_of
 from bot.runtime import RequestRecord, Services
+from intents.model import KEY_POINTS
 
 log = logging.getLogger("bot.events")
 DM_THREAD = "dm"
@@ -51,7 +52,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         content = services.content.current
         try:
-            view = content.renderer.home(content.catalogue.get("key_points"))
+            view = content.renderer.home(content.catalogue.get(KEY_POINTS))
             await client.views_publish(user_id=user, view=view)
         except Exception as exc:
             record.outcome = "post_failed"

@@ -1,0 +1,246 @@
+"""The validation pipeline's rules (required intents, review dates, placeholders, offers, vocabulary)
+and the answers they shape (source footers, "tell me more", sign-up on a topic with nothing to join,
+the offers list built from the file), on a small content file written here."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.blocks import Commands, reflow, to_plain_text
+from bot.content import build_content, validate_file
+from bot.listeners.commands import route_command
+from bot.settings import PROJECT_DIR
+from intents import Answer
+from intents.validate import review_dates
+
+TODAY = datetime.date.today().isoformat()
+
+
+def _intent(intent_id: str, words: str, *, extra: str = "", reviewed: str = TODAY) -> str:
+    examples = ", ".join(f"{words} question {n}" for n in range(1, 9))
+    return f"""\
+  - id: {intent_id}
+    title: Title of {intent_id}
+    reviewed: {reviewed}
+    source:
+      label: Source of {intent_id}
+      url: https://www.nhsconfed.org/{intent_id}
+    examples: [{examples}]
+    summary: The summary of {intent_id}, long enough to pass the minimum length check.
+{extra}"""
+
+
+OFFER = """\
+    signup:
+      label: Join {name}
+      url: https://www.nhsconfed.org/join-{name}
+"""
+HEAD = """\
+settings:
+  confidence_threshold: 0.3
+  fallback_text: I don't know.
+  contact_text: Ask the team.
+  default_source: The briefing
+  review_after_days: 30
+  followups:
+    more: [tell me more, more detail please, go on]
+    signup: [how do I sign up, how do I join, sign me up]
+    read: [where can I read it, link please]
+vocabulary:
+  synonyms:
+    pcn: primary care network
+intents:
+"""
+
+
+def content_file(
+    tmp_path: Path, *, drop: str = "", extra_intents: str = "", replace: tuple[str, str] = ("", "")
+) -> Path:
+    intents = [
+        _intent("help", "help me"),
+        _intent("key_points", "key points summary"),
+        _intent("recommendations", "list recommendations"),
+        _intent(
+            "offers_overview",
+            "offers support",
+            extra="    links:\n      - label: Join alpha\n        url: https://www.nhsconfed.org/join-alpha\n",
+        ),
+        _intent("offer_alpha", "alpha programme", extra=OFFER.format(name="alpha")),
+        _intent(
+            "topic_more",
+            "primary care network leaders",
+            extra="    more: |\n      The longer story of this topic, for members who ask for more.\n"
+            "    links:\n      - label: Read it\n        url: https://www.nhsconfed.org/read\n",
+        ),
+        _intent("topic_plain", "workforce rota gaps"),
+    ]
+    text = HEAD + "".join(i for i in intents if f"id: {drop}\n" not in i or not drop) + extra_intents
+    if replace[0]:
+        assert replace[0] in text
+        text = text.replace(replace[0], replace[1])
+    path = tmp_path / "responses.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def messages(path: Path) -> list[str]:
+    return [str(p) for p in validate_file(path, Commands()).problems]
+
+
+def test_the_small_file_is_valid(tmp_path: Path) -> None:
+    assert messages(content_file(tmp_path)) == []
+
+
+def test_a_missing_required_intent_is_named(tmp_path: Path) -> None:
+    path = content_file(tmp_path, drop="offers_overview", replace=("", ""))
+    assert f"{path}:1:1: intents: the intent 'offers_overview' is missing; the bot's commands need it" in messages(path)
+
+
+def test_a_stale_review_date_warns_and_strict_check_fails(tmp_path: Path) -> None:
+    path = content_file(tmp_path, replace=(f"    reviewed: {TODAY}\n    source:\n      label: Source of topic_plain",
+                                           "    reviewed: 2020-01-31\n    source:\n      label: Source of topic_plain"))  # fmt: skip
+    [warning] = messages(path)
+    line = path.read_text().split("\n").index("    reviewed: 2020-01-31") + 1
+    assert warning.startswith(
+        f"{path}:{line}:5: warning: intent 'topic_plain' field 'reviewed': last reviewed 2020-01-31"
+    )
+    assert "settings.review_after_days, 30" in warning
+    assert validate_file(path, Commands()).catalogue is not None  # a warning never stops the content
+    run = [sys.executable, "-m", "bot", "check", str(path)]
+    plain = subprocess.run(run, cwd=PROJECT_DIR, capture_output=True, text=True)
+    strict = subprocess.run([*run, "--strict"], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert (plain.returncode, strict.returncode) == (0, 1)
+    assert "last reviewed 2020-01-31" in plain.stdout
+
+
+def test_review_age_is_counted_from_the_day_it_is_checked(tmp_path: Path) -> None:
+    catalogue = validate_file(content_file(tmp_path), Commands()).catalogue
+    assert catalogue is not None
+    later = datetime.date.today() + datetime.timedelta(days=31)
+    stale = [p for p in review_dates(later)(catalogue)]
+    assert len(stale) == len(catalogue.intents)
+
+
+@pytest.mark.parametrize(
+    ("fragment", "problem"),
+    [
+        ("{messanger}", "unknown placeholder '{messanger}'; use {messenger} and {keypoints}"),
+        ("reviewed: 2026-02-30", "is not a real date; write it as YYYY-MM-DD"),
+        ("reviewed: next week", "expected a date written as YYYY-MM-DD"),
+        ("url: https://www.nhsconfed.org/elsewhere", "is not any offer's sign-up address"),
+    ],
+)
+def test_content_mistakes_are_named(tmp_path: Path, fragment: str, problem: str) -> None:
+    if fragment.startswith("{"):
+        replace = ("The summary of topic_plain", f"Use {fragment} for the summary of topic_plain")
+    elif fragment.startswith("reviewed"):
+        replace = (f"reviewed: {TODAY}\n    source:\n      label: Source of topic_plain",
+                   f"{fragment}\n    source:\n      label: Source of topic_plain")  # fmt: skip
+    else:
+        replace = (
+            "        url: https://www.nhsconfed.org/join-alpha\n  - id",
+            f"        {fragment}\n  - id",
+        )
+    path = content_file(tmp_path, replace=replace)
+    found = [m for m in messages(path) if problem in m]
+    assert found, messages(path)
+    line = next(n for n, text in enumerate(path.read_text().split("\n"), 1) if fragment.split(": ")[-1] in text)
+    if fragment.startswith("url"):
+        line -= 1  # a link is reported where it starts, at its label
+    assert found[0].startswith(f"{path}:{line}:")
+
+
+def test_staff_vocabulary_changes_what_the_bot_understands(tmp_path: Path) -> None:
+    path = content_file(tmp_path)
+    content = build_content(path, Commands())
+    assert content.engine.answer("what about pcn leaders").intent.id == "topic_more"  # type: ignore[union-attr]
+    unknown = content_file(tmp_path, replace=("    pcn: primary care network\n", "    pcns: primary care network\n"))
+    without = build_content(unknown, Commands())
+    assert (
+        without.engine.answer("what about pcn leaders").confidence
+        < content.engine.answer("what about pcn leaders").confidence
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("    PCN: primary care network", "'PCN' must be one lower-case word"),
+        ("    pcn: Primary Care", "write it in lower-case words"),
+    ],
+)
+def test_vocabulary_mistakes_are_named(tmp_path: Path, entry: str, problem: str) -> None:
+    path = content_file(tmp_path, replace=("    pcn: primary care network", entry))
+    assert any(m.startswith(f"{path}:13:") and problem in m for m in messages(path)), messages(path)
+
+
+def test_the_footer_names_the_intents_own_source_and_when_it_was_checked(tmp_path: Path) -> None:
+    content = build_content(content_file(tmp_path), Commands())
+    intent = content.catalogue.get("topic_plain")
+    assert intent is not None
+    footer = content.renderer.answer(Answer.chosen(intent)).blocks[-1]["elements"][0]["text"]
+    day = datetime.date.today()
+    assert (
+        footer
+        == f"Source: <https://www.nhsconfed.org/topic_plain|Source of topic_plain> · checked {day.day} {day:%B %Y}"
+    )
+    home = str(content.renderer.home(content.catalogue.get("key_points")))
+    assert f"last checked against their sources on {day.day} {day:%B %Y}" in home
+
+
+def test_tell_me_more_gives_the_longer_text_or_says_where_to_read(tmp_path: Path) -> None:
+    content = build_content(content_file(tmp_path), Commands())
+    more = to_plain_text(content.renderer.answer(content.engine.answer("tell me more", "topic_more")).blocks)
+    assert "The longer story of this topic" in more
+    assert "The summary of topic_more" not in more
+    plain = to_plain_text(content.renderer.answer(content.engine.answer("tell me more", "topic_plain")).blocks)
+    assert "The summary of topic_plain" not in plain and "read more" in plain.lower()
+
+
+def test_sign_up_after_a_topic_with_nothing_to_join_shows_the_offers(tmp_path: Path) -> None:
+    content = build_content(content_file(tmp_path), Commands())
+    answer = content.engine.answer("how do I sign up?", "topic_plain")
+    text = to_plain_text(content.renderer.answer(answer).blocks)
+    assert "nothing to sign up for on Title of topic_plain" in text
+    assert "Join alpha] -> https://www.nhsconfed.org/join-alpha" in text
+
+
+def test_the_offers_command_is_built_from_the_offers_in_the_file(tmp_path: Path) -> None:
+    extra = _intent("offer_beta", "beta scheme", extra=OFFER.format(name="beta"))
+    path = content_file(tmp_path, extra_intents=extra)
+    what, message = route_command(build_content(path, Commands()), "offers")
+    text = to_plain_text(message.blocks)
+    assert what == "offers_overview"
+    assert "Title of offer_alpha" in text and "Title of offer_beta" in text  # a new offer appears by itself
+    assert text.count("Title of offers_overview") == 1  # its heading once
+
+
+@pytest.mark.parametrize(
+    ("staff_wrote", "member_sees"),
+    [
+        ("A function at\n*regional level* to support", "A function at *regional level* to support"),
+        ("indulge in\n*manager-bashing*.", "indulge in *manager-bashing*."),
+        ("Seven recommendations:\n*Recommendation 1* collaboration.\n*Recommendation 2* EDI.",
+         "Seven recommendations:\n*Recommendation 1* collaboration.\n*Recommendation 2* EDI."),
+        ("Two points.\n• one\n• two", "Two points.\n• one\n• two"),
+        ("First paragraph\nwrapped.\n\nSecond.", "First paragraph wrapped.\n\nSecond."),
+    ],
+)  # fmt: skip
+def test_wrapped_lines_join_and_items_keep_their_lines(staff_wrote: str, member_sees: str) -> None:
+    assert reflow(staff_wrote) == member_sees
+
+
+def test_ask_runs_slash_commands_as_a_member_gets_them(tmp_path: Path) -> None:
+    path = content_file(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--path", str(path), "/messenger signup alpha", "/messenger offers"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "command:      offer_alpha" in result.stdout
+    assert "To sign up for Title of offer_alpha" in result.stdout
+    assert "command:      offers_overview" in result.stdout
