@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from intents.model import Candidate, Match
-from intents.text import NO_VOCABULARY, Vocabulary, content_words, stem
+from intents.text import NO_VOCABULARY, NON_WORD, Vocabulary, content_words, stem, strip_markup
 
 # How much each feature family counts in the final similarity (they add to 1).
 WORD_WEIGHT = 0.5
@@ -187,21 +187,37 @@ class _Spelling:
         return max(sorted(candidates), key=lambda w: self.counts[w])
 
 
-_REC_WORD = "recommendation"
-# The label of the catalogue's off-topic examples (settings.out_of_scope); never an intent id.
+# The off-topic examples' label (settings.out_of_scope); never an intent id.
 OUT_OF_SCOPE = "__out_of_scope__"
-_NUMBER = re.compile(r"^[1-9]$")
+# Words that name one recommendation ("recommendation 4", "rec four"); the plural names them all, and
+# the verb ("Messenger recommended, one line each") names none.
+_REC_WORDS = frozenset({"recommendation", "rec", "recomendation", "reccomendation", "recommendaton"})
+_JOINED = re.compile(r"^rec(?:ommendation)?([1-9])$")  # "rec4"
+_NUMBER_LINKS = frozenset({"number", "no", "num"})  # "recommendation number 4", "rec no. 4"
+_CLAUSE = re.compile(r"[,;:!?()\n]|\.(?:\s|$)")
+_DIGIT = re.compile(r"^[1-9]$")
 
 
-def recommendation_number(tokens: Sequence[str]) -> int | None:
-    """'recommendation 4', 'rec four', 'the fourth recommendation', 'recommendation number 4' -> 4."""
-    for i, token in enumerate(tokens):
-        if token != _REC_WORD:
-            continue
-        window = list(tokens[max(0, i - 2) : i]) + list(tokens[i + 1 : i + 3])
-        for candidate in window:
-            if _NUMBER.match(candidate):
-                return int(candidate)
+def recommendation_number(text: str, numbers: Mapping[str, str]) -> int | None:
+    """'recommendation 4', 'rec four', 'the fourth recommendation', 'recommendation number 4', 'rec4' -> 4.
+    The number must stand right beside the word, in the same clause, so a number elsewhere in the
+    question ("the seven recommendations, one line each") is never read as one."""
+    for clause in _CLAUSE.split(strip_markup(text).lower()):
+        words = NON_WORD.sub(" ", clause.replace("'", "")).split()
+        for i, word in enumerate(words):
+            joined = _JOINED.match(word)
+            if joined:
+                return int(joined.group(1))
+            if word not in _REC_WORDS:
+                continue
+            after = words[i + 1 : i + 3]
+            if after and after[0] in _NUMBER_LINKS:
+                after = after[1:]
+            beside = after[:1] + words[max(0, i - 1) : i]
+            for candidate in beside:
+                digit = numbers.get(candidate, candidate)
+                if _DIGIT.match(digit):
+                    return int(digit)
     return None
 
 
@@ -298,7 +314,7 @@ class Matcher:
         least `floor`: the caller decides how weak a near miss may be and still be worth naming."""
         allowed = set(among) if among is not None else None
         scores = self.scores(question, allowed)
-        number = recommendation_number(self.normalise(question))
+        number = recommendation_number(question, self.vocabulary.numbers)
         # Closest to a known off-topic question: not ours to answer, however well a topic scores.
         off_topic = scores.pop(OUT_OF_SCOPE, 0.0)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -28,7 +28,7 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
     warnings: list[Problem] = []
     leaning: Counter[tuple[str, str]] = Counter()
     for doc_id, (label, text) in enumerate(zip(matcher.labels, matcher.texts, strict=False)):
-        if rec_numbers.get(recommendation_number(matcher.normalise(text)) or 0) == label:
+        if rec_numbers.get(recommendation_number(text, matcher.vocabulary.numbers) or 0) == label:
             continue  # answered by its number, whatever the words say
         scores = matcher.scores(text, exclude=doc_id)
         own = scores.get(label, 0.0)

@@ -19,7 +19,7 @@ MAX_TOKENS = 60
 
 _MARKUP = re.compile(r"<([^<>\n]{0,500})>")
 _EMOJI = re.compile(r":[a-z0-9_+'-]{1,60}:")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+NON_WORD = re.compile(r"[^a-z0-9]+")
 _APOSTROPHES = re.compile(r"[’'`]")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
@@ -66,7 +66,7 @@ class Vocabulary:
         text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
         text = _APOSTROPHES.sub("", text)
         text = _THOUSANDS.sub("", text)
-        raw = _NON_WORD.sub(" ", text).split()[:MAX_TOKENS]
+        raw = NON_WORD.sub(" ", text).split()[:MAX_TOKENS]
         tokens: list[str] = []
         for token in raw:
             previous = tokens[-1] if tokens else ""

@@ -62,10 +62,20 @@ def test_strip_markup_keeps_link_labels_and_drops_mentions() -> None:
     assert "the report" in text and "general" in text and "&" in text and "tada" not in text
 
 
-def test_number_words_become_digits() -> None:
-    assert normalise("the Fourth recommendation") == ["the", "4", "recommendation"]
-    assert recommendation_number(normalise("rec seven")) == 7
-    assert recommendation_number(normalise("seven recommendations")) is None
+def test_number_words_become_digits(engine: Engine) -> None:
+    vocabulary = engine.catalogue.vocabulary
+    assert normalise("the Fourth recommendation", vocabulary) == ["the", "4", "recommendation"]
+
+
+@pytest.mark.parametrize(
+    ("question", "number"),
+    [("rec seven", 7), ("the fourth recommendation", 4), ("recommendation number 2", 2), ("rec4", 4),
+     ("what does recommendation iv say", 4), ("Recommendation 6: NEDs", 6),
+     ("seven recommendations", None), ("Run me through what Messenger recommended, one line each", None),
+     ("the recommendations, one by one", None), ("two things about the recommendations", None)],
+)  # fmt: skip
+def test_a_number_counts_only_beside_the_word_recommendation(engine: Engine, question: str, number: int | None) -> None:
+    assert recommendation_number(question, engine.catalogue.vocabulary.numbers) == number
 
 
 def test_confidence_and_alternatives_are_bounded(engine: Engine) -> None:
@@ -86,11 +96,11 @@ def test_followups_use_the_previous_topic(engine: Engine) -> None:
     signup = engine.answer("how do I sign up?", previous_intent="offer_edi_programme")
     assert signup.intent is not None and signup.intent.id == "offer_edi_programme" and signup.mode == "signup"
     more = engine.answer("tell me more", previous_intent="rec_appraisal")
-    assert more.intent is not None and more.intent.id == "rec_appraisal" and more.mode == "full"
+    assert more.intent is not None and more.intent.id == "rec_appraisal" and more.mode == "more"
     read = engine.answer("where can I read it?", previous_intent="review_overview")
     assert read.intent is not None and read.intent.id == "review_overview" and read.mode == "read"
-    # Sign-up on a topic that is not an offer points at where to read instead.
-    assert engine.answer("how do I sign up", previous_intent="rec_edi").mode == "read"
+    # Sign-up on a topic that is not an offer: the renderer lists the offers that can be joined.
+    assert engine.answer("how do I sign up", previous_intent="rec_edi").mode == "signup"
 
 
 def test_followup_phrases_without_a_topic_are_ordinary_questions(engine: Engine) -> None:

@@ -62,7 +62,7 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
             return fixed[words], renderer.answer(answer, shareable=True)
     if _REC.match(words):
         by_number = content.engine.matcher.rec_numbers
-        target = by_number.get(recommendation_number(content.engine.matcher.normalise(words)) or 0)
+        target = by_number.get(recommendation_number(words, content.engine.matcher.vocabulary.numbers) or 0)
         answer = _intent_answer(content, target, text) if target else None
         if answer is not None:
             return answer.intent.id, renderer.answer(answer, shareable=True)  # type: ignore[union-attr]
