@@ -42,14 +42,15 @@ MAX_BUILT = 2048
 
 _ITEM_START = re.compile(r"^(•|-\s|\d+[.)]\s)")
 _BOLD_START = re.compile(r"^\*[^*\s]")
+_BOLD_LABEL = re.compile(r"^\*[^*]+:\*")  # "*Our view:* ..." labels its line
 _SENTENCE_END = re.compile(r"[.:!?;)*]$")
 
 
 def reflow(text: str) -> str:
     """Join the lines staff wrap in YAML into paragraphs, as Slack would otherwise break them mid-
-    sentence. A line starting with a bullet or a number keeps its own line, and so does a *bold* lead
-    after a finished sentence ("...leaders.\n*Recommendation 2* ..."); a *bold* word that merely
-    wrapped onto the next line ("a function at\n*regional level*") joins its sentence. A blank line
+    sentence. A line starting with a bullet or a number keeps its own line, and so does a *bold label:*
+    or a *bold* lead after a finished sentence ("...leaders.\n*Recommendation 2* ..."); a *bold* word
+    that merely wrapped onto the next line ("a function at\n*regional level*") joins its sentence. A blank line
     separates paragraphs."""
     out: list[str] = []
     for line in text.strip().split("\n"):
@@ -59,7 +60,7 @@ def reflow(text: str) -> str:
                 out.append("")
         elif not out or out[-1] == "" or _ITEM_START.match(line):
             out.append(line)
-        elif _BOLD_START.match(line) and _SENTENCE_END.search(out[-1]):
+        elif _BOLD_LABEL.match(line) or (_BOLD_START.match(line) and _SENTENCE_END.search(out[-1])):
             out.append(line)
         else:
             out[-1] = f"{out[-1]} {line}"

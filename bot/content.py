@@ -101,7 +101,7 @@ def build_content(path: Path, commands: Commands) -> Content:
 
     def build() -> Content:
         rendering = SlackRendering(commands)
-        result = validate_text(text, path, [rendering])
+        result = validate_text(text, path, [rendering], advice=False)
         if result.catalogue is None or rendering.renderer is None:
             raise ContentError(result.errors)
         for warning in result.warnings:

@@ -94,15 +94,20 @@ def offers_agree(catalogue: Catalogue) -> Iterable[Problem]:
             )
 
 
-def engine_checks(today: datetime.date | None = None) -> list[Check]:
-    return [required_intents, review_dates(today), offers_agree, content_warnings]
+def engine_checks(today: datetime.date | None = None, *, advice: bool = True) -> list[Check]:
+    """The engine's checks. `advice` adds the matcher's advice to editors (examples it would send
+    elsewhere, overlapping intents): it scores every example against all the others, about half a
+    second, and only ever warns, so start-up and reload, which serve whatever passes, leave it to
+    `check`."""
+    checks: list[Check] = [required_intents, review_dates(today), offers_agree]
+    return [*checks, content_warnings] if advice else checks
 
 
-def validate_text(text: str, path: Path, checks: Sequence[Check] = ()) -> Validation:
+def validate_text(text: str, path: Path, checks: Sequence[Check] = (), *, advice: bool = True) -> Validation:
     catalogue, problems = parse_catalogue(text, path)
     if catalogue is None:
         return Validation(None, problems)
-    for check in [*engine_checks(), *checks]:
+    for check in [*engine_checks(advice=advice), *checks]:
         problems.extend(check(catalogue))
     errors = [p for p in problems if p.level == "error"]
     ordered = errors + [p for p in problems if p.level != "error"]
