@@ -128,7 +128,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         catalogue = replace(content.catalogue, settings=replace(settings, suggestion_floor=args.suggestion_floor))
         engine = Engine(catalogue)
     report = evaluate(engine, questions)
-    print(format_report(report))
+    text = format_report(report)
+    print("\n".join(text.split("\n")[:2]) if args.summary else text)
     failed = []
     if args.min_accuracy is not None and report.accuracy < args.min_accuracy:
         failed.append(f"accuracy {report.accuracy:.3f} is under {args.min_accuracy}")
@@ -157,6 +158,85 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.report import build_report, report_json
+    from bot.report import format_report as format_usage
+    from bot.settings import SettingsError
+    from bot.storage import Report
+    from bot.storage_sql import store_from_environment
+
+    if args.days < 1:
+        print("error: --days must be 1 or more", file=sys.stderr)
+        return 2
+    content = _load(args.path)
+    if content is None:
+        return 1
+    try:
+        store, note = store_from_environment()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        print(note, file=sys.stderr)
+
+    async def read() -> Report:
+        try:
+            await store.migrate()
+            return await build_report(store, content.engine, args.days)
+        finally:
+            await store.close()
+
+    try:
+        report = asyncio.run(read())
+    except Exception as exc:  # a database that is down or refuses us: one line, not a traceback
+        print(f"error: cannot read the question log: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report_json(report), ensure_ascii=False, indent=2) if args.json else format_usage(report))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from bot.settings import SettingsError
+    from bot.storage_sql import store_from_environment
+
+    try:
+        store, note = store_from_environment()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        print(note, file=sys.stderr)
+
+    async def forget() -> int:
+        try:
+            await store.migrate()
+            return await store.forget(args.user.strip())
+        finally:
+            await store.close()
+
+    try:
+        deleted = asyncio.run(forget())
+    except Exception as exc:  # as in cmd_report
+        print(f"error: cannot reach the question log: {exc}", file=sys.stderr)
+        return 1
+    print(f"deleted {deleted} row{'' if deleted == 1 else 's'} (questions, feedback and hand-offs) of that member")
+    return 0
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    from bot.learn import learn_example
+
+    learned = learn_example(args.path, args.question, args.intent_id, _commands())
+    for problem in learned.problems:
+        print(problem, file=sys.stderr)
+    if learned.line is None:
+        return 1
+    print(f"{args.path}:{learned.line}: added as an example of '{args.intent_id}'; the running bot reloads it itself")
+    for warning in learned.warnings:
+        print(warning)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="NHS Confederation member-support bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("eval", help="measure matching against a labelled TSV file")
     ev.add_argument("file", type=Path)
     ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ev.add_argument("--summary", action="store_true", help="print only the two headline figures")
     ev.add_argument("--min-accuracy", type=float, default=None)
     ev.add_argument("--min-oos-recall", type=float, default=None)
     ev.add_argument(
@@ -183,6 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     ev.set_defaults(func=cmd_eval)
     run = sub.add_parser("run", help="serve, or local mode without Slack credentials")
     run.set_defaults(func=cmd_run)
+    rep = sub.add_parser("report", help="what members asked, how it went, and what the bot could not answer")
+    rep.add_argument("--days", type=int, default=7, help="how many days back (default 7)")
+    rep.add_argument("--json", action="store_true", help="one JSON object")
+    rep.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    rep.set_defaults(func=cmd_report)
+    fg = sub.add_parser("forget", help="delete every stored row of one member (right to erasure)")
+    fg.add_argument("--user", required=True, help="the member's Slack user id (U...)")
+    fg.set_defaults(func=cmd_forget)
+    ln = sub.add_parser("learn", help="add a question as a new example of an intent in the content file")
+    ln.add_argument("question")
+    ln.add_argument("intent_id")
+    ln.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ln.set_defaults(func=cmd_learn)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.safety import clean_payload
-from intents.model import Answer, Catalogue, Intent
+from intents.model import CONTACT, Answer, Catalogue, Intent
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -36,6 +36,8 @@ MAX_ACTIONS = 25
 TOPIC_ACTION = "topic"
 LINK_ACTION = "link"
 SHARE_ACTION = "share"
+FEEDBACK_ACTION = "feedback"  # feedback:helpful / feedback:not_helpful, value = the question's id
+HANDOFF_ACTION = "handoff"  # "Ask a person", value = the question's id
 # Replies kept once built: every intent in every mode, and the most common fallbacks.
 MAX_BUILT = 2048
 
@@ -160,6 +162,16 @@ def _share_button(answer_ref: str) -> ActionsBlock:
         block_id="share",
         elements=[ButtonElement(text="Share in channel", action_id=SHARE_ACTION, value=answer_ref)],
     )
+
+
+def _feedback_block(question_id: str) -> dict[str, Any]:
+    return ActionsBlock(
+        block_id="feedback",
+        elements=[
+            ButtonElement(text="Helpful", action_id=f"{FEEDBACK_ACTION}:helpful", value=question_id),
+            ButtonElement(text="Not helpful", action_id=f"{FEEDBACK_ACTION}:not_helpful", value=question_id),
+        ],
+    ).to_dict()
 
 
 def share_ref(answer: Answer) -> str:
@@ -287,6 +299,29 @@ class Renderer:
             blocks.append(_share_button(json.dumps({"intent": None, "mode": "offers"})))
         names = ", ".join(o.title for o in self.catalogue.offers)
         return self._finish(f"{intro} {names}", blocks)
+
+    def with_feedback(self, message: Message, question_id: str, *, fallback: bool) -> Message:
+        """The reply with its feedback row: Helpful / Not helpful under an answer, Ask a person under a
+        fallback. A new Message: the rendered one is shared by every reply of that intent."""
+        extra = self.handoff_block(question_id) if fallback else _feedback_block(question_id)
+        return Message(message.text, [*message.blocks, extra])
+
+    def handoff_block(self, question_id: str) -> dict[str, Any]:
+        """Ask a person: a button that hands the question to staff, or, with no hand-off channel set,
+        a link to the contact page."""
+        settings = self.catalogue.settings
+        if settings.handoff_channel:
+            button = ButtonElement(text="Ask a person", action_id=HANDOFF_ACTION, value=question_id)
+        else:
+            button = ButtonElement(text="Ask a person", action_id=f"{LINK_ACTION}:handoff", url=self.contact_url)
+        return ActionsBlock(block_id="handoff", elements=[button]).to_dict()
+
+    @property
+    def contact_url(self) -> str:
+        """Where "Ask a person" goes without a hand-off channel: the contact intent's first link."""
+        contact = self.catalogue.get(CONTACT)
+        links = [*(contact.links if contact else ()), *((contact.signup,) if contact and contact.signup else ())]
+        return links[0].url if links else "https://www.nhsconfed.org/"
 
     def notice(self, text: str) -> Message:
         return self._finish(text, [SectionBlock(text=MarkdownTextObject(text=text))])

@@ -21,6 +21,7 @@ from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
 from bot.signing import command_body, event_body, signed_headers
 from bot.standin import SlackStandIn
+from bot.storage_sql import LOCAL_SECRET
 
 INTRO = """Local mode: no Slack credentials found, so the bot is talking to a local Slack stand-in.
 Type a question and press Enter (it arrives as a direct message). Start a line with / for a slash
@@ -48,6 +49,8 @@ class LocalSession:
             host="127.0.0.1",
             api_url=self.standin.api_url,
             responses_path=self.responses_path,
+            # The same key `python -m bot forget` uses without Slack credentials.
+            member_hash_secret=LOCAL_SECRET,
         )
         self.services = assemble(self.settings)
         self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)

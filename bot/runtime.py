@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.blocks import Commands
 from bot.content import ContentHolder
+from bot.recorder import DiscardingStore, Recorder
 from bot.settings import Settings
 from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
 
@@ -66,6 +67,7 @@ class Services:
     seen: SeenStore = field(default_factory=MemorySeenStore)
     threads: ThreadMemory = field(default_factory=MemoryThreadMemory)
     inflight: InFlight = field(default_factory=InFlight)
+    recorder: Recorder = field(default_factory=lambda: Recorder(DiscardingStore()))
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +79,9 @@ def assemble(settings: Settings) -> Services:
     Raises ContentError when the content file has errors."""
     commands = Commands(settings.messenger_command, settings.keypoints_command)
     services = Services(settings, ContentHolder(settings.responses_path, commands))
+    from bot.storage_sql import derive_secret, open_store
+
+    services.recorder = Recorder(open_store(settings.database_url, derive_secret(settings)))
     if settings.redis_url:
         from bot.redis_stores import redis_stores
 

@@ -10,6 +10,7 @@ body in full) is switched off in bot/app.py. A signed body Bolt cannot parse get
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import signal
@@ -103,7 +104,13 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
     async def health(request: web.Request) -> web.Response:
         catalogue = services.content.current.catalogue
         is_ready = await ready() if ready is not None else True
-        body = {"ok": is_ready, "intents": len(catalogue.intents), "content": catalogue.digest}
+        body = {
+            "ok": is_ready,
+            "intents": len(catalogue.intents),
+            "content": catalogue.digest,
+            # A question-log outage never stops answers; it shows here.
+            "question_log": services.recorder.health(),
+        }
         return web.json_response(body, status=200 if is_ready else 503)
 
     async def close(_: web.Application) -> None:
@@ -191,6 +198,18 @@ class SocketConnection:
             log.warning("Socket Mode connection not closed cleanly: %s", _short(exc))
 
 
+async def purge_daily(services: Services) -> None:
+    """Delete question-log rows older than LOG_RETENTION_DAYS: now, then once a day."""
+    keep = datetime.timedelta(days=services.settings.log_retention_days)
+    while True:
+        try:
+            removed = await services.recorder.store.purge(keep)
+            log.info("question log: %d rows older than %d days deleted", removed, keep.days)
+        except Exception as exc:
+            log.warning("question log purge failed: %s", type(exc).__name__)
+        await asyncio.sleep(24 * 3600)
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
@@ -218,7 +237,9 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
         log.info("connecting to Slack in Socket Mode; /healthz on port %s", settings.port)
     else:
         log.info("serving %s and /healthz on port %s", EVENTS_PATH, settings.port)
+    await services.recorder.start()  # schema migrations
     watcher = asyncio.create_task(services.content.watch(settings.reload_interval_seconds))
+    purger = asyncio.create_task(purge_daily(services))
     await stop.wait()
     if socket is not None and socket.fatal:
         log.error(socket.fatal)
@@ -228,6 +249,7 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
         services.inflight.count,
     )
     watcher.cancel()
+    purger.cancel()
     if socket is not None:
         await socket.stop()
     await site.stop()
@@ -235,6 +257,7 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     if not finished:
         log.warning("grace period over with %d replies still in flight", services.inflight.count)
     await runner.cleanup()
+    await services.recorder.stop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     log.info("stopped")

@@ -35,13 +35,20 @@ class Settings:
     api_timeout_seconds: float = 10.0
     redis_url: str | None = None
     log_level: str = "INFO"
+    # The question log: SQLite under the project by default, or DATABASE_URL (sqlite:///PATH, postgresql://...).
+    database_url: str | None = None
+    question_log: bool = True  # QUESTION_LOG=off keeps counts, never the question's text
+    log_retention_days: int = 90
+    member_hash_secret: str | None = None  # MEMBER_HASH_SECRET; derived from the Slack secrets when unset
 
     @property
     def socket_mode(self) -> bool:
         return self.app_token is not None
 
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.bot_token, self.signing_secret, self.app_token, self.redis_url) if s)
+        candidates = (self.bot_token, self.signing_secret, self.app_token, self.redis_url, self.database_url,
+                      self.member_hash_secret)  # fmt: skip
+        return tuple(s for s in candidates if s)
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return (
@@ -106,6 +113,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     redis_url = env.get("REDIS_URL", "").strip() or None
     if redis_url is not None and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise SettingsError(f"REDIS_URL must be a redis:// or rediss:// address, got {redis_url!r}")
+    database_url = env.get("DATABASE_URL", "").strip() or None
+    if database_url is not None and urlparse(database_url).scheme not in ("sqlite", "postgresql", "postgres"):
+        scheme = urlparse(database_url).scheme
+        raise SettingsError(f"DATABASE_URL must be sqlite:///PATH or postgresql://user@host/db, got {scheme!r}")
+    question_log = env.get("QUESTION_LOG", "on").strip().lower() or "on"
+    if question_log not in ("on", "off"):
+        raise SettingsError(f"QUESTION_LOG must be on or off, got {question_log!r}")
     level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in _LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(sorted(_LEVELS))}, got {level!r}")
@@ -126,4 +140,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_timeout_seconds=_number(env, "SLACK_API_TIMEOUT_SECONDS", 10.0, 0.5, 60, integer=False),
         redis_url=redis_url,
         log_level=level,
+        database_url=database_url,
+        question_log=question_log == "on",
+        log_retention_days=int(_number(env, "LOG_RETENTION_DAYS", 90, 1, 3650, integer=True)),
+        member_hash_secret=env.get("MEMBER_HASH_SECRET", "").strip() or None,
     )

@@ -154,6 +154,10 @@ class SlackStandIn:
             self._ts += 1
             ts = f"{int(time.time())}.{self._ts:06d}"
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
+        if method == "chat.getPermalink":
+            ts = str(params.get("message_ts", "")).replace(".", "")
+            return {"ok": True, "channel": params.get("channel"),
+                    "permalink": f"https://confed-test.slack.com/archives/{params.get('channel')}/p{ts}"}  # fmt: skip
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V0000001", **(params.get("view") or {})}}
         if method == "apps.connections.open":

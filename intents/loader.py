@@ -33,6 +33,7 @@ DEFAULT_SUGGESTION_FLOOR = 0.18
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP_ID_RE = re.compile(r"^S[A-Z0-9]{2,}$")
+_CHANNEL_ID_RE = re.compile(r"^[CG][A-Z0-9]{2,}$")
 # A Slack mrkdwn link inside text: <target> or <target|label>. <@U1>, <!here> and <#C1> are mentions
 # (refused elsewhere), and a '<' followed by a space is not a link.
 _TEXT_LINK_RE = re.compile(r"<([^<>|@!#\s][^<>|]*)(?:\|[^<>]*)?>")
@@ -420,6 +421,20 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
             c.add(fields["review_after_days"], "settings.review_after_days: must be from 1 to 3650 days")
         elif days is not None:
             review_after_days = int(days)
+    handoff: dict[str, str] = {}
+    if "handoff_channel" in fields:
+        channel = c.string(fields["handoff_channel"], "settings.handoff_channel")
+        if channel is not None and not _CHANNEL_ID_RE.match(channel):
+            c.add(
+                fields["handoff_channel"],
+                f"settings.handoff_channel: '{channel}' is not a Slack channel id (C... or G...)",
+            )
+        elif channel is not None:
+            handoff["handoff_channel"] = channel
+    if "handoff_text" in fields:
+        handoff_text = c.string(fields["handoff_text"], "settings.handoff_text")
+        if handoff_text is not None:
+            handoff["handoff_text"] = handoff_text
     out_of_scope: tuple[str, ...] = ()
     if "out_of_scope" in fields:
         out_of_scope = tuple(t for t, _ in c.strings(fields["out_of_scope"], "settings.out_of_scope") or [])
@@ -436,6 +451,7 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         followups=followups,
         out_of_scope=out_of_scope,
         review_after_days=review_after_days,
+        **handoff,  # type: ignore[arg-type]
     )
 
 

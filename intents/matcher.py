@@ -187,6 +187,10 @@ class _Spelling:
         return max(sorted(candidates), key=lambda w: self.counts[w])
 
 
+# In a question with a preamble, how much the asking sentence counts against the whole message.
+FOCUS_WEIGHT = 0.6
+_SENTENCES = re.compile(r"(?<=[.?!])\s+|\n+")
+
 # The off-topic examples' label (settings.out_of_scope); never an intent id.
 OUT_OF_SCOPE = "__out_of_scope__"
 # Words that name one recommendation ("recommendation 4", "rec four"); the plural names them all, and
@@ -293,6 +297,21 @@ class Matcher:
             out[label] = min(1.0, (1 - NB_WEIGHT) * similarity + NB_WEIGHT * posterior.get(label, 0.0))
         return out
 
+    def focused_scores(self, question: str, allowed: Iterable[str] | None = None) -> dict[str, float]:
+        """Scores that weigh the asking sentence above any preamble: in "Our execs are exhausted and
+        there are gaps on every rota. Does your analysis recognise what leaders work under?" the
+        second sentence says what is wanted; the first only sets the scene."""
+        whole = self.scores(question, allowed)
+        sentences = [s for s in _SENTENCES.split(question.strip()) if len(self.words(s)) >= 2]
+        if len(sentences) < 2:
+            return whole
+        asking = next((s for s in reversed(sentences) if s.rstrip().endswith("?")), sentences[-1])
+        focus = self.scores(asking, allowed)
+        return {
+            label: (1 - FOCUS_WEIGHT) * whole.get(label, 0.0) + FOCUS_WEIGHT * focus.get(label, 0.0)
+            for label in whole.keys() | focus.keys()
+        }
+
     def nearest_example(self, doc_id: int) -> tuple[str, float] | None:
         """The label and similarity of the example most like example `doc_id` (itself left out)."""
         words = self._analyse(self.texts[doc_id])
@@ -313,7 +332,7 @@ class Matcher:
         """The best intent at or above `threshold` (or None), with up to three alternatives scoring at
         least `floor`: the caller decides how weak a near miss may be and still be worth naming."""
         allowed = set(among) if among is not None else None
-        scores = self.scores(question, allowed)
+        scores = self.focused_scores(question, allowed)
         number = recommendation_number(question, self.vocabulary.numbers)
         # Closest to a known off-topic question: not ours to answer, however well a topic scores.
         off_topic = scores.pop(OUT_OF_SCOPE, 0.0)

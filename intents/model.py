@@ -14,7 +14,8 @@ HELP = "help"
 KEY_POINTS = "key_points"
 RECOMMENDATIONS = "recommendations"
 OFFERS_OVERVIEW = "offers_overview"
-REQUIRED_INTENT_IDS = (HELP, KEY_POINTS, RECOMMENDATIONS, OFFERS_OVERVIEW)
+CONTACT = "contact"
+REQUIRED_INTENT_IDS = (HELP, KEY_POINTS, RECOMMENDATIONS, OFFERS_OVERVIEW, CONTACT)
 
 
 def in_file(*, required: bool = True) -> dict[str, bool]:
@@ -80,6 +81,12 @@ class ContentSettings:
     out_of_scope: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     # `bot check` warns about an intent whose `reviewed` date is older than this many days.
     review_after_days: int = field(default=365, metadata=in_file(required=False))
+    # "Ask a person": the Slack channel staff watch (C... or G...), and what the member is told.
+    handoff_channel: str | None = field(default=None, metadata=in_file(required=False))
+    handoff_text: str = field(
+        default="Thanks: I've passed your question to the NHS Confederation team, who will reply to you here.",
+        metadata=in_file(required=False),
+    )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from bot.standin import BOT_USER_ID, SlackStandIn
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-1111-2222-testtokenvalue"
+MEMBER_SECRET = "member-hash-secret-for-tests"
 RESPONSES = PROJECT_DIR / "responses.yaml"
 _ids = itertools.count(1)
 
@@ -135,6 +136,9 @@ def make_settings(standin: SlackStandIn, content_path: Path, **overrides: Any) -
         port=0,
         reload_interval_seconds=0.2,
         shutdown_grace_seconds=5,
+        # Each test keeps its question log beside its copy of the content, never in the project.
+        database_url=f"sqlite:///{content_path.parent / 'questions.sqlite3'}",
+        member_hash_secret=MEMBER_SECRET,
     )
     values.update(overrides)
     return Settings(**values)

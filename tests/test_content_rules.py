@@ -65,6 +65,7 @@ def content_file(
         _intent("help", "help me"),
         _intent("key_points", "key points summary"),
         _intent("recommendations", "list recommendations"),
+        _intent("contact", "talk to a person"),
         _intent(
             "offers_overview",
             "offers support",

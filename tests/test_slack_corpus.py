@@ -255,12 +255,13 @@ def _click_payload(
 def _rendered_messages(services: Services) -> list[tuple[str, list[dict[str, Any]], bool]]:
     """(name, blocks, ephemeral) for every message the bot can render."""
     content = services.content.current
-    renderer, engine = content.renderer, content.engine
+    renderer = content.renderer
     out = []
     for intent in content.catalogue.intents:
         out.append((f"public:{intent.id}", renderer.answer(Answer.chosen(intent)).blocks, False))
         out.append((f"ephemeral:{intent.id}", renderer.answer(Answer.chosen(intent), shareable=True).blocks, True))
-    out.append(("fallback", renderer.answer(engine.answer("GP leadership")).blocks, False))
+    near = tuple(i for i in content.catalogue.intents[:3])
+    out.append(("fallback", renderer.answer(Answer("near miss", None, 0.2, near, "fallback")).blocks, False))
     out.append(("offers", renderer.offers().blocks, True))
     out.append(("home", renderer.home(content.catalogue.get("key_points"))["blocks"], False))
     return out

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
 from bot.content import Content
-from bot.listeners.common import SLOW_DOWN, respond_safely, text_of
+from bot.listeners.common import SLOW_DOWN, log_question, new_question_id, respond_safely, text_of
 from bot.runtime import RequestRecord, Services
 from intents import Answer
 from intents.matcher import recommendation_number
@@ -24,6 +24,10 @@ from intents.model import HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
 log = logging.getLogger("bot.commands")
 
 _REC = re.compile(r"^(?:recommendation|rec)\s*(?:no\.?|number|#)?\s*(\S+)$")
+FALLBACK = "fallback"
+# Replies that answer nothing a member could rate: a list to choose from, or a usage note.
+NOT_ANSWERS = frozenset({"signup_list", "recommendation_unknown"})
+REFUSE_REPORT = "Sorry, only the content team can see the question report."
 REFUSE_RELOAD = "Sorry, only the content team can reload the bot's answers. Ask them if something looks out of date."
 
 
@@ -81,7 +85,7 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
         answer = Answer.chosen(offer, "signup", text)
         return offer.id, renderer.answer(answer, shareable=True)
     answer = content.engine.answer(text)
-    return answer.intent.id if answer.intent else "fallback", renderer.answer(answer, shareable=True)
+    return answer.intent.id if answer.intent else FALLBACK, renderer.answer(answer, shareable=True)
 
 
 async def is_staff(services: Services, client: AsyncWebClient, user: str) -> bool:
@@ -113,6 +117,10 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack()
             await reload(services, client, respond, user, record)
             return
+        if not keypoints and text.strip().lower().startswith("report"):
+            await ack()
+            await staff_report(services, client, respond, user, record, text)
+            return
         verdict = services.limiter.check(str(user))
         if verdict != "ok":
             record.outcome = "rate_limited"
@@ -125,8 +133,14 @@ def register(app: AsyncApp, services: Services) -> None:
         content = services.content.current
         what, message = route_command(content, text, keypoints=keypoints)
         record.intent = what
+        question_id = new_question_id()
+        if what not in NOT_ANSWERS:
+            message = content.renderer.with_feedback(message, question_id, fallback=what == FALLBACK)
         await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
-        record.finish("answered")
+        record.finish("fallback" if what == FALLBACK else "answered")
+        if isinstance(user, str):
+            question = f"{command.get('command')} {text}".strip()
+            log_question(services, question_id, "command", user, record, question, text_of(command, "channel_id"), None)
 
     @app.command(settings.keypoints_command)
     @services.inflight.tracked
@@ -165,3 +179,24 @@ async def reload(
         record.outcome = "reloaded"
     await respond_safely(respond, record, response_type="ephemeral", text=text[:3000])
     record.emit()
+
+
+async def staff_report(
+    services: Services, client: AsyncWebClient, respond: AsyncRespond, user: Any, record: RequestRecord, text: str
+) -> None:
+    """Staff-only: what members asked in the last N days (default 7), as `python -m bot report` prints it."""
+    from bot.report import build_report, format_report
+
+    record.intent = "report"
+    if not isinstance(user, str) or not await is_staff(services, client, user):
+        record.outcome = "refused"
+        await respond_safely(respond, record, response_type="ephemeral", text=REFUSE_REPORT)
+        record.emit()
+        return
+    words = text.split()
+    days = int(words[1]) if len(words) > 1 and words[1].isdigit() and 0 < int(words[1]) <= 3650 else 7
+    await services.recorder.flush()
+    report = await build_report(services.recorder.store, services.content.current.engine, days)
+    body = format_report(report)
+    await respond_safely(respond, record, response_type="ephemeral", text=f"```{body[:2900]}```")
+    record.finish("reported")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
+import secrets
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
-from bot.runtime import RequestRecord
+from bot.runtime import RequestRecord, Services
+from bot.storage import QuestionRecord, Surface
 
 log = logging.getLogger("bot.listeners")
 
@@ -87,3 +90,35 @@ async def respond_safely(respond: Any, record: RequestRecord, **kwargs: Any) -> 
         record.outcome = "respond_failed"
         log.warning("response_url reply failed: kind=%s error=%r", record.kind, exc)
         return False
+
+
+def new_question_id() -> str:
+    """Chosen before the reply is posted, so the reply's feedback buttons can carry it."""
+    return secrets.token_hex(8)
+
+
+def log_question(
+    services: Services,
+    question_id: str,
+    surface: Surface,
+    member: str,
+    record: RequestRecord,
+    text: str | None,
+    channel: str | None,
+    message_ts: str | None,
+) -> None:
+    """Hand the question to the question log, after the reply: the write happens in the background."""
+    services.recorder.question(
+        QuestionRecord(
+            id=question_id,
+            at=datetime.datetime.now(datetime.UTC),
+            surface=surface,
+            member=member,
+            intent=record.intent,
+            confidence=record.confidence,
+            outcome=record.outcome,
+            text=text if services.settings.question_log else None,
+            channel=channel,
+            message_ts=message_ts,
+        )
+    )

@@ -9,8 +9,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, post, text_of
+from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, log_question, new_question_id, post, text_of
 from bot.runtime import RequestRecord, Services
+from bot.storage import Surface
 from intents.model import KEY_POINTS
 
 log = logging.getLogger("bot.events")
@@ -130,12 +131,16 @@ async def handle_message(
         return
     text = text_of(event, "text") or ""
     log.debug("question event_id=%s text=%r", record.event_id, text)
+    question_id = new_question_id()
     try:
         content = services.content.current
         answer = content.engine.answer(text, previous)
         record.intent = answer.intent.id if answer.intent else None
         record.confidence = answer.confidence
-        delivered = await post(client, record, route.channel, route.reply_thread, content.renderer.answer(answer))
+        message = content.renderer.with_feedback(
+            content.renderer.answer(answer), question_id, fallback=answer.is_fallback
+        )
+        delivered = await post(client, record, route.channel, route.reply_thread, message)
         if delivered:
             record.outcome = "fallback" if answer.is_fallback else "answered"
             # Remember the topic for follow-ups; after a fallback or small talk keep the earlier
@@ -145,3 +150,5 @@ async def handle_message(
     except Exception:
         await apologise(client, record, route.channel, route.reply_thread)
     record.emit()
+    surface: Surface = {"dm": "dm", "app_mention": "mention"}.get(record.kind, "thread")  # type: ignore[assignment]
+    log_question(services, question_id, surface, user, record, text, route.channel, text_of(event, "ts"))

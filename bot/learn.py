@@ -1,0 +1,187 @@
+"""`python -m bot learn "QUESTION" INTENT_ID`: add a question members really asked as a new example of
+an intent, the way an editor would by hand.
+
+Staff own responses.yaml, its comments and its layout, so the file is never re-dumped: the new line is
+spliced into the original text right after the intent's last example, and every other byte stays as it
+was. The result must pass the same validation as `python -m bot check`; if it does not, the original
+file is put back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.blocks import Commands
+from bot.content import validate_file
+from intents.loader import parse_catalogue
+
+_DASH = re.compile(r"[ \t]*-[ \t]+")
+_UNBOUNDED = float("inf")  # yaml.safe_dump width: never fold the question over two lines
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LearnRefused(Exception):
+    """Why the example was not added; the file is as it was."""
+
+
+@dataclass(frozen=True)
+class Learned:
+    line: int | None  # the new example's line in the file; None when nothing was added
+    problems: tuple[str, ...] = ()  # why nothing was added (empty on success)
+    warnings: tuple[str, ...] = ()  # `check`'s advice about the new example itself
+
+
+def learn(path: Path, question: str, intent_id: str, commands: Commands | None = None) -> list[str]:
+    """Add `question` to intent `intent_id` in the content file at `path`. Returns the problems that
+    stopped it, empty when the example was added."""
+    return list(learn_example(path, question, intent_id, commands).problems)
+
+
+def learn_example(path: Path, question: str, intent_id: str, commands: Commands | None = None) -> Learned:
+    question = " ".join(question.split())  # one line: an example is one question
+    try:
+        original = path.read_bytes()
+        text = original.decode("utf-8")
+        new_text, line = _with_example(text, path, question, intent_id)
+    except OSError as exc:
+        return Learned(None, (f"{path}: cannot read the file: {exc.strerror or exc}",))
+    except UnicodeDecodeError:
+        return Learned(None, (f"{path}: the file is not UTF-8 text",))
+    except LearnRefused as exc:
+        return Learned(None, (str(exc),))
+    _write_atomically(path, new_text.encode("utf-8"))
+    result = validate_file(path, commands or Commands())
+    if result.errors:
+        _write_atomically(path, original)
+        note = f"{path}: not added; the file would not pass `python -m bot check`, so it was left as it was:"
+        return Learned(None, (note, *(str(p) for p in result.errors)))
+    return Learned(line, (), tuple(str(p) for p in result.warnings if p.line == line))
+
+
+def _with_example(text: str, path: Path, question: str, intent_id: str) -> tuple[str, int]:
+    """The file's text with the example added, and the example's line; or LearnRefused."""
+    if not question:
+        raise LearnRefused("the question is empty")
+    catalogue, problems = parse_catalogue(text, path)
+    if catalogue is None:
+        errors = "\n".join(str(p) for p in problems if p.level == "error")
+        raise LearnRefused(f"{path} has errors; fix them first (python -m bot check):\n{errors}")
+    intent = catalogue.get(intent_id)
+    if intent is None:
+        ids = [i.id for i in catalogue.intents]
+        close = difflib.get_close_matches(intent_id, ids, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise LearnRefused(f"{path} has no intent '{intent_id}'{hint}")
+    # The loader's own test of sameness: two examples the bot reads as the same words are one example.
+    key = " ".join(catalogue.vocabulary.normalise(question))
+    for other in catalogue.intents:
+        for example, (line, _) in zip(other.examples, other.example_lines, strict=False):
+            if key and " ".join(catalogue.vocabulary.normalise(example)) == key:
+                raise LearnRefused(
+                    f"'{question}' is already an example of intent '{other.id}' ({path}:{line}: {example})"
+                )
+    # The pure-Python composer: its marks index characters of `text`, which the splice relies on.
+    examples = _examples_node(yaml.compose(text, Loader=yaml.SafeLoader), intent_id)
+    new_text, offset = _splice(text, examples, question)
+    before, after = _examples_of(text, intent_id), _examples_of(new_text, intent_id)
+    if before is None or after != [*before, question]:
+        raise LearnRefused(f"could not place the example in {path} safely; add it by hand")
+    return new_text, new_text.count("\n", 0, offset) + 1
+
+
+def _examples_node(root: Node, intent_id: str) -> SequenceNode:
+    """The `examples:` list of one intent, as written in the file (with its positions)."""
+    intents = _field(root, "intents")
+    for item in intents.value if isinstance(intents, SequenceNode) else []:
+        id_node = _field(item, "id")
+        examples = _field(item, "examples")
+        if isinstance(id_node, ScalarNode) and id_node.value == intent_id and isinstance(examples, SequenceNode):
+            return examples
+    raise LearnRefused(f"intent '{intent_id}' has no list of examples to add to")
+
+
+def _field(node: Node | None, name: str) -> Node | None:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == name:
+                return value
+    return None
+
+
+def _examples_of(text: str, intent_id: str) -> list[object] | None:
+    """The intent's examples as YAML reads them: what the splice must have changed, and nothing else."""
+    data = yaml.load(text, Loader=_FAST_LOADER)
+    if isinstance(data, dict):
+        for item in data.get("intents") or []:
+            if isinstance(item, dict) and item.get("id") == intent_id:
+                examples = item.get("examples")
+                return list(examples) if isinstance(examples, list) else None
+    return None
+
+
+def _render(question: str, *, flow: bool) -> str:
+    """The question as YAML writes it in a list: plain when that reads back as the same text, otherwise
+    in double quotes (the quoting the staff guide uses)."""
+    dumped = yaml.safe_dump([question], default_flow_style=flow, allow_unicode=True, width=_UNBOUNDED)
+    plain = dumped[1:-2] if flow else dumped[2:-1]
+    if plain[:1] in ("'", '"'):
+        plain = yaml.safe_dump(question, default_style='"', allow_unicode=True, width=_UNBOUNDED).rstrip("\n")
+    probe = f"[{plain}]" if flow else f"- {plain}"
+    if "\n" in plain or yaml.safe_load(probe) != [question]:
+        raise LearnRefused(f"cannot write {question!r} as one line of YAML; add it by hand")
+    return plain
+
+
+def _splice(text: str, examples: SequenceNode, question: str) -> tuple[str, int]:
+    """Insert the question into the list; returns the new text and where the question starts."""
+    if examples.flow_style:
+        rendered = _render(question, flow=True)
+        if examples.value:
+            at = examples.value[-1].end_mark.index
+            return text[:at] + ", " + rendered + text[at:], at + 2
+        at = examples.end_mark.index - 1  # the closing bracket of an empty []
+        return text[:at] + rendered + text[at:], at
+    last = examples.value[-1]
+    line_start = text.rfind("\n", 0, last.start_mark.index) + 1
+    dash = _DASH.fullmatch(text, line_start, last.start_mark.index)
+    if dash is None:
+        raise LearnRefused("the last example is not on a line of its own ('- ...'); add the example by hand")
+    prefix = dash.group(0)
+    # After the last example's own line (and any comment on it): a block scalar ends at the start of
+    # the line after it, a plain or quoted one somewhere on its last line.
+    end = last.end_mark.index
+    if last.end_mark.column == 0:
+        at, before = end, ""
+    else:
+        newline_at = text.find("\n", end)
+        at, before = (len(text), "\n") if newline_at < 0 else (newline_at + 1, "")
+    newline = "\r\n" if text[line_start:at].endswith("\r\n") or (before and "\r\n" in text) else "\n"
+    before = newline if before else ""
+    line = prefix + _render(question, flow=False) + newline
+    return text[:at] + before + line + text[at:], at + len(before) + len(prefix)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Readers (the bot's hot reload) see the old file or the new one, never half of one."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

@@ -1,0 +1,477 @@
+"""The question log (bot/storage_sql.py) on both backends, SQLite in a temporary file and PostgreSQL in a
+schema of its own per test: migrations, records, votes, hand-offs, erasure, retention, the report, and
+proof that a member's raw Slack id is never stored."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.blocks import Commands
+from bot.content import build_content
+from bot.report import build_report, format_report, learn_command, report_json
+from bot.settings import PROJECT_DIR, SettingsError
+from bot.storage import QuestionRecord, QuestionStore
+from bot.storage_sql import (
+    DEFAULT_SQLITE_PATH,
+    LOCAL_SECRET,
+    POSTGRES_STEPS,
+    SQLITE_STEPS,
+    PostgresStore,
+    SQLiteStore,
+    derive_secret,
+    member_hash,
+    open_store,
+    sqlite_path,
+)
+from intents import Engine
+from tests.conftest import RESPONSES, TOKEN
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/confedbot_test"
+SECRET = "test-member-hash-secret"
+RAW = "U0RAWMEMBER1"  # the member whose id must never be stored
+OTHER = "U0OTHERMEM2"
+NOW = datetime.datetime.now(datetime.UTC)
+
+
+@dataclass
+class Backend:
+    kind: str
+    url: str
+    sqlite_file: Path | None = None
+    schema: str | None = None
+
+    def store(self, secret: str = SECRET) -> QuestionStore:
+        return open_store(self.url, secret)
+
+    async def dump(self) -> tuple[str, bytes]:
+        """Every row of every table as text; for SQLite also every byte of the database files."""
+        if self.sqlite_file is not None:
+            import sqlite3
+
+            conn = sqlite3.connect(self.sqlite_file)
+            tables = [r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")]
+            rows = [repr(row) for t in tables for row in conn.execute(f"select * from {t}")]
+            conn.close()
+            files = [Path(f"{self.sqlite_file}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+            return "\n".join(rows), b"".join(f.read_bytes() for f in files if f.exists())
+        import asyncpg
+
+        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        try:
+            tables = await conn.fetch(
+                "select table_name from information_schema.tables where table_schema = $1", self.schema
+            )
+            rows = [repr(tuple(r)) for t in tables for r in await conn.fetch(f'select * from "{self.schema}"."{t[0]}"')]
+        finally:
+            await conn.close()
+        return "\n".join(rows), b""
+
+
+async def _postgres_or_skip() -> None:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(TEST_DATABASE_URL, timeout=5)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {TEST_DATABASE_URL} is unreachable ({exc!r}); .ci/run starts it"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # in CI these tests must run
+        pytest.skip(message)
+    await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        path = tmp_path / "questions.sqlite3"
+        yield Backend("sqlite", f"sqlite:///{path}", sqlite_file=path)
+        return
+    await _postgres_or_skip()
+    import asyncpg
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    await conn.execute(f'create schema "{schema}"')
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    try:
+        yield Backend("postgres", f"{TEST_DATABASE_URL}{separator}search_path={schema}", schema=schema)
+    finally:
+        await conn.execute(f'drop schema "{schema}" cascade')
+        await conn.close()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[QuestionStore]:
+    s = backend.store()
+    await s.migrate()
+    yield s
+    await s.close()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return build_content(RESPONSES, Commands()).engine
+
+
+def record(
+    id: str,
+    member: str = RAW,
+    *,
+    ago: datetime.timedelta = datetime.timedelta(hours=1),
+    intent: str | None = "review_overview",
+    confidence: float | None = 0.8,
+    outcome: str = "answered",
+    text: str | None = "what is the messenger review",
+) -> QuestionRecord:
+    return QuestionRecord(
+        id, NOW - ago, "dm", member, intent, confidence, outcome, text, "D0CHANNEL", "1700000000.000100"
+    )
+
+
+async def _versions(backend: Backend) -> list[int]:
+    if backend.sqlite_file is not None:
+        import sqlite3
+
+        conn = sqlite3.connect(backend.sqlite_file)
+        try:
+            return [r[0] for r in conn.execute("select version from schema_version order by version")]
+        finally:
+            conn.close()
+    import asyncpg
+
+    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        return [r[0] for r in await conn.fetch(f'select version from "{backend.schema}".schema_version order by 1')]
+    finally:
+        await conn.close()
+
+
+# --- choosing the backend and the secret ---
+
+
+def test_open_store_chooses_the_backend(tmp_path: Path) -> None:
+    assert sqlite_path(None) == DEFAULT_SQLITE_PATH == PROJECT_DIR / ".data" / "questions.sqlite3"
+    assert sqlite_path("sqlite:///data/q.db") == PROJECT_DIR / "data" / "q.db"
+    assert sqlite_path(f"sqlite:///{tmp_path}/q.db") == tmp_path / "q.db"
+    nested = open_store(f"sqlite:///{tmp_path}/new/dir/q.db", SECRET)
+    assert isinstance(nested, SQLiteStore) and (tmp_path / "new" / "dir").is_dir()
+    assert isinstance(open_store("postgresql://u@h/db", SECRET), PostgresStore)
+    assert isinstance(open_store("postgres://u@h/db", SECRET), PostgresStore)
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        open_store("mysql://u@h/db", SECRET)
+
+
+def test_sqlite_never_imports_the_postgres_driver(tmp_path: Path) -> None:
+    code = (
+        "import asyncio, sys; from bot.storage_sql import open_store\n"
+        f"s = open_store('sqlite:///{tmp_path}/q.db', 'k')\n"
+        "asyncio.run(s.migrate()); asyncio.run(s.close())\n"
+        "assert 'asyncpg' not in sys.modules, 'asyncpg was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_derive_secret() -> None:
+    from dataclasses import replace
+
+    from bot.settings import Settings
+
+    settings = Settings(bot_token=TOKEN, signing_secret="abcdef0123456789abcdef")
+    derived = derive_secret(settings, {})
+    assert derived and "abcdef0123456789abcdef" not in derived
+    assert derive_secret(settings, {}) == derived  # stable from one start to the next
+    assert derive_secret(replace(settings, signing_secret=None, app_token="xapp-1-A"), {}) not in (
+        derived,
+        LOCAL_SECRET,
+    )
+    assert derive_secret(settings, {"MEMBER_HASH_SECRET": "chosen"}) == "chosen"
+    assert derive_secret(None, {}) == LOCAL_SECRET
+    assert member_hash("k", RAW) != member_hash("other key", RAW) and len(member_hash("k", RAW)) == 64
+
+
+# --- the store, on both backends ---
+
+
+async def test_migrations_are_idempotent(backend: Backend) -> None:
+    store = backend.store()
+    await store.migrate()
+    await store.migrate()
+    steps = SQLITE_STEPS if backend.kind == "sqlite" else POSTGRES_STEPS
+    assert await _versions(backend) == [version for version, _ in steps]
+    await store.record_question(record("q1"))
+    await store.close()
+    again = backend.store()  # a restart: nothing to do, nothing lost
+    await again.migrate()
+    assert await again.get_question("q1") is not None
+    await again.close()
+
+
+async def test_instances_migrating_at_once(backend: Backend) -> None:
+    stores = [backend.store() for _ in range(4)]
+    await asyncio.gather(*(s.migrate() for s in stores))
+    steps = SQLITE_STEPS if backend.kind == "sqlite" else POSTGRES_STEPS
+    assert await _versions(backend) == [version for version, _ in steps]
+    await asyncio.gather(*(s.record_question(record(f"q{i}")) for i, s in enumerate(stores)))
+    assert len(await stores[0].questions_since(NOW - datetime.timedelta(days=1))) == 4
+    await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_record_and_get(store: QuestionStore) -> None:
+    at = datetime.datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=datetime.UTC)
+    rec = QuestionRecord("q1", at, "mention", RAW, "key_points", 0.6789, "answered", "key points?", "C1", "17.1")
+    await store.record_question(rec)
+    got = await store.get_question("q1")
+    assert got is not None
+    assert (got.id, got.at, got.surface, got.intent, got.confidence, got.outcome) == (
+        "q1", at, "mention", "key_points", 0.6789, "answered")  # fmt: skip
+    assert (got.text, got.channel, got.message_ts) == ("key points?", "C1", "17.1")
+    assert await store.get_question("nope") is None
+    # No text kept (QUESTION_LOG=off), no intent: still a question counted.
+    await store.record_question(record("q2", intent=None, confidence=None, outcome="fallback", text=None))
+    q2 = await store.get_question("q2")
+    assert q2 is not None and (q2.text, q2.intent, q2.confidence) == (None, None, None)
+    # The same id twice (a retried event) keeps the first.
+    await store.record_question(record("q1", text="something else"))
+    assert (await store.get_question("q1")).text == "key points?"  # type: ignore[union-attr]
+    # A naive time is taken as UTC.
+    naive = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    await store.record_question(QuestionRecord("q3", naive, "dm", RAW, None, None, "fallback", "x"))
+    q3 = await store.get_question("q3")
+    assert q3 is not None and q3.at == naive.replace(tzinfo=datetime.UTC)
+
+
+async def test_feedback_later_vote_replaces_earlier(store: QuestionStore) -> None:
+    await store.record_question(record("q1"))
+    since = NOW - datetime.timedelta(days=1)
+    await store.record_feedback("q1", OTHER, True)
+    assert await store.counts_since(since) == {
+        "handoffs": 0,
+        "helpful": 1,
+        "not_helpful": 0,
+        "helpful:review_overview": 1,
+    }
+    await store.record_feedback("q1", OTHER, False)  # changed their mind
+    assert await store.counts_since(since) == {
+        "handoffs": 0,
+        "helpful": 0,
+        "not_helpful": 1,
+        "not_helpful:review_overview": 1,
+    }
+    await store.record_feedback("q1", RAW, True)  # another member's vote is their own
+    counts = await store.counts_since(since)
+    assert (counts["helpful"], counts["not_helpful"]) == (1, 1)
+
+
+async def test_handoffs_are_counted(store: QuestionStore) -> None:
+    await store.record_question(record("q1", outcome="fallback", intent=None))
+    await store.record_handoff("q1", RAW)
+    await store.record_handoff("q1", OTHER)
+    assert (await store.counts_since(NOW - datetime.timedelta(days=1)))["handoffs"] == 2
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)
+    assert (await store.counts_since(later))["handoffs"] == 0
+
+
+async def test_forget_removes_every_row_of_one_member_only(backend: Backend, store: QuestionStore) -> None:
+    await store.record_question(record("q1", RAW))
+    await store.record_question(record("q2", RAW, text="who led the review"))
+    await store.record_question(record("q3", OTHER, text="key points"))
+    await store.record_feedback("q1", RAW, True)
+    await store.record_feedback("q3", RAW, False)
+    await store.record_feedback("q1", OTHER, True)
+    await store.record_handoff("q2", RAW)
+    await store.record_handoff("q3", OTHER)
+    assert await store.forget(RAW) == 5  # 2 questions, 2 votes, 1 hand-off
+    assert await store.forget(RAW) == 0
+    since = NOW - datetime.timedelta(days=1)
+    assert [q.id for q in await store.questions_since(since)] == ["q3"]
+    # The other member's vote on a forgotten question is theirs and stays, no longer tied to a topic.
+    assert await store.counts_since(since) == {"handoffs": 1, "helpful": 1, "not_helpful": 0}
+    await store.close()
+    rows, raw_bytes = await backend.dump()
+    assert member_hash(SECRET, OTHER) in rows
+    assert member_hash(SECRET, RAW) not in rows
+    # SQLite's secure_delete: not even the deleted rows' hash is left in free pages.
+    assert member_hash(SECRET, RAW).encode() not in raw_bytes
+
+
+async def test_purge_deletes_by_age(store: QuestionStore) -> None:
+    await store.record_question(record("old", ago=datetime.timedelta(days=40)))
+    await store.record_question(record("new", ago=datetime.timedelta(days=1)))
+    await store.record_feedback("old", OTHER, True)  # a vote today on an old answer goes with the answer
+    await store.record_feedback("new", OTHER, True)
+    await store.record_handoff("old", RAW)
+    assert await store.purge(datetime.timedelta(days=30)) == 3
+    assert await store.get_question("old") is None and await store.get_question("new") is not None
+    counts = await store.counts_since(NOW - datetime.timedelta(days=400))
+    assert (counts["helpful"], counts["handoffs"]) == (1, 0)
+    assert await store.purge(datetime.timedelta(days=30)) == 0
+
+
+async def test_raw_user_id_is_never_stored(backend: Backend, store: QuestionStore) -> None:
+    # Even a member who pastes their own id into the question.
+    await store.record_question(record("q1", RAW, text=f"is <@{RAW}> me? I am {RAW}"))
+    await store.record_question(record("q2", RAW, outcome="fallback", intent=None, confidence=0.1))
+    await store.record_feedback("q1", RAW, False)
+    await store.record_feedback("q1", RAW, True)
+    await store.record_handoff("q2", RAW)
+    await store.purge(datetime.timedelta(days=30))
+    await store.close()
+    rows, raw_bytes = await backend.dump()
+    assert member_hash(SECRET, RAW) in rows  # the dump does see the member's rows...
+    assert RAW not in rows  # ...but never the raw id
+    assert RAW.encode() not in raw_bytes and RAW.encode("utf-16-le") not in raw_bytes
+    if backend.sqlite_file is not None:
+        assert member_hash(SECRET, RAW).encode() in raw_bytes  # the bytes read are the real data
+
+
+# --- the report ---
+
+
+async def _scripted(store: QuestionStore) -> None:
+    hour = datetime.timedelta(hours=1)
+    rows = [
+        record("q1", RAW, text="what is the messenger review"),
+        record("q2", OTHER, text="tell me about the messenger review", confidence=0.7),
+        record("q3", RAW, intent="key_points", confidence=0.9, text="key points"),
+        record("q4", OTHER, intent="review_people", confidence=0.3, text="who wrote it"),  # answered, but weakly
+        record(
+            "q5",
+            RAW,
+            intent=None,
+            confidence=0.11,
+            outcome="fallback",
+            text="how do I claim expenses for the conference",
+        ),
+        record(
+            "q6", OTHER, intent=None, confidence=0.11, outcome="fallback", text="how can I claim conference expenses"
+        ),
+        record("q7", RAW, intent=None, confidence=0.11, outcome="fallback", text="conference expenses claim?"),
+        record(
+            "q8",
+            OTHER,
+            intent=None,
+            confidence=0.2,
+            outcome="fallback",
+            text="when was the messenger report published exactly",
+        ),
+        record("q9", RAW, intent=None, confidence=None, outcome="rate_limited", text="again"),
+        record("q10", RAW, intent=None, confidence=0.1, outcome="fallback", text=None),  # QUESTION_LOG=off
+        record("q11", RAW, ago=datetime.timedelta(days=10), text="key points"),  # outside the window
+        record("q12", RAW, ago=-hour, text="key points"),  # after `now`
+    ]
+    for row in rows:
+        await store.record_question(row)
+    await store.record_feedback("q1", OTHER, True)
+    await store.record_feedback("q1", RAW, False)
+    await store.record_feedback("q1", RAW, True)  # changed: q1 has two helpful votes
+    await store.record_feedback("q3", RAW, False)
+    await store.record_handoff("q5", RAW)
+    await store.record_handoff("q6", OTHER)
+
+
+async def test_report_counts(store: QuestionStore, engine: Engine) -> None:
+    await _scripted(store)
+    report = await build_report(store, engine, days=7, now=NOW)
+    assert (report.days, report.questions, report.answered, report.fallback) == (7, 10, 4, 5)
+    assert (report.handoffs, report.helpful, report.not_helpful) == (2, 2, 1)
+    assert report.by_intent == {"review_overview": 2, "key_points": 1, "review_people": 1}
+    assert report.helpful_by_intent == {"review_overview": 2}
+    assert report.not_helpful_by_intent == {"key_points": 1}
+    groups = [(g.text, g.count, g.suggested) for g in report.unanswered]
+    assert groups[0] == ("how do I claim expenses for the conference", 3, None)
+    assert sorted(groups[1:]) == [
+        ("when was the messenger report published exactly", 1, "review_overview"),
+        ("who wrote it", 1, "review_people"),
+    ]
+    text = format_report(report)
+    assert "questions:   10" in text
+    assert '.venv/bin/python -m bot learn "who wrote it" review_people' in text
+    assert learn_command("when was the messenger report published exactly", "review_overview") in text
+    assert "expenses" in text and 'learn "how do I claim expenses' not in text  # nothing to suggest
+
+
+async def test_report_json_has_exactly_the_documented_keys(store: QuestionStore, engine: Engine) -> None:
+    await _scripted(store)
+    data = report_json(await build_report(store, engine, days=7, now=NOW))
+    assert set(data) == {"questions", "answered", "fallback", "handoffs", "feedback", "by_intent", "unanswered"}
+    assert data["feedback"] == {"helpful": 2, "not_helpful": 1}
+    assert data["by_intent"] == {"review_overview": 2, "key_points": 1, "review_people": 1}
+    assert all(set(g) == {"text", "count", "suggested"} for g in data["unanswered"])
+    assert data["unanswered"][0] == {
+        "text": "how do I claim expenses for the conference",
+        "count": 3,
+        "suggested": None,
+    }
+    json.dumps(data)  # plain JSON all the way down
+
+
+async def test_empty_log_reports_zeroes(store: QuestionStore, engine: Engine) -> None:
+    data = report_json(await build_report(store, engine, days=1))
+    assert data == {"questions": 0, "answered": 0, "fallback": 0, "handoffs": 0,
+                    "feedback": {"helpful": 0, "not_helpful": 0}, "by_intent": {}, "unanswered": []}  # fmt: skip
+
+
+# --- the command line ---
+
+
+def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_") and k != "MEMBER_HASH_SECRET"}
+    env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_cli_report_and_forget(backend: Backend) -> None:
+    # Without Slack credentials the CLI hashes with local mode's key, and says so.
+    store = backend.store(LOCAL_SECRET)
+    await store.migrate()
+    await _scripted(store)
+    await store.close()
+    result = await asyncio.to_thread(_cli, "report", "--json", "--days", "7", database_url=backend.url)
+    assert result.returncode == 0, result.stderr
+    assert "local mode" in result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    assert (data["questions"], data["answered"], data["handoffs"]) == (10, 4, 2)
+    human = await asyncio.to_thread(_cli, "report", database_url=backend.url)
+    assert human.returncode == 0 and "Last 7 days" in human.stdout
+    result = await asyncio.to_thread(_cli, "forget", "--user", RAW, database_url=backend.url)
+    assert result.returncode == 0, result.stderr
+    assert "deleted 11 rows" in result.stdout  # 8 questions, 2 votes (one replaced), 1 hand-off
+    again = backend.store(LOCAL_SECRET)
+    remaining = await again.questions_since(NOW - datetime.timedelta(days=30))
+    assert sorted(q.id for q in remaining) == ["q2", "q4", "q6", "q8"]
+    await again.close()
+
+
+async def test_postgres_creates_the_schema_a_url_names() -> None:
+    await _postgres_or_skip()
+    import asyncpg
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    store = open_store(f"{TEST_DATABASE_URL}{separator}options=-csearch_path%3D{schema}", SECRET)
+    try:
+        await store.migrate()
+        await store.record_question(record("q1"))
+        assert await store.get_question("q1") is not None
+    finally:
+        await store.close()
+        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        tables = await conn.fetch("select table_name from information_schema.tables where table_schema = $1", schema)
+        await conn.execute(f'drop schema if exists "{schema}" cascade')
+        await conn.close()
+    assert {t[0] for t in tables} == {"schema_version", "questions", "feedback", "handoffs"}
