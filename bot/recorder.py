@@ -69,6 +69,11 @@ class Recorder:
         await self.flush(timeout)
         if self._task is not None:
             self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
         try:
             await self.store.close()
         except Exception as exc:

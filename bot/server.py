@@ -114,6 +114,7 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
         return web.json_response(body, status=200 if is_ready else 503)
 
     async def close(_: web.Application) -> None:
+        await services.recorder.stop()  # the last writes, then the database connection
         await close_client(bolt)
 
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -257,7 +258,6 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     if not finished:
         log.warning("grace period over with %d replies still in flight", services.inflight.count)
     await runner.cleanup()
-    await services.recorder.stop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     log.info("stopped")

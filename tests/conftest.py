@@ -189,3 +189,4 @@ async def socket_services(standin: SlackStandIn, content_path: Path) -> AsyncIte
     yield services
     await connection.stop()
     await close_client(connection.bolt)
+    await services.recorder.stop()
