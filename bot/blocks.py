@@ -165,13 +165,17 @@ def _share_button(answer_ref: str) -> ActionsBlock:
 
 
 def _feedback_block(question_id: str) -> dict[str, Any]:
-    return ActionsBlock(
-        block_id="feedback",
-        elements=[
-            ButtonElement(text="Helpful", action_id=f"{FEEDBACK_ACTION}:helpful", value=question_id),
-            ButtonElement(text="Not helpful", action_id=f"{FEEDBACK_ACTION}:not_helpful", value=question_id),
+    """Built as plain dicts: this runs on every reply. tests/test_blocks.py checks it against
+    slack_sdk's own model of the same block."""
+    return {
+        "type": "actions",
+        "block_id": "feedback",
+        "elements": [
+            {"type": "button", "action_id": f"{FEEDBACK_ACTION}:{kind}", "value": question_id,
+             "text": {"type": "plain_text", "text": label, "emoji": True}}
+            for kind, label in (("helpful", "Helpful"), ("not_helpful", "Not helpful"))
         ],
-    ).to_dict()
+    }  # fmt: skip
 
 
 def share_ref(answer: Answer) -> str:
@@ -309,12 +313,15 @@ class Renderer:
     def handoff_block(self, question_id: str) -> dict[str, Any]:
         """Ask a person: a button that hands the question to staff, or, with no hand-off channel set,
         a link to the contact page."""
-        settings = self.catalogue.settings
-        if settings.handoff_channel:
-            button = ButtonElement(text="Ask a person", action_id=HANDOFF_ACTION, value=question_id)
+        button: dict[str, Any] = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Ask a person", "emoji": True},
+        }
+        if self.catalogue.settings.handoff_channel:
+            button.update(action_id=HANDOFF_ACTION, value=question_id)
         else:
-            button = ButtonElement(text="Ask a person", action_id=f"{LINK_ACTION}:handoff", url=self.contact_url)
-        return ActionsBlock(block_id="handoff", elements=[button]).to_dict()
+            button.update(action_id=f"{LINK_ACTION}:handoff", url=self.contact_url)
+        return {"type": "actions", "block_id": "handoff", "elements": [button]}
 
     @property
     def contact_url(self) -> str:

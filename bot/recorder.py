@@ -17,6 +17,7 @@ from bot.storage import QuestionRecord, QuestionStore, StoredQuestion
 
 log = logging.getLogger("bot.recorder")
 MAX_QUEUED = 10_000
+COMMIT_AFTER_SECONDS = 0.25  # how long written rows may wait for their commit (flush() commits at once)
 Write = Callable[[QuestionStore], Awaitable[Any]]
 
 
@@ -59,11 +60,21 @@ class Recorder:
         self._ensure_task()
 
     async def flush(self, timeout: float = 5.0) -> None:
+        """Every write handed over so far, written and committed."""
         if self._queue is not None:
             try:
                 await asyncio.wait_for(self._queue.join(), timeout)
             except TimeoutError:
                 log.warning("question log: %d writes still queued after %.0fs", self._queue.qsize(), timeout)
+        await self._commit()
+
+    async def _commit(self) -> None:
+        commit = getattr(self.store, "commit", None)  # stores that batch writes (SQLite) commit here
+        if commit is not None:
+            try:
+                await commit()
+            except Exception as exc:
+                self._failed("commit", exc)
 
     async def stop(self, timeout: float = 5.0) -> None:
         await self.flush(timeout)
@@ -124,6 +135,12 @@ class Recorder:
                 self._failed("write", exc)
             finally:
                 self._queue.task_done()
+            if self._queue.empty():
+                # Let a burst gather, then commit it once: a commit per question costs more than the
+                # question's own write.
+                await asyncio.sleep(COMMIT_AFTER_SECONDS)
+                if self._queue.empty():
+                    await self._commit()
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.errors += 1

@@ -74,7 +74,8 @@ class SlackEndpoint:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return refused(413, "body_too_large")
         try:
-            raw = await asyncio.wait_for(request.read(), BODY_READ_SECONDS)
+            async with asyncio.timeout(BODY_READ_SECONDS):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return refused(413, "body_too_large")
         except TimeoutError:

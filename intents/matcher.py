@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from intents.model import Candidate, Match
 from intents.text import NO_VOCABULARY, NON_WORD, Vocabulary, content_words, stem, strip_markup
 
+# Character trigrams found in more than this share of the examples ("ion", "ent") are left out of the
+# index: they weigh little (low IDF) yet their posting lists were most of the time spent per question.
+CHAR_MAX_SHARE = 0.1
+MIN_DOCS_TO_PRUNE = 200  # a small space (the follow-up phrases) keeps every trigram
 # How much each feature family counts in the final similarity (they add to 1).
 WORD_WEIGHT = 0.5
 CHAR_WEIGHT = 0.5
@@ -47,7 +52,7 @@ def _char_features(words: Sequence[str]) -> Counter[str]:
 class _Space:
     """One TF-IDF vector space with an inverted index over the example vectors."""
 
-    def __init__(self, docs: list[Counter[str]]) -> None:
+    def __init__(self, docs: list[Counter[str]], max_share: float = 1.0) -> None:
         df: Counter[str] = Counter()
         for doc in docs:
             df.update(doc.keys())
@@ -59,12 +64,15 @@ class _Space:
         for doc_id, doc in enumerate(docs):
             vec = self._weigh(doc, known_only=True)
             for term, weight in vec.items():
+                if n >= MIN_DOCS_TO_PRUNE and df[term] > max_share * n:
+                    continue  # in the norm, but not worth its long posting list (see CHAR_MAX_SHARE)
                 doc_ids, weights = index[term]
                 doc_ids.append(doc_id)
                 weights.append(weight)
-        # term -> (example ids, weights) as two parallel tuples: compact, and the query loop below (the
-        # hot path of every answer) reads them with one zip.
-        self.index = {term: (tuple(ids), tuple(weights)) for term, (ids, weights) in index.items()}
+        # term -> (example ids, weights) as two parallel typed arrays: a tenth of the memory of Python
+        # tuples of ints and floats (the indexes are most of the bot's own memory), and the query loop
+        # below (the hot path of every answer) reads them with one zip.
+        self.index = {term: (array("I", ids), array("d", weights)) for term, (ids, weights) in index.items()}
 
     def _weigh(self, feats: Counter[str], *, known_only: bool) -> Vector:
         vec: Vector = {}
@@ -85,11 +93,16 @@ class _Space:
         for term, (doc_ids, weights) in self.index.items():
             for doc_id, weight in zip(doc_ids, weights, strict=True):
                 sums[labels[doc_id]][term] += weight
-        self.centroids: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for label, vec in sums.items():
+        self.label_names = list(sums)
+        centroids: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for number, vec in enumerate(sums.values()):
             norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
             for term, weight in vec.items():
-                self.centroids[term].append((label, weight / norm))
+                numbers, term_weights = centroids[term]
+                numbers.append(number)
+                term_weights.append(weight / norm)
+        # term -> (label numbers into label_names, weights), typed arrays like the index.
+        self.centroids = {term: (array("H", n), array("d", w)) for term, (n, w) in centroids.items()}
 
     def similarities(self, feats: Counter[str]) -> tuple[list[float], set[int], dict[str, float]]:
         """Cosine similarity of the query to each example (a list by example, and the examples that
@@ -98,7 +111,7 @@ class _Space:
         totals = [0.0] * self.size
         touched: set[int] = set()
         centroid: dict[str, float] = defaultdict(float)
-        postings, centroids = self.index, self.centroids
+        postings, centroids, names = self.index, self.centroids, self.label_names
         for term, weight in query.items():
             found = postings.get(term)
             if found is not None:
@@ -106,8 +119,9 @@ class _Space:
                 touched.update(doc_ids)
                 for doc_id, doc_weight in zip(doc_ids, doc_weights, strict=True):
                     totals[doc_id] += weight * doc_weight
-                for label, label_weight in centroids[term]:
-                    centroid[label] += weight * label_weight
+                label_numbers, label_weights = centroids[term]
+                for number, label_weight in zip(label_numbers, label_weights, strict=True):
+                    centroid[names[number]] += weight * label_weight
         return totals, touched, centroid
 
 
@@ -138,13 +152,17 @@ class _NaiveBayes:
         self.labels = sorted(counts)
         totals = {label: sum(c.values()) for label, c in counts.items()}
         self.unseen = {label: math.log(NB_SMOOTHING / (totals[label] + NB_SMOOTHING * size)) for label in self.labels}
-        # For each term, how much more likely each label makes it than an unseen term would.
-        self.lift: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        # For each term, how much more likely each label makes it than an unseen term would: (label
+        # numbers into self.labels, lifts) as typed arrays.
+        lift: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        number_of = {label: number for number, label in enumerate(self.labels)}
         for label, c in counts.items():
             for term, n in c.items():
                 seen = math.log((n + NB_SMOOTHING) / (totals[label] + NB_SMOOTHING * size))
-                self.lift[term].append((label, seen - self.unseen[label]))
-        self.lift = dict(self.lift)
+                numbers, lifts = lift[term]
+                numbers.append(number_of[label])
+                lifts.append(seen - self.unseen[label])
+        self.lift = {term: (array("H", n), array("d", v)) for term, (n, v) in lift.items()}
 
     def posterior(self, feats: Counter[str]) -> dict[str, float]:
         known = {t: n for t, n in feats.items() if t in self.lift}
@@ -152,9 +170,11 @@ class _NaiveBayes:
             return {}
         mass = sum(known.values())
         log_p = {label: mass * self.unseen[label] for label in self.labels}
+        labels = self.labels
         for term, n in known.items():
-            for label, lift in self.lift[term]:
-                log_p[label] += n * lift
+            numbers, lifts = self.lift[term]
+            for number, lift in zip(numbers, lifts, strict=True):
+                log_p[labels[number]] += n * lift
         top = max(log_p.values())
         weights = {label: math.exp(v - top) for label, v in log_p.items()}
         total = sum(weights.values())
@@ -249,7 +269,7 @@ class Matcher:
                 words_per_doc.append(self._analyse(text))
         self.spelling = _Spelling(t for text in self.texts for t in self.normalise(text))
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
-        self.char_space = _Space([_char_features(w) for w in words_per_doc])
+        self.char_space = _Space([_char_features(w) for w in words_per_doc], CHAR_MAX_SHARE)
         self.word_space.build_centroids(self.labels)
         self.bayes = _NaiveBayes([_word_features(w) for w in words_per_doc], self.labels)
         self.char_space.build_centroids(self.labels)
@@ -281,14 +301,16 @@ class Matcher:
         char_sims, char_docs, char_centroid = self.char_space.similarities(_char_features(words))
         allowed = set(among) if among is not None else None
         per_intent: dict[str, list[float]] = defaultdict(list)
-        labels = self.labels
-        for doc_id in word_docs | char_docs:
-            label = labels[doc_id]
-            if doc_id == exclude or (allowed is not None and label not in allowed):
-                continue
-            per_intent[label].append(WORD_WEIGHT * word_sims[doc_id] + CHAR_WEIGHT * char_sims[doc_id])
+        labels, word_weight, char_weight = self.labels, WORD_WEIGHT, CHAR_WEIGHT
+        touched = word_docs | char_docs
+        if exclude is not None:
+            touched.discard(exclude)
+        for doc_id in touched:
+            per_intent[labels[doc_id]].append(word_weight * word_sims[doc_id] + char_weight * char_sims[doc_id])
         out: dict[str, float] = {}
         for label, sims in per_intent.items():
+            if allowed is not None and label not in allowed:
+                continue
             top = sorted(sims, reverse=True)[:3]
             top += [0.0] * (3 - len(top))
             nearest = BEST_WEIGHT * top[0] + (1 - BEST_WEIGHT) * sum(top) / 3

@@ -30,3 +30,24 @@ def test_every_intent_renders_within_slacks_limits_with_placeholders_filled() ->
                         assert element.get("url", "https://").startswith("https://")
     help_text = to_plain_text(renderer.answer(Answer("q", catalogue.get("help"), 1.0, (), "full")).blocks)  # type: ignore[arg-type]
     assert "/askconfed recommendation 4" in help_text and "/confedkeys" in help_text
+
+
+def test_the_feedback_and_handoff_rows_are_what_slack_sdk_would_build() -> None:
+    from slack_sdk.models.blocks import ActionsBlock, ButtonElement
+
+    from bot.blocks import _feedback_block
+
+    expected = ActionsBlock(
+        block_id="feedback",
+        elements=[
+            ButtonElement(text="Helpful", action_id="feedback:helpful", value="q1"),
+            ButtonElement(text="Not helpful", action_id="feedback:not_helpful", value="q1"),
+        ],
+    ).to_dict()
+    assert _feedback_block("q1") == expected
+    renderer = Renderer(load_catalogue(RESPONSES), Commands())
+    link = ActionsBlock(
+        block_id="handoff",
+        elements=[ButtonElement(text="Ask a person", action_id="link:handoff", url=renderer.contact_url)],
+    ).to_dict()
+    assert renderer.handoff_block("q1") == link

@@ -79,7 +79,7 @@ def test_eval_prints_accuracy_and_gates_on_thresholds() -> None:
 
 def test_eval_reports_fallback_suggestions_at_any_floor() -> None:
     shipped = run("-m", "bot", "eval", str(EVAL_SET))
-    assert "fallback suggestions (suggestion floor 0.2):" in shipped.stdout
+    assert "fallback suggestions (suggestion floor 0.18):" in shipped.stdout
     assert "off-topic fallbacks showing suggestions:" in shipped.stdout and "suggestion hit rate" in shipped.stdout
     loose = run("-m", "bot", "eval", str(EVAL_SET), "--suggestion-floor", "0")
     assert loose.returncode == 0 and "fallback suggestions (suggestion floor 0):" in loose.stdout

