@@ -13,7 +13,7 @@ import math
 import re
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from intents.model import Candidate, Match
 from intents.text import NO_VOCABULARY, NON_WORD, Vocabulary, content_words, stem, strip_markup
@@ -49,6 +49,37 @@ def _char_features(words: Sequence[str]) -> Counter[str]:
     return feats
 
 
+_COUNT_BITS = 20
+
+
+class _Postings:
+    """term -> (ids, weights), as one pair of flat typed arrays for all terms and one packed int per
+    term (where its run starts, how long it is). The indexes are most of the bot's own memory: a pair
+    of small arrays per term cost about ten times as much in object headers as the numbers in them."""
+
+    def __init__(self, lists: dict[str, tuple[list[int], list[float]]], id_type: str) -> None:
+        self.ids = array(id_type)
+        self.weights = array("d")
+        self.runs: dict[str, int] = {}
+        for term, (ids, weights) in lists.items():
+            self.runs[term] = (len(self.ids) << _COUNT_BITS) | len(ids)
+            self.ids.extend(ids)
+            self.weights.extend(weights)
+
+    def get(self, term: str) -> tuple[array[int], array[float]] | None:
+        run = self.runs.get(term)
+        if run is None:
+            return None
+        start, end = run >> _COUNT_BITS, (run >> _COUNT_BITS) + (run & ((1 << _COUNT_BITS) - 1))
+        return self.ids[start:end], self.weights[start:end]
+
+    def items(self) -> Iterator[tuple[str, tuple[array[int], array[float]]]]:
+        for term in self.runs:
+            found = self.get(term)
+            assert found is not None
+            yield term, found
+
+
 class _Space:
     """One TF-IDF vector space with an inverted index over the example vectors."""
 
@@ -69,10 +100,8 @@ class _Space:
                 doc_ids, weights = index[term]
                 doc_ids.append(doc_id)
                 weights.append(weight)
-        # term -> (example ids, weights) as two parallel typed arrays: a tenth of the memory of Python
-        # tuples of ints and floats (the indexes are most of the bot's own memory), and the query loop
-        # below (the hot path of every answer) reads them with one zip.
-        self.index = {term: (array("I", ids), array("d", weights)) for term, (ids, weights) in index.items()}
+        # term -> (example ids, weights), read by the query loop below (the hot path of every answer).
+        self.index = _Postings(index, "I")
 
     def _weigh(self, feats: Counter[str], *, known_only: bool) -> Vector:
         vec: Vector = {}
@@ -101,8 +130,8 @@ class _Space:
                 numbers, term_weights = centroids[term]
                 numbers.append(number)
                 term_weights.append(weight / norm)
-        # term -> (label numbers into label_names, weights), typed arrays like the index.
-        self.centroids = {term: (array("H", n), array("d", w)) for term, (n, w) in centroids.items()}
+        # term -> (label numbers into label_names, weights), stored like the index.
+        self.centroids = _Postings(centroids, "H")
 
     def similarities(self, feats: Counter[str]) -> tuple[list[float], set[int], dict[str, float]]:
         """Cosine similarity of the query to each example (a list by example, and the examples that
@@ -119,7 +148,7 @@ class _Space:
                 touched.update(doc_ids)
                 for doc_id, doc_weight in zip(doc_ids, doc_weights, strict=True):
                     totals[doc_id] += weight * doc_weight
-                label_numbers, label_weights = centroids[term]
+                label_numbers, label_weights = centroids.get(term)  # type: ignore[misc]  # same terms
                 for number, label_weight in zip(label_numbers, label_weights, strict=True):
                     centroid[names[number]] += weight * label_weight
         return totals, touched, centroid
@@ -162,17 +191,17 @@ class _NaiveBayes:
                 numbers, lifts = lift[term]
                 numbers.append(number_of[label])
                 lifts.append(seen - self.unseen[label])
-        self.lift = {term: (array("H", n), array("d", v)) for term, (n, v) in lift.items()}
+        self.lift = _Postings(lift, "H")
 
     def posterior(self, feats: Counter[str]) -> dict[str, float]:
-        known = {t: n for t, n in feats.items() if t in self.lift}
+        known = {t: n for t, n in feats.items() if t in self.lift.runs}
         if not known:
             return {}
         mass = sum(known.values())
         log_p = {label: mass * self.unseen[label] for label in self.labels}
         labels = self.labels
         for term, n in known.items():
-            numbers, lifts = self.lift[term]
+            numbers, lifts = self.lift.get(term)  # type: ignore[misc]  # known terms only
             for number, lift in zip(numbers, lifts, strict=True):
                 log_p[labels[number]] += n * lift
         top = max(log_p.values())
@@ -186,11 +215,17 @@ class _Spelling:
 
     def __init__(self, words: Iterable[str]) -> None:
         self.counts: Counter[str] = Counter(words)
-        self.deletes: dict[str, list[str]] = defaultdict(list)
+        # variant -> the word it comes from, or a tuple when several do (rare): a list per variant
+        # would cost more memory than the words themselves.
+        self.deletes: dict[str, str | tuple[str, ...]] = {}
         for word in self.counts:
             if len(word) >= MIN_CORRECTABLE - 1:
                 for variant in self._variants(word):
-                    self.deletes[variant].append(word)
+                    earlier = self.deletes.get(variant)
+                    if earlier is None:
+                        self.deletes[variant] = word
+                    else:
+                        self.deletes[variant] = (earlier, word) if isinstance(earlier, str) else (*earlier, word)
 
     @staticmethod
     def _variants(word: str) -> set[str]:
@@ -201,7 +236,11 @@ class _Spelling:
             return word
         candidates: set[str] = set()
         for variant in self._variants(word):
-            candidates.update(self.deletes.get(variant, ()))
+            found = self.deletes.get(variant)
+            if isinstance(found, str):
+                candidates.add(found)
+            elif found is not None:
+                candidates.update(found)
         if not candidates:
             return word
         return max(sorted(candidates), key=lambda w: self.counts[w])
