@@ -1,11 +1,14 @@
-"""Command line: `python -m bot ask|check|eval|run`.
+"""Command line: `python -m bot ask|check|eval|run|report|forget|learn`.
 
-ask [--json] [QUESTION ...]   what the bot would answer (questions from stdin, one a line, if none given)
+ask [--json] [QUESTION ...]   what the bot would answer; "/messenger ..." runs the slash command
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
-eval FILE.tsv [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z]
+eval FILE.tsv [--summary] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z]
                               accuracy per intent, and what fallbacks suggest, on a labelled set;
                               non-zero exit under the thresholds; Z tries another suggestion floor
 run                           serve (with credentials) or local mode (without)
+report [--days N] [--json]    what members asked, what went unanswered, feedback and hand-offs
+forget --user U123            delete one member's rows from the question log
+learn "QUESTION" INTENT_ID    add the question as an example of the intent, then check the file
 """
 
 from __future__ import annotations
