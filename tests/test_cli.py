@@ -40,7 +40,7 @@ def test_ask_json_one_object_per_question_in_order() -> None:
 def test_ask_reads_questions_from_stdin() -> None:
     result = run("-m", "bot", "ask", "--json", stdin="key points\n\nwho led the review\n")
     intents = [json.loads(line)["intent"] for line in result.stdout.splitlines()]
-    assert intents == ["key_points", "review_overview"]
+    assert intents == ["key_points", "review_people"]
 
 
 def test_ask_plain_shows_intent_confidence_and_reply() -> None:
