@@ -18,17 +18,20 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.blocks import Commands, Message, to_plain_text
 from bot.content import Content, build_content, validate_file
 from bot.listeners.commands import route_command
 from bot.settings import PROJECT_DIR, has_credentials
+from bot.storage import QuestionStore
 from intents import Answer, ContentError, Engine
 from intents.evaluate import LabelError, evaluate, format_report, read_labelled
 
+T = TypeVar("T")
 DEFAULT_PATH = Path(os.environ.get("RESPONSES_PATH") or PROJECT_DIR / "responses.yaml")
 
 
@@ -161,12 +164,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _on_question_log(work: Callable[[QuestionStore], Awaitable[T]]) -> tuple[int, T | None]:
+    """Open the question log as the bot does (DATABASE_URL and the member-hash secret from the
+    environment), migrate it, run `work`, close it: (0, its result), or (exit code, None) when the
+    log cannot be reached. A database that is down or refuses us is one line, not a traceback."""
+    from bot.settings import SettingsError
+    from bot.storage_sql import store_from_environment
+
+    try:
+        store, note = store_from_environment()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2, None
+    if note:
+        print(note, file=sys.stderr)
+
+    async def run() -> T:
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return 0, asyncio.run(run())
+    except Exception as exc:
+        print(f"error: cannot reach the question log: {exc}", file=sys.stderr)
+        return 1, None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from bot.report import build_report, report_json
     from bot.report import format_report as format_usage
-    from bot.settings import SettingsError
-    from bot.storage import Report
-    from bot.storage_sql import store_from_environment
 
     if args.days < 1:
         print("error: --days must be 1 or more", file=sys.stderr)
@@ -174,54 +203,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     content = _load(args.path)
     if content is None:
         return 1
-    try:
-        store, note = store_from_environment()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if note:
-        print(note, file=sys.stderr)
-
-    async def read() -> Report:
-        try:
-            await store.migrate()
-            return await build_report(store, content.engine, args.days)
-        finally:
-            await store.close()
-
-    try:
-        report = asyncio.run(read())
-    except Exception as exc:  # a database that is down or refuses us: one line, not a traceback
-        print(f"error: cannot read the question log: {exc}", file=sys.stderr)
-        return 1
+    code, report = _on_question_log(lambda store: build_report(store, content.engine, args.days))
+    if report is None:
+        return code
     print(json.dumps(report_json(report), ensure_ascii=False, indent=2) if args.json else format_usage(report))
     return 0
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from bot.settings import SettingsError
-    from bot.storage_sql import store_from_environment
-
-    try:
-        store, note = store_from_environment()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if note:
-        print(note, file=sys.stderr)
-
-    async def forget() -> int:
-        try:
-            await store.migrate()
-            return await store.forget(args.user.strip())
-        finally:
-            await store.close()
-
-    try:
-        deleted = asyncio.run(forget())
-    except Exception as exc:  # as in cmd_report
-        print(f"error: cannot reach the question log: {exc}", file=sys.stderr)
-        return 1
+    user = args.user.strip()
+    code, deleted = _on_question_log(lambda store: store.forget(user))
+    if deleted is None:
+        return code
     print(f"deleted {deleted} row{'' if deleted == 1 else 's'} (questions, feedback and hand-offs) of that member")
     return 0
 

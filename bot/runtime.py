@@ -106,6 +106,8 @@ class RequestRecord:
         self.emit()
 
     def emit(self) -> None:
+        if not request_log.isEnabledFor(logging.INFO):
+            return  # LOG_LEVEL=WARNING: no line, so no JSON to build on every request
         fields = {
             "event_id": self.event_id,
             "kind": self.kind,

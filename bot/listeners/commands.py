@@ -103,6 +103,18 @@ async def is_staff(services: Services, client: AsyncWebClient, user: str) -> boo
     return False
 
 
+async def refused_unless_staff(
+    services: Services, client: AsyncWebClient, respond: AsyncRespond, user: Any, record: RequestRecord, refusal: str
+) -> bool:
+    """True, after telling the member `refusal`, when `user` is not staff (settings ids or user groups)."""
+    if isinstance(user, str) and await is_staff(services, client, user):
+        return False
+    record.outcome = "refused"
+    await respond_safely(respond, record, response_type="ephemeral", text=refusal)
+    record.emit()
+    return True
+
+
 def register(app: AsyncApp, services: Services) -> None:
     settings = services.settings
 
@@ -162,10 +174,7 @@ async def reload(
 ) -> None:
     """Staff-only: reload responses.yaml now and say what happened, errors included."""
     record.intent = "reload"
-    if not isinstance(user, str) or not await is_staff(services, client, user):
-        record.outcome = "refused"
-        await respond_safely(respond, record, response_type="ephemeral", text=REFUSE_RELOAD)
-        record.emit()
+    if await refused_unless_staff(services, client, respond, user, record, REFUSE_RELOAD):
         return
     problems = await services.content.reload()
     if problems:
@@ -188,10 +197,7 @@ async def staff_report(
     from bot.report import build_report, format_report
 
     record.intent = "report"
-    if not isinstance(user, str) or not await is_staff(services, client, user):
-        record.outcome = "refused"
-        await respond_safely(respond, record, response_type="ephemeral", text=REFUSE_REPORT)
-        record.emit()
+    if await refused_unless_staff(services, client, respond, user, record, REFUSE_REPORT):
         return
     words = text.split()
     days = int(words[1]) if len(words) > 1 and words[1].isdigit() and 0 < int(words[1]) <= 3650 else 7
