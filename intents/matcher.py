@@ -313,6 +313,12 @@ class Matcher:
         self.bayes = _NaiveBayes([_word_features(w) for w in words_per_doc], self.labels)
         self.char_space.build_centroids(self.labels)
         self.intent_ids = list(dict.fromkeys(self.labels))
+        # For each recommendation number, the other intents whose examples name it ("rec5").
+        self.number_rivals: dict[int, frozenset[str]] = {}
+        for number, owner in self.rec_numbers.items():
+            token = f"rec{number}"
+            rivals = {label for label, words in zip(self.labels, words_per_doc, strict=True) if token in words}
+            self.number_rivals[number] = frozenset(rivals - {owner})
 
     def normalise(self, text: str) -> list[str]:
         return self.vocabulary.normalise(text)
@@ -387,6 +393,21 @@ class Matcher:
                 best = (self.labels[other], sim)
         return best
 
+    def _number_rival(self, question: str, number: int, target: str) -> tuple[str, float] | None:
+        """The intent that answers "progress on rec 7" rather than recommendation 7's own: one whose
+        examples also name the number and that fits the rest of the question ("progress") better."""
+        rivals = self.number_rivals.get(number)
+        if not rivals:
+            return None
+        rest = [w for w in self.words(question) if w not in ("recommendation", f"rec{number}")]
+        if not rest:
+            return None
+        scores = self.scores(" ".join(rest))
+        best = max(rivals, key=lambda label: scores.get(label, 0.0))
+        if scores.get(best, 0.0) > scores.get(target, 0.0):
+            return best, scores[best]
+        return None
+
     def match(
         self, question: str, threshold: float, among: Iterable[str] | None = None, *, floor: float = 0.0
     ) -> Match:
@@ -403,7 +424,12 @@ class Matcher:
             return Match(None, round(ranked[0][1], 4), alternatives)
         if number is not None and number in self.rec_numbers:
             target = self.rec_numbers[number]
-            if allowed is None or target in allowed:
+            top = self._number_rival(question, number, target)
+            if top is not None:
+                # "progress on rec 7": a topic whose own examples name recommendation 7 (where the later
+                # recommendations stand) and that fits the rest of the question better answers it.
+                ranked = [(top[0], max(top[1], threshold))] + ranked[1:]
+            elif allowed is None or target in allowed:
                 rest = [kv for kv in ranked if kv[0] != target]
                 ranked = [(target, 1.0)] + rest
         if not ranked or ranked[0][1] < threshold:
