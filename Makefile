@@ -1,15 +1,32 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# pip-compile with PyPI's hashes, whatever this machine's pip config adds (mirrors, find-links, constraints):
+# the platform installs from PyPI. PIP_INDEX_URL, when set, still applies.
+COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile \
+	--quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install run test lint check clean
+.PHONY: install run test lint check clean lock
 
-$(BIN)/.installed: pyproject.toml constraints.txt
+# A fresh .venv holding exactly requirements-dev.txt (hash-checked), then this project, editable and
+# without dependencies; rebuilt whenever a lock changes, so nothing removed from a lock lingers.
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	@# setuptools warns about every editable install (a UserWarning, several lines): not ours to act on.
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet --disable-pip-version-check --no-deps \
+		--no-build-isolation -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+# Both locks from pyproject.toml: the runtime first, then runtime + dev constrained by it, so the two
+# agree on every runtime version. Keeps the pins a range still allows; to move some or all of them:
+#   make lock LOCK_ARGS="--upgrade-package aiohttp"     make lock LOCK_ARGS=--upgrade
+lock: install
+	$(COMPILE) --output-file requirements.txt pyproject.toml
+	$(COMPILE) --extra dev --constraint requirements.txt --output-file requirements-dev.txt pyproject.toml
 
 run: install
 	$(BIN)/python -m bot run

@@ -1,13 +1,17 @@
 """Entry point: read settings, build the app, serve HTTP (or Socket Mode). Nothing else.
 
 Without any Slack credentials, `make run` (python -m bot run) starts local mode instead;
-app.py itself, as run by the Procfile, insists on real credentials.
+app.py itself, as run by the Procfile, insists on real credentials. `--socket-mode` (the Procfile's
+worker) also insists on SLACK_APP_TOKEN: a worker has no web port routed to it, so without Socket
+Mode it would wait for requests that can never arrive.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
+import os
 import sys
 
 from bot.app import build_bolt_app, check_token
@@ -18,7 +22,11 @@ from bot.settings import SettingsError, load_settings
 from intents import ContentError
 
 
-async def run() -> int:
+async def run(socket_mode: bool = False) -> int:
+    if socket_mode and not os.environ.get("SLACK_APP_TOKEN", "").strip():
+        raise SettingsError(
+            "SLACK_APP_TOKEN is not set: --socket-mode (the Procfile's worker) needs the app-level token, xapp-..."
+        )
     settings = load_settings()
     configure(settings.log_level, settings.secrets())
     services = assemble(settings)
@@ -32,9 +40,14 @@ async def run() -> int:
     return await serve(services, build_bolt_app(services))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="app.py", description="Serve the bot: HTTP, or Socket Mode with SLACK_APP_TOKEN."
+    )
+    parser.add_argument("--socket-mode", action="store_true", help="refuse to start without SLACK_APP_TOKEN")
+    args = parser.parse_args([] if argv is None else argv)
     try:
-        return asyncio.run(run())
+        return asyncio.run(run(args.socket_mode))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -46,4 +59,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot ask|check|eval|run|report|forget|learn`.
+"""Command line: `python -m bot ask|check|eval|run|report|forget|learn|migrate`.
 
 ask [--json] [QUESTION ...]   what the bot would answer; "/messenger ..." runs the slash command
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
@@ -9,6 +9,8 @@ run                           serve (with credentials) or local mode (without)
 report [--days N] [--json]    what members asked, what went unanswered, feedback and hand-offs
 forget --user U123            delete one member's rows from the question log
 learn "QUESTION" INTENT_ID    add the question as an example of the intent, then check the file
+migrate                       bring the question log's schema (DATABASE_URL) up to date, then exit:
+                              the Procfile's release step
 """
 
 from __future__ import annotations
@@ -164,10 +166,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _on_question_log(work: Callable[[QuestionStore], Awaitable[T]]) -> tuple[int, T | None]:
+def _on_question_log(
+    work: Callable[[QuestionStore], Awaitable[T]], *, hashing_note: bool = True
+) -> tuple[int, T | None]:
     """Open the question log as the bot does (DATABASE_URL and the member-hash secret from the
     environment), migrate it, run `work`, close it: (0, its result), or (exit code, None) when the
-    log cannot be reached. A database that is down or refuses us is one line, not a traceback."""
+    log cannot be reached. A database that is down or refuses us is one line, not a traceback.
+    `hashing_note`: say so when members would be hashed with local mode's key (not for `migrate`,
+    which hashes no one)."""
     from bot.settings import SettingsError
     from bot.storage_sql import store_from_environment
 
@@ -176,7 +182,7 @@ def _on_question_log(work: Callable[[QuestionStore], Awaitable[T]]) -> tuple[int
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2, None
-    if note:
+    if note and hashing_note:
         print(note, file=sys.stderr)
 
     async def run() -> T:
@@ -189,7 +195,8 @@ def _on_question_log(work: Callable[[QuestionStore], Awaitable[T]]) -> tuple[int
     try:
         return 0, asyncio.run(run())
     except Exception as exc:
-        print(f"error: cannot reach the question log: {exc}", file=sys.stderr)
+        reason = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+        print(f"error: cannot reach the question log: {reason}", file=sys.stderr)
         return 1, None
 
 
@@ -216,6 +223,21 @@ def cmd_forget(args: argparse.Namespace) -> int:
     if deleted is None:
         return code
     print(f"deleted {deleted} row{'' if deleted == 1 else 's'} (questions, feedback and hand-offs) of that member")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """The release step: a schema change is in place, or the deploy stops, before new code serves. The
+    bot also migrates at start, but there a database outage only degrades the log (answers go on)."""
+    from bot.storage_sql import describe_store
+
+    async def describe(store: QuestionStore) -> str:
+        return describe_store(store)
+
+    code, where = _on_question_log(describe, hashing_note=False)
+    if where is None:
+        return code
+    print(f"question log schema up to date: {where}")
     return 0
 
 
@@ -273,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     ln.add_argument("intent_id")
     ln.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ln.set_defaults(func=cmd_learn)
+    mg = sub.add_parser("migrate", help="bring the question log's schema up to date (the Procfile's release step)")
+    mg.set_defaults(func=cmd_migrate)
     args = parser.parse_args(argv)
     return args.func(args)
 

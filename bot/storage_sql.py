@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 from bot.settings import PROJECT_DIR, Settings, SettingsError, has_credentials, load_settings
 from bot.storage import QuestionRecord, QuestionStore, StoredQuestion
@@ -177,6 +178,17 @@ def store_from_environment(env: Mapping[str, str] | None = None) -> tuple[Questi
             "key; set the deployed bot's secrets to reach the rows it wrote"
         )
     return open_store(env.get("DATABASE_URL", "").strip() or None, secret), note
+
+
+def describe_store(store: QuestionStore) -> str:
+    """Where the log is and its schema version, for a line of output: never a password."""
+    if isinstance(store, SQLiteStore):
+        return f"SQLite {store.path}, schema version {SQLITE_STEPS[-1][0]}"
+    if isinstance(store, PostgresStore):
+        url = urlparse(store.url)
+        port = f":{url.port}" if url.port else ""
+        return f"PostgreSQL {url.hostname}{port}{url.path}, schema version {POSTGRES_STEPS[-1][0]}"
+    return type(store).__name__
 
 
 def _utc(at: datetime.datetime) -> datetime.datetime:

@@ -31,12 +31,14 @@ from bot.storage_sql import (
     PostgresStore,
     SQLiteStore,
     derive_secret,
+    describe_store,
     member_hash,
     open_store,
     sqlite_path,
 )
 from intents import Engine
 from tests.conftest import RESPONSES, TOKEN
+from tests.test_cli import free_port
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/confedbot_test"
 SECRET = "test-member-hash-secret"
@@ -457,6 +459,36 @@ async def test_cli_report_and_forget(backend: Backend) -> None:
     remaining = await again.questions_since(NOW - datetime.timedelta(days=30))
     assert sorted(q.id for q in remaining) == ["q2", "q4", "q6", "q8"]
     await again.close()
+
+
+async def test_cli_migrate_brings_the_schema_up_to_date_in_one_line(backend: Backend) -> None:
+    """The Procfile's release step: idempotent, one line, and no note about hashing (it hashes no one)."""
+    steps = SQLITE_STEPS if backend.kind == "sqlite" else POSTGRES_STEPS
+    for _ in range(2):  # a second release finds nothing to do
+        result = await asyncio.to_thread(_cli, "migrate", database_url=backend.url)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        [line] = result.stdout.splitlines()
+        kind = "SQLite" if backend.kind == "sqlite" else "PostgreSQL"
+        assert line.startswith(f"question log schema up to date: {kind} ")
+        assert line.endswith(f", schema version {steps[-1][0]}")
+    assert await _versions(backend) == [version for version, _ in steps]
+
+
+def test_cli_migrate_failures_are_one_line_and_never_show_a_password() -> None:
+    down = _cli("migrate", database_url=f"postgresql://bot:s3cret-pw@127.0.0.1:{free_port()}/confed")
+    assert down.returncode == 1
+    assert down.stdout == "" and len(down.stderr.splitlines()) == 1
+    assert down.stderr.startswith("error: cannot reach the question log: ") and "s3cret" not in down.stderr
+    wrong = _cli("migrate", database_url="mysql://bot@db/confed")
+    assert wrong.returncode == 2 and len(wrong.stderr.splitlines()) == 1
+
+
+def test_describe_store_names_the_database_but_not_the_password(tmp_path: Path) -> None:
+    store = open_store("postgresql://bot:s3cret-pw@db.example.org:5433/confed?sslmode=require", SECRET)
+    assert describe_store(store) == f"PostgreSQL db.example.org:5433/confed, schema version {POSTGRES_STEPS[-1][0]}"
+    path = tmp_path / "q.sqlite3"
+    assert describe_store(open_store(f"sqlite:///{path}", SECRET)) == f"SQLite {path}, schema version 1"
 
 
 async def test_postgres_creates_the_schema_a_url_names() -> None:
