@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint check clean
+.PHONY: install run sandbox screenshot test lint check clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,13 @@ install: $(BIN)/.installed
 
 run: install
 	$(BIN)/python -m bot run
+
+sandbox: install
+	$(BIN)/python -m bot sandbox
+
+# Refresh the staff guide's picture of the sandbox (docs/images/sandbox.png) from the browser test.
+screenshot: install
+	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_sandbox_browser.py
 
 test: install
 	$(BIN)/python -m bot check responses.yaml
