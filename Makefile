@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile \
 	--quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install run test lint check clean lock
+.PHONY: install run sandbox screenshot test lint check clean lock
 
 # A fresh .venv holding exactly requirements-dev.txt (hash-checked), then this project, editable and
 # without dependencies; rebuilt whenever a lock changes, so nothing removed from a lock lingers.
@@ -30,6 +30,13 @@ lock: install
 
 run: install
 	$(BIN)/python -m bot run
+
+sandbox: install
+	$(BIN)/python -m bot sandbox
+
+# Refresh the staff guide's picture of the sandbox (docs/images/sandbox.png) from the browser test.
+screenshot: install
+	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_sandbox_browser.py
 
 test: install
 	$(BIN)/python -m bot check responses.yaml

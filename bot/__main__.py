@@ -1,4 +1,4 @@
-"""Command line: `python -m bot ask|check|eval|run|report|forget|learn|migrate`.
+"""Command line: `python -m bot ask|check|eval|run|sandbox|report|forget|learn|migrate`.
 
 ask [--json] [QUESTION ...]   what the bot would answer; "/messenger ..." runs the slash command
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
@@ -6,6 +6,9 @@ eval FILE.tsv [--summary] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-
                               accuracy per intent, and what fallbacks suggest, on a labelled set;
                               non-zero exit under the thresholds; Z tries another suggestion floor
 run                           serve (with credentials) or local mode (without)
+sandbox [--port 3001] [--path FILE]
+                              a local Slack page for staff at http://127.0.0.1:3001/: the real bot,
+                              rendered as Slack shows it, with why each answer was chosen
 report [--days N] [--json]    what members asked, what went unanswered, feedback and hand-offs
 forget --user U123            delete one member's rows from the question log
 learn "QUESTION" INTENT_ID    add the question as an example of the intent, then check the file
@@ -166,6 +169,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    # Imported here: the page and its server are no part of the bot's own start-up.
+    from bot.sandbox.web import run_sandbox
+
+    try:
+        asyncio.run(run_sandbox(args.path, args.port))
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot serve the sandbox on port {args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _on_question_log(
     work: Callable[[QuestionStore], Awaitable[T]], *, hashing_note: bool = True
 ) -> tuple[int, T | None]:
@@ -282,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     ev.set_defaults(func=cmd_eval)
     run = sub.add_parser("run", help="serve, or local mode without Slack credentials")
     run.set_defaults(func=cmd_run)
+    sb = sub.add_parser("sandbox", help="a local Slack page for staff: the real bot, rendered as Slack shows it")
+    sb.add_argument("--port", type=int, default=3001, help="the page's port on 127.0.0.1 (default 3001)")
+    sb.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    sb.set_defaults(func=cmd_sandbox)
     rep = sub.add_parser("report", help="what members asked, how it went, and what the bot could not answer")
     rep.add_argument("--days", type=int, default=7, help="how many days back (default 7)")
     rep.add_argument("--json", action="store_true", help="one JSON object")

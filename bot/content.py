@@ -121,6 +121,8 @@ class ContentHolder:
         self.current = build_content(path, commands)
         self._stamp = self._file_stamp()
         self._lock = asyncio.Lock()
+        # The errors of the last reload, which kept the previous content; empty once a reload succeeds.
+        self.problems: list[Problem] = []
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:
@@ -138,15 +140,25 @@ class ContentHolder:
             except ContentError as exc:
                 for problem in exc.problems:
                     log.error("content reload refused: %s", problem)
+                self.problems = list(exc.problems)
                 return exc.problems
             self.current = content
+            self.problems = []
             log.info("content reloaded: %d intents from %s", len(content.catalogue.intents), self.path)
             return []
+
+    async def reload_if_changed(self) -> None:
+        """Reload when the file's modification stamp has changed since the last load. Returns once the
+        content in service is the file's, a reload already under way (the watcher's) included."""
+        stamp = self._file_stamp()
+        if stamp is not None and stamp != self._stamp:
+            await self.reload()
+            return
+        async with self._lock:  # reload() takes the new stamp first, then builds: wait for that build
+            pass
 
     async def watch(self, interval: float) -> None:
         """Poll the file's modification stamp; reload when it changes. Runs until cancelled."""
         while True:
             await asyncio.sleep(interval)
-            stamp = self._file_stamp()
-            if stamp is not None and stamp != self._stamp:
-                await self.reload()
+            await self.reload_if_changed()

@@ -25,6 +25,8 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.perf_counter)  # when the stand-in received it
+    path: str = ""  # the request's path: which response_url a post went to
+    response: dict[str, Any] | None = None  # what a Web API method answered (the ts it gave a message)
 
 
 @dataclass
@@ -136,10 +138,12 @@ class SlackStandIn:
                 await self._pause(self.hang_seconds)
                 return web.json_response({"ok": False, "error": "timeout"}, status=504)
             await self._pause(self.slow_seconds)
-        await self._record(Call(method, params, dict(request.headers)))
         if method in self.errors:
+            await self._record(Call(method, params, dict(request.headers), path=request.path))
             return web.json_response({"ok": False, "error": self.errors[method]})
-        return web.json_response(self._answer(method, params))
+        answer = self._answer(method, params)
+        await self._record(Call(method, params, dict(request.headers), path=request.path, response=answer))
+        return web.json_response(answer)
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -193,5 +197,5 @@ class SlackStandIn:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         payload = await request.json()
-        await self._record(Call("response_url", payload, dict(request.headers)))
+        await self._record(Call("response_url", payload, dict(request.headers), path=request.path))
         return web.Response(text="ok")

@@ -1,0 +1,387 @@
+"""The sandbox's Slack: the real bot beside the stand-in, wired as local mode wires it, and a member who
+types and clicks. Each thing the member does becomes the request Slack would send (payloads.py), signed
+with the bot's throwaway secret and POSTed over HTTP to the bot's /slack/events; whatever the bot sends
+back (Web API calls to the stand-in, response_url posts, a slash command's reply) becomes the
+conversation the page shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import build_bolt_app
+from bot.learn import learn_example
+from bot.listeners.commands import route_command
+from bot.listeners.events import DM_THREAD
+from bot.runtime import Services, assemble
+from bot.sandbox import payloads
+from bot.sandbox.conversation import Conversation, Message
+from bot.sandbox.payloads import DM, MEMBER
+from bot.server import EVENTS_PATH, build_web_app
+from bot.settings import Settings
+from bot.signing import signed_headers
+from bot.standin import BOT_USER_ID, Call, SlackStandIn
+from intents import Answer, Intent
+from intents.explain import Example, explain
+
+log = logging.getLogger("bot.sandbox")
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# How often the sandbox looks at the content file: a saved change shows on the next question.
+RELOAD_INTERVAL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One request the sandbox sent the bot, and the status the bot answered."""
+
+    kind: str
+    status: int
+
+
+@dataclass
+class ReplyTarget:
+    """Where posts to one response_url go: the channel and thread of the message (or command) it
+    belongs to, that message itself (for replace_original / delete_original), and why."""
+
+    channel: str
+    thread_ts: str | None
+    source: Message | None
+    why: dict[str, Any] | None = None
+
+
+def _example(example: Example | None, titles: dict[str, str]) -> dict[str, Any] | None:
+    if example is None:
+        return None
+    return {**asdict(example), "title": titles.get(example.intent_id)}
+
+
+class Sandbox:
+    def __init__(self, responses_path: Path, workdir: Path) -> None:
+        self.responses_path = responses_path
+        self.workdir = workdir
+        self.standin = SlackStandIn()
+        self.secret = secrets.token_hex(16)
+        self.conversation = Conversation()
+        self.clock = payloads.Clock()
+        self.sent: list[Delivery] = []
+        self._consumed = 0  # stand-in calls already turned into messages
+        self._replies: dict[str, ReplyTarget] = {}  # response_url name -> its target
+        self._pending_why: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._problems: list[str] = []
+        self._digest = ""
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        await self.standin.start()
+        self.settings = Settings(
+            bot_token="xoxb-sandbox-stand-in",
+            signing_secret=self.secret,
+            port=0,
+            host="127.0.0.1",
+            api_url=self.standin.api_url,
+            responses_path=self.responses_path,
+            reload_interval_seconds=RELOAD_INTERVAL_SECONDS,
+            # A throwaway question log: what staff type here never mixes with members' questions.
+            database_url=f"sqlite:///{self.workdir / 'questions.sqlite3'}",
+            member_hash_secret=secrets.token_hex(16),
+        )
+        try:
+            self.services: Services = assemble(self.settings)
+        except Exception:
+            await self.standin.stop()
+            raise
+        self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.bot_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        await self.services.recorder.start()
+        self.watcher = asyncio.create_task(self.services.content.watch(RELOAD_INTERVAL_SECONDS))
+        self.http = aiohttp.ClientSession()
+        self._digest = self.services.content.current.catalogue.digest
+
+    async def stop(self) -> None:
+        self.watcher.cancel()
+        await self.http.close()
+        await self.runner.cleanup()
+        await self.standin.stop()
+
+    # --- what the member does ---
+
+    async def _send(self, kind: str, body: str, content_type: str) -> tuple[int, str]:
+        """POST one signed request to the bot, exactly as Slack does."""
+        headers = signed_headers(self.secret, body, content_type=content_type)
+        async with self.http.post(self.bot_url + EVENTS_PATH, data=body.encode(), headers=headers) as resp:
+            self.sent.append(Delivery(kind, resp.status))
+            return resp.status, await resp.text()
+
+    async def say(self, channel: str, text: str, thread_ts: str | None = None, mention: bool = False) -> Message | None:
+        """The member posts `text` in `channel` (in a thread when `thread_ts`); a line starting with / is a
+        slash command. In a channel, `mention` makes it an @-mention of the bot."""
+        # A file saved a moment ago answers this question, without waiting for the next poll.
+        await self.services.content.reload_if_changed()
+        text = text.strip()
+        if text.startswith("/"):
+            await self.command(channel, text)
+            return None
+        ts = self.clock.ts()
+        parent = self.conversation.find(channel, thread_ts) if thread_ts else None
+        parent_user = parent.user if parent else MEMBER
+        shown = f"<@{BOT_USER_ID}> {text}" if mention and channel != DM else text
+        message = self.conversation.add(channel, ts, MEMBER, shown, thread_ts=thread_ts)
+        if channel == DM:
+            kinds = ["message_im"]
+            reply_thread, memory = thread_ts, thread_ts or DM_THREAD
+        elif mention:
+            # Slack sends a mention twice: as app_mention and as a message.channels event.
+            kinds = ["app_mention", "message_channel"]
+            reply_thread = memory = thread_ts or ts
+        else:
+            kinds = ["message_channel"]
+            reply_thread = memory = thread_ts or ts
+        self._pending_why[(channel, reply_thread)] = await self._why_question(shown, channel, memory)
+        for kind in kinds:
+            event = payloads.message_event(kind, shown, channel, ts, thread_ts, parent_user)
+            await self._send(kind, json.dumps(event), JSON)
+        return message
+
+    async def command(self, channel: str, line: str) -> None:
+        """A slash command. As in Slack, the command itself is not shown; its reply is (only to the member,
+        unless the bot says in_channel)."""
+        name, _, text = line.partition(" ")
+        reply_to = ReplyTarget(channel, None, None, self._why_command(name, text))
+        url = self._response_url(reply_to)
+        status, raw = await self._send("slash_command", payloads.slash_command(name, text, channel, url), FORM)
+        if status != 200:
+            self._notice(channel, None, f'{name} failed with the error "http_service_error" (HTTP {status})')
+        elif raw.strip():
+            self._reply(reply_to, _json_or_text(raw))
+
+    async def click(self, message_id: int, block_id: str, action_id: str) -> dict[str, Any]:
+        """The member clicks a button on a message; returns the button's url when it is a link."""
+        message = self.conversation.get(message_id)
+        if message is None:
+            raise LookupError("no such message")
+        await self.services.content.reload_if_changed()
+        element = _element(message.blocks, block_id, action_id)
+        thread_ts = message.thread_ts
+        why = self._why_button(element)
+        target = ReplyTarget(message.channel, thread_ts, message, why if message.ephemeral else None)
+        url = self._response_url(target)
+        parent = self.conversation.find(message.channel, thread_ts) if thread_ts else None
+        if not message.ephemeral and why is not None:
+            # Where the bot posts a topic: in the message's thread, or at the top of a DM.
+            reply_thread: str | None = thread_ts or message.ts
+            if message.channel.startswith("D") and thread_ts is None:
+                reply_thread = None
+            self._pending_why[(message.channel, reply_thread)] = why
+        body = payloads.block_actions(
+            element,
+            block_id,
+            url,
+            message=message.as_slack(parent.user if parent else None),
+            channel=message.channel,
+            ephemeral=message.ephemeral,
+        )
+        status, _ = await self._send("block_actions", body, FORM)
+        return {"status": status, "url": element.get("url")}
+
+    async def click_home(self, block_id: str, action_id: str) -> dict[str, Any]:
+        home = self.conversation.home
+        if home is None:
+            raise LookupError("the Home tab has not been published")
+        element = _element(home.get("blocks") or [], block_id, action_id)
+        url = self._response_url(ReplyTarget(DM, None, None))
+        status, _ = await self._send("block_actions", payloads.block_actions(element, block_id, url, view=home), FORM)
+        return {"status": status, "url": element.get("url")}
+
+    async def open_home(self) -> int:
+        status, _ = await self._send("app_home_opened", json.dumps(payloads.home_opened(self.conversation.home)), JSON)
+        return status
+
+    async def learn(self, question: str, intent_id: str) -> tuple[bool, list[str]]:
+        """What `python -m bot learn QUESTION INTENT_ID` does and says, on the sandbox's content file."""
+        path, commands = self.responses_path, self.services.content.commands
+        learned = await asyncio.to_thread(learn_example, path, question, intent_id, commands)
+        lines = list(learned.problems)
+        if learned.line is not None:
+            lines.append(
+                f"{path}:{learned.line}: added as an example of '{intent_id}'; the running bot reloads it itself"
+            )
+        lines.extend(learned.warnings)
+        return learned.line is not None, lines
+
+    async def report(self, days: int = 1) -> dict[str, Any]:
+        """`python -m bot report` over the sandbox's own question log."""
+        from bot.report import build_report, format_report, report_json
+
+        await self.services.recorder.flush()
+        report = await build_report(self.services.recorder.store, self.services.content.current.engine, days)
+        return {"text": format_report(report), "report": report_json(report)}
+
+    # --- why the bot answered as it did ---
+
+    def _titles(self) -> dict[str, str]:
+        return {i.id: i.title for i in self.services.content.current.catalogue.intents}
+
+    def _explained(self, answer: Answer, kind: str) -> dict[str, Any]:
+        content = self.services.content.current
+        found = explain(content.engine, answer)
+        titles = self._titles()
+        return {
+            "kind": kind,
+            "question": found.question,
+            "intent": found.intent_id,
+            "title": titles.get(found.intent_id or ""),
+            "mode": found.mode,
+            "followup": found.followup,
+            "confidence": found.confidence,
+            "threshold": found.threshold,
+            "alternatives": [{"intent": i, "title": titles.get(i), "score": s} for i, s in found.alternatives],
+            "offered": list(found.offered),
+            "best_example": _example(found.best_example, titles),
+            "best_of_intent": _example(found.best_of_intent, titles),
+            "path": self.responses_path.name,
+        }
+
+    async def _why_question(self, text: str, channel: str, memory: str) -> dict[str, Any]:
+        """The engine's answer to the same text with the same thread topic, before the bot moves it on."""
+        threads = self.services.threads
+        previous = await threads.get(channel, memory)
+        if previous is None and channel.startswith("D") and memory != DM_THREAD:
+            previous = await threads.get(channel, DM_THREAD)
+        answer = self.services.content.current.engine.answer(text, previous)
+        return self._explained(answer, "question")
+
+    def _why_command(self, name: str, text: str) -> dict[str, Any]:
+        content = self.services.content.current
+        keypoints = name == self.settings.keypoints_command
+        if name not in (self.settings.messenger_command, self.settings.keypoints_command):
+            return {"kind": "command", "command": name, "what": "(not one of the bot's commands)"}
+        what, message = route_command(content, text, keypoints=keypoints)
+        answer = content.engine.answer(text)
+        if message == content.renderer.answer(answer, shareable=True):
+            return self._explained(answer, "question")  # `/messenger <any question>`: matched
+        return {"kind": "command", "command": f"{name} {text}".strip(), "what": what, "title": self._titles().get(what)}
+
+    def _why_button(self, element: dict[str, Any]) -> dict[str, Any] | None:
+        value = element.get("value")
+        intent: Intent | None = self.services.content.current.catalogue.get(value if isinstance(value, str) else None)
+        if intent is None or not str(element.get("action_id", "")).startswith("topic:"):
+            return None
+        return {"kind": "button", "intent": intent.id, "title": intent.title, "path": self.responses_path.name}
+
+    # --- what the bot sent back ---
+
+    def _response_url(self, target: ReplyTarget) -> str:
+        name = f"sandbox{len(self._replies) + 1}"
+        self._replies[name] = target
+        return self.standin.response_url(name)
+
+    def _reply(self, target: ReplyTarget, payload: dict[str, Any]) -> None:
+        """A response_url post (or a slash command's reply), as Slack applies it."""
+        source = target.source
+        if payload.get("delete_original") and source is not None:
+            self.conversation.delete(source)
+            return
+        if payload.get("replace_original") is True and source is not None:
+            self.conversation.update(source, payload.get("text"), payload.get("blocks"))
+            return
+        why, target.why = target.why, None
+        self.conversation.add(
+            target.channel,
+            self.clock.ts(),
+            BOT_USER_ID,
+            str(payload.get("text") or ""),
+            payload.get("blocks") or [],
+            thread_ts=target.thread_ts,
+            ephemeral=payload.get("response_type") != "in_channel",
+            why=why,
+        )
+
+    def _notice(self, channel: str, thread_ts: str | None, text: str) -> None:
+        self.conversation.add(channel, self.clock.ts(), BOT_USER_ID, text, thread_ts=thread_ts, ephemeral=True)
+
+    def _apply(self, call: Call) -> None:
+        params = call.params
+        channel = str(params.get("channel") or "")
+        if call.method in ("chat.postMessage", "chat.postEphemeral") and call.response:
+            thread_ts = params.get("thread_ts") or None
+            self.conversation.add(
+                channel,
+                str(call.response["ts"]),
+                BOT_USER_ID,
+                str(params.get("text") or ""),
+                params.get("blocks") or [],
+                thread_ts=thread_ts,
+                ephemeral=call.method == "chat.postEphemeral",
+                why=self._pending_why.pop((channel, thread_ts), None),
+            )
+        elif call.method in ("chat.update", "chat.delete"):
+            found = self.conversation.find(channel, str(params.get("ts")))
+            if found is not None and call.method == "chat.delete":
+                self.conversation.delete(found)
+            elif found is not None:
+                self.conversation.update(found, params.get("text"), params.get("blocks"))
+        elif call.method == "views.publish" and call.response:
+            self.conversation.home = call.response.get("view")
+            self.conversation.changed()
+        elif call.method == "response_url":
+            target = self._replies.get(call.path.rsplit("/", 1)[-1])
+            if target is not None:
+                self._reply(target, params)
+
+    def sync(self) -> None:
+        """Turn the bot's new calls into messages, and notice a content reload or a refused save."""
+        calls = self.standin.calls
+        while self._consumed < len(calls):
+            self._apply(calls[self._consumed])
+            self._consumed += 1
+        problems = [str(p) for p in self.services.content.problems]
+        digest = self.services.content.current.catalogue.digest
+        if problems != self._problems or digest != self._digest:
+            self._problems, self._digest = problems, digest
+            self.conversation.changed()
+
+    def state(self, since: int = -1) -> dict[str, Any]:
+        self.sync()
+        if since == self.conversation.version:
+            return {"version": since}
+        catalogue = self.services.content.current.catalogue
+        return {
+            **self.conversation.to_json(),
+            "problems": self._problems,
+            "path": str(self.responses_path),
+            "intents": [{"id": i.id, "title": i.title} for i in catalogue.intents],
+            "users": {BOT_USER_ID: "Confed Member Support", MEMBER: "member"},
+        }
+
+
+def _element(blocks: list[dict[str, Any]], block_id: str, action_id: str) -> dict[str, Any]:
+    """The button the member clicked, from the message as the bot sent it (never from the page)."""
+    for block in blocks:
+        if block.get("block_id") != block_id:
+            continue
+        candidates = list(block.get("elements") or []) + ([block["accessory"]] if block.get("accessory") else [])
+        for element in candidates:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return element
+    raise LookupError("no such button")
+
+
+def _json_or_text(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {"text": raw, "response_type": "ephemeral"}
+    return data if isinstance(data, dict) else {"text": raw}

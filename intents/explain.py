@@ -1,0 +1,104 @@
+"""Why the engine chose an answer: the intent, how sure it was, the near misses and the examples that
+matched best. Read-only: it reuses the matcher's own indexes and weights and changes no score, so staff
+see the reasons behind the very answer the bot gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from intents.engine import Engine
+
+# The matcher's own feature functions and weights, so these similarities are the ones it scores with;
+# imported rather than copied, and nothing in matcher.py changes for them.
+from intents.matcher import CHAR_WEIGHT, OUT_OF_SCOPE, WORD_WEIGHT, Matcher, _char_features, _word_features
+from intents.model import Answer, Intent
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example question from the content file and how alike the question is to it (0 to 1)."""
+
+    text: str
+    intent_id: str  # OUT_OF_SCOPE for an entry of settings.out_of_scope
+    similarity: float
+    line: int | None = None  # where it is written in the content file, when known
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    question: str
+    intent_id: str | None  # None: the bot fell back
+    mode: str  # full, signup, read, more (a thread follow-up) or fallback
+    followup: bool
+    confidence: float
+    threshold: float
+    alternatives: tuple[tuple[str, float], ...]  # the next intents by score, however weak
+    offered: tuple[str, ...]  # those the reply offered as buttons ("Did you mean"): above the floor
+    best_example: Example | None  # the example most like the question, of any intent
+    best_of_intent: Example | None  # the chosen intent's example most like the question
+
+
+def example_similarities(matcher: Matcher, question: str) -> list[float]:
+    """The question's similarity to every example, in the matcher's example order: the same word and
+    character views the matcher blends for an intent's nearest examples."""
+    words = matcher.words(question)
+    totals = [0.0] * len(matcher.texts)
+    if not words:
+        return totals
+    word_sims, _, _ = matcher.word_space.similarities(_word_features(words))
+    char_sims, _, _ = matcher.char_space.similarities(_char_features(words))
+    return [WORD_WEIGHT * w + CHAR_WEIGHT * c for w, c in zip(word_sims, char_sims, strict=True)]
+
+
+def _where(intents: dict[str, Intent], intent_id: str, text: str) -> tuple[int | None, int | None]:
+    intent = intents.get(intent_id)
+    if intent is None or text not in intent.examples or not intent.example_lines:
+        return None, None
+    line, column = intent.example_lines[intent.examples.index(text)]
+    return line, column
+
+
+def best_examples(engine: Engine, question: str, intent_id: str | None) -> tuple[Example | None, Example | None]:
+    """The example most like the question overall, and the best one of `intent_id` (None without it)."""
+    matcher = engine.matcher
+    sims = example_similarities(matcher, question)
+    intents = {i.id: i for i in engine.catalogue.intents}
+
+    def example(doc_id: int) -> Example:
+        label, text = matcher.labels[doc_id], matcher.texts[doc_id]
+        line, column = _where(intents, label, text)
+        return Example(text, label, round(sims[doc_id], 4), line, column)
+
+    order = sorted(range(len(sims)), key=lambda d: -sims[d])
+    if not order or sims[order[0]] <= 0:
+        return None, None
+    best = example(order[0])
+    of_intent = next((example(d) for d in order if matcher.labels[d] == intent_id and sims[d] > 0), None)
+    return best, of_intent
+
+
+def explain(engine: Engine, answer: Answer) -> Explanation:
+    """The reasons behind `answer`, which `engine` gave for `answer.question`."""
+    # The engine's own match with the suggestion floor at 0: near misses too weak to offer members
+    # still tell staff which intent was next in line.
+    match = engine.matcher.match(answer.question, engine.threshold, floor=0.0)
+    intent_id = answer.intent.id if answer.intent else None
+    alternatives = tuple((c.intent_id, c.score) for c in match.alternatives if c.intent_id != intent_id)
+    best, of_intent = best_examples(engine, answer.question, intent_id)
+    return Explanation(
+        question=answer.question,
+        intent_id=intent_id,
+        mode=answer.mode,
+        followup=answer.followup,
+        confidence=answer.confidence,
+        threshold=engine.threshold,
+        alternatives=alternatives,
+        offered=tuple(i.id for i in answer.alternatives),
+        best_example=best,
+        best_of_intent=of_intent,
+    )
+
+
+__all__ = ["OUT_OF_SCOPE", "Example", "Explanation", "best_examples", "example_similarities", "explain"]

@@ -1,0 +1,204 @@
+"""The sandbox (make sandbox) through its JSON API, as the page drives it: a question reaches the real bot
+as a signed Slack request and comes back rendered, with why; a related-topic button answers its topic;
+a saved content file changes the next answer, and a broken one shows the check's file:line:column."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.sandbox.payloads import DM, GENERAL
+from bot.sandbox.web import SandboxServer
+from bot.server import EVENTS_PATH
+from bot.standin import BOT_USER_ID
+from tests.conftest import RESPONSES
+
+QUESTION = "tell me about the action learning sets"
+ALS = "offer_action_learning_sets"
+
+
+class Page:
+    """What the page does, over HTTP."""
+
+    def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.http = http
+        self.version = -1
+
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.http.post(f"{self.url}sandbox/api/{path}", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            data: dict[str, Any] = await resp.json()
+            return data
+
+    async def state(self) -> dict[str, Any]:
+        async with self.http.get(f"{self.url}sandbox/api/state") as resp:
+            data: dict[str, Any] = await resp.json()
+            return data
+
+    async def wait(self, check: Any, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll the state, as the page does, until `check(state)` is true."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            state = await self.state()
+            if check(state):
+                return state
+            assert asyncio.get_running_loop().time() < deadline, "timed out waiting for the sandbox"
+            await asyncio.sleep(0.1)
+
+    async def reply_to(self, count_before: int, channel: str = DM) -> dict[str, Any]:
+        state = await self.wait(lambda s: len(_bot(s, channel)) > count_before)
+        return _bot(state, channel)[count_before]
+
+
+def _bot(state: dict[str, Any], channel: str) -> list[dict[str, Any]]:
+    return [m for m in state["messages"] if m["bot"] and m["channel"] == channel]
+
+
+def _header(message: dict[str, Any]) -> str:
+    return next(b["text"]["text"] for b in message["blocks"] if b["type"] == "header")
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[SandboxServer, Page, Path]]:
+    path = tmp_path / "responses.yaml"
+    shutil.copy(RESPONSES, path)
+    server = SandboxServer(path, port=0)
+    url = await server.start()
+    async with aiohttp.ClientSession() as http:
+        yield server, Page(url, http), path
+    await server.stop()
+
+
+async def test_a_question_is_answered_rendered_with_why(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    server, page, _ = sandbox
+    catalogue = server.sandbox.services.content.current.catalogue
+    await page.post("say", {"channel": DM, "text": QUESTION})
+    reply = await page.reply_to(0)
+    assert _header(reply) == catalogue.get(ALS).title  # type: ignore[union-attr]
+    types = [b["type"] for b in reply["blocks"]]
+    assert types[:2] == ["header", "section"] and "actions" in types and "context" in types
+    # Stored as Slack stores a message: every block has an id, mrkdwn is marked verbatim false.
+    assert all(b.get("block_id") for b in reply["blocks"])
+    assert reply["blocks"][1]["text"]["verbatim"] is False
+    why = reply["why"]
+    assert why["intent"] == ALS and why["confidence"] >= why["threshold"]
+    assert why["best_example"]["intent_id"] == ALS
+    assert why["best_example"]["text"] in catalogue.get(ALS).examples  # type: ignore[union-attr]
+    assert why["best_example"]["line"] > 0
+    assert len(why["alternatives"]) >= 1 and all(a["intent"] != ALS for a in why["alternatives"])
+
+
+async def test_every_request_is_signed_and_goes_through_slack_events(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    server, page, _ = sandbox
+    await page.post("say", {"channel": DM, "text": QUESTION})
+    await page.post("say", {"channel": GENERAL, "text": "what are the key points?", "mention": True})
+    await page.post("say", {"channel": GENERAL, "text": "/messenger offers"})
+    await page.post("home", {})
+    await page.wait(lambda s: s["home"] is not None and len(_bot(s, GENERAL)) >= 2)
+    kinds = [d.kind for d in server.sandbox.sent]
+    assert kinds == ["message_im", "app_mention", "message_channel", "slash_command", "app_home_opened"]
+    assert all(d.status == 200 for d in server.sandbox.sent)
+    # The same endpoint refuses a request without Slack's signature, so every one above was signed.
+    async with page.http.post(server.sandbox.bot_url + EVENTS_PATH, data=b'{"type":"event_callback"}') as resp:
+        assert resp.status == 401
+    state = await page.state()
+    mention_reply = next(m for m in _bot(state, GENERAL) if not m["ephemeral"])
+    mention = next(m for m in state["messages"] if m["channel"] == GENERAL and not m["bot"])
+    assert mention["text"].startswith(f"<@{BOT_USER_ID}>")
+    assert mention_reply["thread_ts"] == mention["ts"]  # a mention is answered in its thread
+    command_reply = next(m for m in _bot(state, GENERAL) if m["ephemeral"])
+    assert any(b.get("block_id") == "share" for b in command_reply["blocks"])
+    assert state["home"]["type"] == "home" and state["home"]["blocks"]
+
+
+async def test_a_related_topic_button_answers_that_topic(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    server, page, _ = sandbox
+    await page.post("say", {"channel": DM, "text": QUESTION})
+    reply = await page.reply_to(0)
+    related = next(b for b in reply["blocks"] if b.get("block_id") == "related")
+    button = related["elements"][0]
+    result = await page.post("click", {"message": reply["id"], "block_id": "related", "action_id": button["action_id"]})
+    assert result["status"] == 200 and result["url"] is None
+    topic = await page.reply_to(1)
+    assert _header(topic) == button["text"]["text"]
+    assert topic["why"] == {"kind": "button", "intent": button["value"], "title": button["text"]["text"],
+                            "path": "responses.yaml"}  # fmt: skip
+
+
+async def test_share_in_channel_replaces_the_ephemeral_answer(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    _, page, _ = sandbox
+    await page.post("say", {"channel": GENERAL, "text": "/messenger " + QUESTION})
+    ephemeral = await page.reply_to(0, GENERAL)
+    assert ephemeral["ephemeral"] and ephemeral["why"]["intent"] == ALS
+    share = next(b for b in ephemeral["blocks"] if b.get("block_id") == "share")["elements"][0]
+    await page.post("click", {"message": ephemeral["id"], "block_id": "share", "action_id": share["action_id"]})
+    state = await page.wait(lambda s: all(m["id"] != ephemeral["id"] for m in s["messages"]))
+    shared = [m for m in _bot(state, GENERAL) if not m["ephemeral"]]
+    assert len(shared) == 1 and _header(shared[0]) == _header(ephemeral)
+
+
+async def test_a_saved_change_shows_in_the_next_answer_and_a_broken_save_shows_its_problems(
+    sandbox: tuple[SandboxServer, Page, Path],
+) -> None:
+    server, page, path = sandbox
+    title = server.sandbox.services.content.current.catalogue.get(ALS).title  # type: ignore[union-attr]
+    text = path.read_text(encoding="utf-8")
+    assert text.count(f"title: {title}\n") == 1
+    path.write_text(text.replace(f"title: {title}\n", "title: Action learning sets, edited by staff\n"), "utf-8")
+    await page.wait(lambda s: any(i["title"] == "Action learning sets, edited by staff" for i in s["intents"]))
+    await page.post("say", {"channel": DM, "text": QUESTION})
+    assert _header(await page.reply_to(0)) == "Action learning sets, edited by staff"
+
+    broken = text.replace(f"title: {title}\n", 'title: "never closed\n')
+    path.write_text(broken, "utf-8")
+    state = await page.wait(lambda s: bool(s["problems"]))
+    line = broken.split("\n").index('    title: "never closed') + 1
+    assert any(p.startswith(f"{path}:{line}:") and "is never closed" in p for p in state["problems"]), state["problems"]
+    await page.post("say", {"channel": DM, "text": QUESTION})
+    assert _header(await page.reply_to(1)) == "Action learning sets, edited by staff"  # the last good version
+
+    path.write_text(text, "utf-8")
+    state = await page.wait(lambda s: not s["problems"])
+    await page.post("say", {"channel": DM, "text": QUESTION})
+    assert _header(await page.reply_to(2)) == title
+
+
+async def test_learn_adds_the_question_to_the_sandbox_content_file(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    _, page, path = sandbox
+    question = "is there a peer group for people running provider collaboratives"
+    await page.post("say", {"channel": DM, "text": question})
+    await page.reply_to(0)
+    async with page.http.get(f"{page.url}sandbox/api/report") as resp:
+        logged = await resp.json()
+    assert logged["report"]["questions"] == 1
+    result = await page.post("learn", {"question": question, "intent": ALS})
+    assert result["ok"], result
+    assert f"added as an example of '{ALS}'" in result["output"][0]
+    assert f"- {question}" in path.read_text(encoding="utf-8")
+    refused = await page.post("learn", {"question": question, "intent": "no_such_intent"})
+    assert not refused["ok"] and refused["output"]
+
+
+async def test_the_page_and_its_files_are_served_from_the_package(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    _, page, _ = sandbox
+    async with page.http.get(page.url) as resp:
+        html = await resp.text()
+    assert resp.status == 200 and "/static/sandbox.js" in html and "http" not in html.replace("http-equiv", "")
+    for name in ("sandbox.js", "blockkit.js", "sandbox.css"):
+        async with page.http.get(f"{page.url}static/{name}") as resp:
+            assert resp.status == 200
+            assert "//cdn" not in (await resp.text())
+    async with page.http.get(f"{page.url}static/../session.py") as resp:
+        assert resp.status == 404
+    # JSON only, from this machine only.
+    async with page.http.post(f"{page.url}sandbox/api/say", data={"channel": DM, "text": "hi"}) as resp:
+        assert resp.status == 415
+    async with page.http.get(f"{page.url}sandbox/api/state", headers={"Host": "evil.example"}) as resp:
+        assert resp.status == 403
