@@ -74,8 +74,8 @@ class MemorySeenStore:
             if expires > now and len(expiries) <= self.max_items:
                 break
             del expiries[oldest]
-        expires = expiries.get(key)
-        if expires is not None and expires > now:
+        current = expiries.get(key)
+        if current is not None and current > now:
             return False
         expiries.pop(key, None)
         expiries[key] = now + (ttl if ttl is not None else self.ttl)
