@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
+# A field line: `  title: ...` or `  - id: ...` (its name starts where group 2 does).
+_FIELD = re.compile(r"^(\s*)(?:-\s+)?([A-Za-z0-9_.-]+):(?:\s+(\S.*))?$")
 # A value that starts with a quote: `title: "...`, `- "...`, `- key: '...`.
 _QUOTED_START = re.compile(r"""^\s*(?:-\s+)?(?:[A-Za-z0-9_.-]+:\s+)?(["'])""")
 
@@ -53,6 +55,22 @@ def _open_quote_before(lines: list[str], last: int) -> tuple[int, int, str] | No
     return found
 
 
+def _indented_under_a_value(lines: list[str], n: int) -> int | None:
+    """Where line `n` starts, when it is a field indented deeper than the field above it and that
+    field already has a value: `title:` pushed in under `- id: x` reads as more of the text "x"."""
+    if not 0 < n < len(lines):
+        return None
+    here = _FIELD.match(lines[n])
+    above = next(
+        (lines[k] for k in range(n - 1, -1, -1) if lines[k].strip() and not lines[k].lstrip().startswith("#")), ""
+    )
+    field = _FIELD.match(above)
+    if here is None or field is None or field.group(3) is None or field.group(3)[0] in "|>":
+        return None
+    indent = len(here.group(1))
+    return indent if indent > field.start(2) else None
+
+
 def explain(text: str, exc: yaml.MarkedYAMLError) -> Explained:
     problem = (exc.problem or "").strip()
     context = (exc.context or "").strip()
@@ -81,6 +99,14 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> Explained:
             f"on lines starting with '- '",
         )
     if "mapping values are not allowed" in problem:
+        over = _indented_under_a_value(lines, line)
+        if over is not None:
+            return Explained(
+                line + 1,
+                over + 1,
+                "this field is indented more than the field above it, so YAML reads it as part of that "
+                "field's text; line it up exactly with the fields around it",
+            )
         return Explained(
             line + 1,
             column + 1,

@@ -89,6 +89,8 @@ def _line_of(text: str, fragment: str) -> int:
         ("    title: A title\n", "    title: 'A title\n", "single quote (') here is never closed"),
         ("    title: A title\n", "    title: Note: a title\n", "put text that contains a colon in double quotes"),
         ("    title: A title\n", "    title: A title\n\ttags: x\n", "a tab is used for indenting here"),
+        # A field pushed in under a field with a value reads as more of that text, not as a colon in it.
+        ("    title: A title\n", "       title: A title\n", "indented more than the field above it"),
     ],
 )
 def test_yaml_mistakes_are_explained_in_plain_english_where_they_start(
