@@ -202,3 +202,18 @@ async def test_the_page_and_its_files_are_served_from_the_package(sandbox: tuple
         assert resp.status == 415
     async with page.http.get(f"{page.url}sandbox/api/state", headers={"Host": "evil.example"}) as resp:
         assert resp.status == 403
+
+
+async def test_commands_as_slack_handles_them(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    """An unknown command is answered by Slack itself (nothing reaches the bot); a staff sub-command is
+    shown as one, never as a question to teach the bot."""
+    server, page, _ = sandbox
+    await page.post("say", {"channel": GENERAL, "text": "/mesenger offers"})
+    notice = await page.reply_to(0, GENERAL)
+    assert notice["ephemeral"] and "/mesenger is not a valid command" in notice["text"]
+    assert server.sandbox.sent == []
+    await page.post("say", {"channel": GENERAL, "text": "/messenger reload"})
+    assert [d.kind for d in server.sandbox.sent] == ["slash_command"]
+    refused = await page.reply_to(1, GENERAL)
+    assert "only the content team can reload" in refused["text"]
+    assert refused["why"]["kind"] == "command" and refused["why"]["what"] == "reload (staff only)"

@@ -43,6 +43,16 @@ def offers_intro(content: Content) -> str:
     return overview.title if overview is not None else "Our offers to leaders"
 
 
+def staff_subcommand(text: str) -> str | None:
+    """'reload' or 'report' when `/messenger <text>` is one of the staff-only sub-commands, else None."""
+    words = text.strip().lower()
+    if words == "reload":
+        return "reload"
+    if words.startswith("report"):
+        return "report"
+    return None
+
+
 def route_command(content: Content, text: str, *, keypoints: bool = False) -> tuple[str, Message]:
     """Map a slash command's text to (what it was, the ephemeral reply)."""
     renderer = content.renderer
@@ -125,11 +135,12 @@ def register(app: AsyncApp, services: Services) -> None:
         user = command.get("user_id")
         text = text_of(command, "text") or ""
         log.debug("command %s text=%r", command.get("command"), text)
-        if not keypoints and text.strip().lower() == "reload":
+        staff = None if keypoints else staff_subcommand(text)
+        if staff == "reload":
             await ack()
             await reload(services, client, respond, user, record)
             return
-        if not keypoints and text.strip().lower().startswith("report"):
+        if staff == "report":
             await ack()
             await staff_report(services, client, respond, user, record, text)
             return

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.app import build_bolt_app
 from bot.learn import learn_example
-from bot.listeners.commands import route_command
+from bot.listeners.commands import route_command, staff_subcommand
 from bot.listeners.events import DM_THREAD
 from bot.runtime import Services, assemble
 from bot.sandbox import payloads
@@ -159,6 +159,11 @@ class Sandbox:
         """A slash command. As in Slack, the command itself is not shown; its reply is (only to the member,
         unless the bot says in_channel)."""
         name, _, text = line.partition(" ")
+        if name not in (self.settings.messenger_command, self.settings.keypoints_command):
+            # Slack answers an unknown command itself: nothing reaches the app.
+            known = f"{self.settings.messenger_command} or {self.settings.keypoints_command}"
+            self._notice(channel, None, f"{name} is not a valid command. This bot's commands are {known}.")
+            return
         reply_to = ReplyTarget(channel, None, None, self._why_command(name, text))
         url = self._response_url(reply_to)
         status, raw = await self._send("slash_command", payloads.slash_command(name, text, channel, url), FORM)
@@ -266,8 +271,9 @@ class Sandbox:
     def _why_command(self, name: str, text: str) -> dict[str, Any]:
         content = self.services.content.current
         keypoints = name == self.settings.keypoints_command
-        if name not in (self.settings.messenger_command, self.settings.keypoints_command):
-            return {"kind": "command", "command": name, "what": "(not one of the bot's commands)"}
+        staff = None if keypoints else staff_subcommand(text)
+        if staff is not None:
+            return {"kind": "command", "command": f"{name} {text}".strip(), "what": f"{staff} (staff only)"}
         what, message = route_command(content, text, keypoints=keypoints)
         answer = content.engine.answer(text)
         if message == content.renderer.answer(answer, shareable=True):

@@ -9,6 +9,7 @@ check keeps another site's page from reaching it through DNS rebinding.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import tempfile
@@ -179,6 +180,14 @@ class SandboxServer:
 
 
 async def run_sandbox(responses_path: Path, port: int = DEFAULT_PORT, out: TextIO = sys.stdout) -> None:
+    # The terminal says when a save is taken up or refused (the page shows it too); nothing else of the
+    # bot's request log, which would drown it.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    content_log = logging.getLogger("bot.content")
+    content_log.addHandler(handler)
+    content_log.setLevel(logging.INFO)
+    content_log.propagate = False
     server = SandboxServer(responses_path, port)
     url = await server.start()
     out.write(

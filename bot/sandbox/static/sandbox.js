@@ -96,7 +96,9 @@
       panel.appendChild(el("p", "why-note", "A fixed sub-command: no matching was needed."));
       return panel;
     }
-    row("question", why.question);
+    // A very long question would make the panel a tall column: show its start (learning uses it whole).
+    const q = why.question || "";
+    row("question", q.length > 280 ? `${q.slice(0, 280)}… (${q.length} characters)` : q);
     if (why.intent) row("intent", intentNode(why.intent, why.title));
     else row("intent", "none: the bot said it does not know (fallback)");
     const conf = el("span", "why-value");
