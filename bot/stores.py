@@ -4,7 +4,7 @@ can serve several instances later. The in-memory versions are bounded in size an
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Literal, Protocol
 
@@ -21,36 +21,6 @@ class ThreadMemory(Protocol):
     async def get(self, channel: str, thread: str) -> str | None: ...
 
     async def set(self, channel: str, thread: str, intent_id: str) -> None: ...
-
-
-class _BoundedTTL:
-    def __init__(self, max_items: int, ttl: float, clock: Clock) -> None:
-        self.max_items = max_items
-        self.ttl = ttl
-        self.clock = clock
-        self.items: OrderedDict[str, tuple[float, str]] = OrderedDict()
-
-    def _expire(self, now: float) -> None:
-        while self.items:
-            key, (expires, _) = next(iter(self.items.items()))
-            if expires > now and len(self.items) <= self.max_items:
-                break
-            del self.items[key]
-
-    def get(self, key: str) -> str | None:
-        now = self.clock()
-        self._expire(now)
-        item = self.items.get(key)
-        return None if item is None or item[0] <= now else item[1]
-
-    def put(self, key: str, value: str, ttl: float | None = None) -> None:
-        now = self.clock()
-        self.items.pop(key, None)
-        self.items[key] = (now + (ttl if ttl is not None else self.ttl), value)
-        # Entries are kept in insertion order and dropped from the old end when expired or over the
-        # size bound; an entry with a shorter per-key TTL behind a longer one is also treated as
-        # absent by get() once expired, so it never outlives its TTL.
-        self._expire(now)
 
 
 class MemorySeenStore:
@@ -88,16 +58,41 @@ class MemorySeenStore:
 
 
 class MemoryThreadMemory:
-    """The last topic answered in each thread (or DM), so short follow-ups keep their context."""
+    """The last topic answered in each thread (or DM), so short follow-ups keep their context.
 
-    def __init__(self, max_items: int = 20_000, ttl: float = 7 * 24 * 3600.0, clock: Clock = time.monotonic) -> None:
-        self._data = _BoundedTTL(max_items, ttl, clock)
+    Two generations of plain dicts rather than a time per entry: every ttl/2 (or when the newer one is
+    half full) the newer becomes the older and the older is dropped, so a topic is kept for at least
+    ttl/2 and at most ttl after it was last set. Per thread that is one dict slot, where an ordered
+    dict with a (time, topic) pair cost three times as much."""
+
+    def __init__(self, max_items: int = 20_000, ttl: float = 14 * 24 * 3600.0, clock: Clock = time.monotonic) -> None:
+        self.max_items = max_items
+        self.half_life = ttl / 2
+        self.clock = clock
+        self.newer: dict[str, str] = {}
+        self.older: dict[str, str] = {}
+        self.rotated_at = clock()
+
+    def _rotate(self) -> None:
+        now = self.clock()
+        if now - self.rotated_at >= 2 * self.half_life:
+            self.newer, self.older, self.rotated_at = {}, {}, now
+        elif now - self.rotated_at >= self.half_life or len(self.newer) >= self.max_items // 2:
+            self.newer, self.older, self.rotated_at = {}, self.newer, now
 
     async def get(self, channel: str, thread: str) -> str | None:
-        return self._data.get(f"{channel}:{thread}")
+        self._rotate()
+        key = f"{channel}:{thread}"
+        return self.newer.get(key) or self.older.get(key)
 
     async def set(self, channel: str, thread: str, intent_id: str) -> None:
-        self._data.put(f"{channel}:{thread}", intent_id)
+        self._rotate()
+        key = f"{channel}:{thread}"
+        self.older.pop(key, None)
+        self.newer[key] = intent_id
+
+    def __len__(self) -> int:
+        return len(self.newer) + len(self.older)
 
 
 Verdict = Literal["ok", "warn", "drop"]
@@ -112,15 +107,14 @@ class RateLimiter:
         self.seconds = seconds
         self.clock = clock
         self.max_users = max_users
-        self.windows: OrderedDict[str, deque[float]] = OrderedDict()
+        # A short list per member, not a deque: a deque's first block alone is about 600 bytes.
+        self.windows: OrderedDict[str, list[float]] = OrderedDict()
         self.warned_until: dict[str, float] = {}
 
     def check(self, user: str) -> Verdict:
         now = self.clock()
-        window = self.windows.pop(user, None) or deque()
+        window = [t for t in self.windows.pop(user, ()) if t > now - self.seconds]
         self.windows[user] = window
-        while window and window[0] <= now - self.seconds:
-            window.popleft()
         while len(self.windows) > self.max_users:
             old, _ = self.windows.popitem(last=False)
             self.warned_until.pop(old, None)

@@ -27,13 +27,29 @@ async def test_seen_store_is_bounded_in_time_and_size() -> None:
     assert await seen.first_time("short", ttl=1)
 
 
-async def test_thread_memory_expires() -> None:
+async def test_thread_memory_keeps_a_topic_half_its_ttl_at_least_and_its_ttl_at_most() -> None:
     clock = Clock()
     threads = MemoryThreadMemory(ttl=60, clock=clock)
     await threads.set("C1", "1.0", "rec_edi")
+    clock.now += 29
     assert await threads.get("C1", "1.0") == "rec_edi"
-    clock.now += 61
+    await threads.set("C1", "2.0", "rec_appraisal")
+    clock.now += 2  # a rotation: both are now in the older generation
+    assert await threads.get("C1", "1.0") == "rec_edi" and await threads.get("C1", "2.0") == "rec_appraisal"
+    await threads.set("C1", "2.0", "key_points")  # set again: young again
+    clock.now += 30  # the next rotation drops what was not set since the last one
     assert await threads.get("C1", "1.0") is None
+    assert await threads.get("C1", "2.0") == "key_points"
+    clock.now += 61
+    assert await threads.get("C1", "2.0") is None
+
+
+async def test_thread_memory_is_bounded_in_size() -> None:
+    threads = MemoryThreadMemory(max_items=10, ttl=60, clock=Clock())
+    for n in range(100):
+        await threads.set("C1", f"{n}.0", "rec_edi")
+    assert len(threads) <= 10
+    assert await threads.get("C1", "99.0") == "rec_edi"
 
 
 def test_rate_limiter_answers_then_warns_once_then_drops_then_recovers() -> None:
