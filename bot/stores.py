@@ -26,35 +26,37 @@ class ThreadMemory(Protocol):
 class MemorySeenStore:
     """Deduplication keys (event ids, message timestamps, button clicks) kept in process memory.
 
-    Each key keeps only its expiry time: at two keys per event, a (time, value) pair per key was a
-    third of what a busy hour's keys cost."""
+    Each key keeps only its expiry time, in two generations of plain dicts: the newer becomes the
+    older (and the older is dropped) once the longest time to live asked for has passed, or when the
+    newer holds half of `max_items`. So a key is kept at least until it expires (unless a flood of
+    keys forces it out early, as any bound must) at one dict slot and one float a key."""
 
     def __init__(self, max_items: int = 50_000, ttl: float = 3600.0, clock: Clock = time.monotonic) -> None:
         self.max_items = max_items
         self.ttl = ttl
+        self.horizon = ttl  # the longest time to live asked for so far
         self.clock = clock
-        self.expiries: OrderedDict[str, float] = OrderedDict()
+        self.newer: dict[str, float] = {}
+        self.older: dict[str, float] = {}
+        self.rotated_at = clock()
 
     async def first_time(self, key: str, ttl: float | None = None) -> bool:
         now = self.clock()
-        expiries = self.expiries
-        # Oldest first: drop what has expired, and the oldest beyond the bound.
-        while expiries:
-            oldest, expires = next(iter(expiries.items()))
-            if expires > now and len(expiries) <= self.max_items:
-                break
-            del expiries[oldest]
-        current = expiries.get(key)
-        if current is not None and current > now:
+        ttl = self.ttl if ttl is None else ttl
+        self.horizon = max(self.horizon, ttl)
+        if now - self.rotated_at >= 2 * self.horizon:
+            self.newer, self.older, self.rotated_at = {}, {}, now
+        elif now - self.rotated_at >= self.horizon or len(self.newer) >= self.max_items // 2:
+            self.newer, self.older, self.rotated_at = {}, self.newer, now
+        expires = self.newer.get(key) or self.older.get(key)
+        if expires is not None and expires > now:
             return False
-        expiries.pop(key, None)
-        expiries[key] = now + (ttl if ttl is not None else self.ttl)
-        if len(expiries) > self.max_items:
-            expiries.popitem(last=False)
+        self.older.pop(key, None)
+        self.newer[key] = now + ttl
         return True
 
     def __len__(self) -> int:
-        return len(self.expiries)
+        return len(self.newer) + len(self.older)
 
 
 class MemoryThreadMemory:

@@ -27,6 +27,19 @@ async def test_seen_store_is_bounded_in_time_and_size() -> None:
     assert await seen.first_time("short", ttl=1)
 
 
+async def test_a_long_lived_key_outlasts_short_ones_rotating_by() -> None:
+    """A hand-off is refused a second time for a day, however many hour-long event keys come and go."""
+    clock = Clock()
+    seen = MemorySeenStore(ttl=3600, clock=clock)
+    assert await seen.first_time("handoff:q1:U1", 24 * 3600)
+    for hour in range(23):
+        clock.now += 3600
+        assert await seen.first_time(f"event:{hour}")
+        assert not await seen.first_time("handoff:q1:U1", 24 * 3600)
+    clock.now += 2 * 3600
+    assert await seen.first_time("handoff:q1:U1", 24 * 3600)
+
+
 async def test_thread_memory_keeps_a_topic_half_its_ttl_at_least_and_its_ttl_at_most() -> None:
     clock = Clock()
     threads = MemoryThreadMemory(ttl=60, clock=clock)
