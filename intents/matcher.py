@@ -29,6 +29,9 @@ CHAR_WEIGHT = 0.5
 # example cannot carry a weak match alone.
 BEST_WEIGHT = 0.5
 MAX_ALTERNATIVES = 3
+# How far a topic naming the same recommendation number must lead the recommendation's own intent, on
+# the words besides the number, to answer in its place (see Matcher._number_rival).
+RIVAL_MARGIN = 0.1
 # Words the examples never use still weigh in the question's norm, a little less than the rarest known word.
 UNKNOWN_WEIGHT = 0.8
 
@@ -393,19 +396,24 @@ class Matcher:
                 best = (self.labels[other], sim)
         return best
 
-    def _number_rival(self, question: str, number: int, target: str) -> tuple[str, float] | None:
+    def _number_rival(
+        self, question: str, number: int, target: str, threshold: float, allowed: set[str] | None
+    ) -> tuple[str, float] | None:
         """The intent that answers "progress on rec 7" rather than recommendation 7's own: one whose
-        examples also name the number and that fits the rest of the question ("progress") better."""
-        rivals = self.number_rivals.get(number)
+        examples also name the number and whose score on the rest of the question ("progress") would
+        answer it on its own, clearly ahead of the recommendation's. "Explain recommendation 7" and
+        "what does recommendation 7 say" leave too little for any rival, and stay with the owner."""
+        rivals = [r for r in self.number_rivals.get(number, ()) if allowed is None or r in allowed]
         if not rivals:
             return None
         rest = [w for w in self.words(question) if w not in ("recommendation", f"rec{number}")]
         if not rest:
             return None
         scores = self.scores(" ".join(rest))
-        best = max(rivals, key=lambda label: scores.get(label, 0.0))
-        if scores.get(best, 0.0) > scores.get(target, 0.0):
-            return best, scores[best]
+        best = max(rivals, key=lambda label: (scores.get(label, 0.0), label))
+        score = scores.get(best, 0.0)
+        if score >= threshold and score >= scores.get(target, 0.0) + RIVAL_MARGIN:
+            return best, score
         return None
 
     def match(
@@ -424,11 +432,11 @@ class Matcher:
             return Match(None, round(ranked[0][1], 4), alternatives)
         if number is not None and number in self.rec_numbers:
             target = self.rec_numbers[number]
-            top = self._number_rival(question, number, target)
+            top = self._number_rival(question, number, target, threshold, allowed)
             if top is not None:
                 # "progress on rec 7": a topic whose own examples name recommendation 7 (where the later
                 # recommendations stand) and that fits the rest of the question better answers it.
-                ranked = [(top[0], max(top[1], threshold))] + ranked[1:]
+                ranked = [top] + [kv for kv in ranked if kv[0] != top[0]]
             elif allowed is None or target in allowed:
                 rest = [kv for kv in ranked if kv[0] != target]
                 ranked = [(target, 1.0)] + rest

@@ -217,3 +217,19 @@ async def test_commands_as_slack_handles_them(sandbox: tuple[SandboxServer, Page
     refused = await page.reply_to(1, GENERAL)
     assert "only the content team can reload" in refused["text"]
     assert refused["why"]["kind"] == "command" and refused["why"]["what"] == "reload (staff only)"
+
+
+async def test_a_mention_is_explained_and_taught_as_the_bot_reads_it(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    """The why panel and Learn use the question without the @-mention, as the listener matches it; two
+    questions sent one after the other each keep their own explanation."""
+    _, page, path = sandbox
+    question = "is there a peer group for people running provider collaboratives"
+    await page.post("say", {"channel": GENERAL, "text": question, "mention": True})
+    reply = await page.reply_to(0, GENERAL)
+    assert reply["why"]["question"] == question
+    result = await page.post("learn", {"question": reply["why"]["question"], "intent": ALS})
+    assert result["ok"], result
+    await page.post("say", {"channel": DM, "text": "what are the key points?"})
+    await page.post("say", {"channel": DM, "text": QUESTION})
+    first, second = await page.reply_to(0), await page.reply_to(1)
+    assert first["why"]["intent"] == "key_points" and second["why"]["intent"] == ALS

@@ -98,12 +98,12 @@ class Sandbox:
         )
         try:
             self.services: Services = assemble(self.settings)
-        except Exception:
+            self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)
+            await self.runner.setup()
+            await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        except BaseException:
             await self.standin.stop()
             raise
-        self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
         self.bot_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
         await self.services.recorder.start()
         self.watcher = asyncio.create_task(self.services.content.watch(RELOAD_INTERVAL_SECONDS))
@@ -112,6 +112,7 @@ class Sandbox:
 
     async def stop(self) -> None:
         self.watcher.cancel()
+        await asyncio.gather(self.watcher, return_exceptions=True)
         await self.http.close()
         await self.runner.cleanup()
         await self.standin.stop()
@@ -149,11 +150,23 @@ class Sandbox:
         else:
             kinds = ["message_channel"]
             reply_thread = memory = thread_ts or ts
-        self._pending_why[(channel, reply_thread)] = await self._why_question(shown, channel, memory)
+        # Explained as the bot reads it: the listener strips the mention before matching.
+        key = (channel, reply_thread)
+        self._pending_why[key] = await self._why_question(text, channel, memory)
         for kind in kinds:
             event = payloads.message_event(kind, shown, channel, ts, thread_ts, parent_user)
             await self._send(kind, json.dumps(event), JSON)
+        await self._settle(key)
         return message
+
+    async def _settle(self, key: tuple[str, str | None], timeout: float = 3.0) -> None:
+        """Wait for the reply that takes the pending explanation, so the member's next message (two quick
+        DM questions) cannot take its place; a question the bot leaves unanswered drops it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while key in self._pending_why and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+            self.sync()  # take up what the bot has posted so far
+        self._pending_why.pop(key, None)
 
     async def command(self, channel: str, line: str) -> None:
         """A slash command. As in Slack, the command itself is not shown; its reply is (only to the member,
@@ -190,6 +203,9 @@ class Sandbox:
             if message.channel.startswith("D") and thread_ts is None:
                 reply_thread = None
             self._pending_why[(message.channel, reply_thread)] = why
+            pending: tuple[str, str | None] | None = (message.channel, reply_thread)
+        else:
+            pending = None
         body = payloads.block_actions(
             element,
             block_id,
@@ -199,6 +215,8 @@ class Sandbox:
             ephemeral=message.ephemeral,
         )
         status, _ = await self._send("block_actions", body, FORM)
+        if pending is not None:
+            await self._settle(pending)
         return {"status": status, "url": element.get("url")}
 
     async def click_home(self, block_id: str, action_id: str) -> dict[str, Any]:

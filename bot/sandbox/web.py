@@ -205,3 +205,5 @@ async def run_sandbox(responses_path: Path, port: int = DEFAULT_PORT, out: TextI
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await server.stop()
+        content_log.removeHandler(handler)
+        content_log.propagate = True
