@@ -75,6 +75,9 @@ _TOP_FIELDS = _schema(Catalogue)
 _SETTINGS_FIELDS = _schema(ContentSettings)
 _INTENT_FIELDS = _schema(Intent)
 _LINK_FIELDS = _schema(Link)
+_FIELD_NAMES = (
+    frozenset(_TOP_FIELDS) | frozenset(_SETTINGS_FIELDS) | frozenset(_INTENT_FIELDS) | frozenset(_LINK_FIELDS)
+)
 _VOCABULARY_PARTS = ("numbers", "synonyms", "concepts", "phrases")
 _ANY_KEY: dict[str, bool] = {}  # a mapping whose keys staff choose (the vocabulary's words)
 # Broadcasts and mentions have no place in content: <!channel>, <!here>, <@U123>, plain @here.
@@ -287,7 +290,7 @@ def _compose_reporting(text: str, checker: _Checker) -> Node | None:
                 return None
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        explained = explain(text, exc)
+        explained = explain(text, exc, _FIELD_NAMES)
         checker.problems.append(Problem(checker.path, explained.line, explained.column, explained.message))
         return None
     except yaml.YAMLError as exc:

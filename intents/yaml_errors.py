@@ -55,12 +55,15 @@ def _open_quote_before(lines: list[str], last: int) -> tuple[int, int, str] | No
     return found
 
 
-def _indented_under_a_value(lines: list[str], n: int) -> int | None:
-    """Where line `n` starts, when it is a field indented deeper than the field above it and that
-    field already has a value: `title:` pushed in under `- id: x` reads as more of the text "x"."""
+def _indented_under_a_value(lines: list[str], n: int, fields: frozenset[str]) -> int | None:
+    """Where line `n` starts, when it is one of the file's field names (`fields`) indented deeper than
+    the field above it, and that field already has a value: `title:` pushed in under `- id: x` reads as
+    more of the text "x". A wrapped line of text such as "Deadline: 30 June" is a colon in text."""
     if not 0 < n < len(lines):
         return None
     here = _FIELD.match(lines[n])
+    if here is None or here.group(2) not in fields:
+        return None
     above = next(
         (lines[k] for k in range(n - 1, -1, -1) if lines[k].strip() and not lines[k].lstrip().startswith("#")), ""
     )
@@ -71,7 +74,8 @@ def _indented_under_a_value(lines: list[str], n: int) -> int | None:
     return indent if indent > field.start(2) else None
 
 
-def explain(text: str, exc: yaml.MarkedYAMLError) -> Explained:
+def explain(text: str, exc: yaml.MarkedYAMLError, fields: frozenset[str] = frozenset()) -> Explained:
+    """`fields`: the field names the file may use, to tell a field out of line from text with a colon."""
     problem = (exc.problem or "").strip()
     context = (exc.context or "").strip()
     mark = exc.problem_mark or exc.context_mark
@@ -99,7 +103,7 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> Explained:
             f"on lines starting with '- '",
         )
     if "mapping values are not allowed" in problem:
-        over = _indented_under_a_value(lines, line)
+        over = _indented_under_a_value(lines, line, fields)
         if over is not None:
             return Explained(
                 line + 1,

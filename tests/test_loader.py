@@ -91,6 +91,12 @@ def _line_of(text: str, fragment: str) -> int:
         ("    title: A title\n", "    title: A title\n\ttags: x\n", "a tab is used for indenting here"),
         # A field pushed in under a field with a value reads as more of that text, not as a colon in it.
         ("    title: A title\n", "       title: A title\n", "indented more than the field above it"),
+        # A wrapped line of text that happens to hold "Word: " is a colon in text, not a field out of line.
+        (
+            "    summary: A summary long enough",
+            "    summary: A summary long enough\n      Deadline: 30 June 2026,",
+            "put text that contains a colon in double quotes",
+        ),
     ],
 )
 def test_yaml_mistakes_are_explained_in_plain_english_where_they_start(
@@ -102,7 +108,7 @@ def test_yaml_mistakes_are_explained_in_plain_english_where_they_start(
     text = SETTINGS + intents
     path = write(tmp_path, text)
     [problem] = problems_of(path)
-    line = _line_of(text, fix.strip().split("\n")[-1] if "\t" in fix else fix.strip())
+    line = _line_of(text, fix.strip().split("\n")[-1])  # the line the mistake is on: the last one written
     assert problem.startswith(f"{path}:{line}:"), problem
     assert expected in problem
     assert "YAML syntax error" not in problem
