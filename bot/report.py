@@ -42,7 +42,9 @@ def _suggest(engine: Engine, text: str) -> str | None:
     if not scores:
         return None
     best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0]))
-    return best if score > off_topic else None
+    if score <= off_topic or engine.held_back(text, best, score):
+        return None  # off-topic, or nothing in it is ours: teaching it to a topic would mislead
+    return best
 
 
 def group_unanswered(engine: Engine, texts: Sequence[str]) -> list[UnansweredGroup]:

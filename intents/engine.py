@@ -78,15 +78,21 @@ class Engine:
         """The best intent, and alternatives no weaker than the suggestion floor: a fallback that names
         a barely related topic ("weather in Leeds" -> action learning sets) misleads more than it helps."""
         match = self.matcher.match(question, self.threshold, floor=self.suggestion_floor)
-        if match.intent_id is None or match.confidence >= ANCHOR_CONFIDENCE or not self.anchors:
-            return match
-        intent = self.catalogue.get(match.intent_id)
+        if self.held_back(question, match.intent_id, match.confidence):
+            # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
+            return Match(None, match.confidence, ())
+        return match
+
+    def held_back(self, question: str, intent_id: str | None, confidence: float) -> bool:
+        """Whether a topic scoring `confidence` is held back for want of an anchor word: weak, and the
+        question shares no word of ours and points back at nothing (see ANCHOR_CONFIDENCE)."""
+        if intent_id is None or confidence >= ANCHOR_CONFIDENCE or not self.anchors:
+            return False
+        intent = self.catalogue.get(intent_id)
         if intent is None or not intent.is_topic:
-            return match
-        if set(self.matcher.words(question)) & self.anchors or set(self.matcher.normalise(question)) & POINTING_WORDS:
-            return match
-        # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
-        return Match(None, match.confidence, ())
+            return False
+        words = set(self.matcher.words(question))
+        return not (words & self.anchors or set(self.matcher.normalise(question)) & POINTING_WORDS)
 
     def suggestions(self, question: str) -> tuple[str, ...]:
         """The intent ids a fallback would offer for this question had it fallen back, whatever its

@@ -38,6 +38,8 @@ class Explanation:
     offered: tuple[str, ...]  # those the reply offered as buttons ("Did you mean"): above the floor
     best_example: Example | None  # the example most like the question, of any intent
     best_of_intent: Example | None  # the chosen intent's example most like the question
+    # A topic that scored above the threshold but was held back: the question has no word of ours.
+    held_back: str | None = None
 
 
 def example_similarities(matcher: Matcher, question: str) -> list[float]:
@@ -87,6 +89,14 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
     intent_id = answer.intent.id if answer.intent else None
     alternatives = tuple((c.intent_id, c.score) for c in match.alternatives if c.intent_id != intent_id)
     best, of_intent = best_examples(engine, answer.question, intent_id)
+    held_back = None
+    if (
+        answer.intent is None
+        and match.intent_id is not None
+        and engine.held_back(answer.question, match.intent_id, match.confidence)
+    ):
+        held_back = match.intent_id
+        alternatives = ((match.intent_id, match.confidence), *alternatives)
     return Explanation(
         question=answer.question,
         intent_id=intent_id,
@@ -98,6 +108,7 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
         offered=tuple(i.id for i in answer.alternatives),
         best_example=best,
         best_of_intent=of_intent,
+        held_back=held_back,
     )
 
 

@@ -202,3 +202,70 @@ def test_eval_reports_what_the_floor_lets_through(engine: Engine) -> None:
         f"suggestion floor {engine.suggestion_floor:g}" in text and "off-topic fallbacks showing suggestions:" in text
     )
     assert "suggestion hit rate" in text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how do I find the area of a circle", "i need to speak to customer service about my flight", "pay my gas bill"],
+)
+def test_a_weak_topic_with_no_word_of_ours_is_held_back(engine: Engine, question: str) -> None:
+    """The anchor gate: a topic scoring under ANCHOR_CONFIDENCE through one everyday word ("find",
+    "speak", "bill") gives the plain fallback, with no "did you mean"."""
+    answer = engine.answer(question)
+    assert answer.intent is None and answer.alternatives == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [
+        ("who pays for it", "funding_implementation"),  # points back at the conversation
+        ("is any of it funded", "funding_implementation"),
+        ("which recommendations have actually been delivered", "implementation_progress"),  # anchor words
+    ],
+)
+def test_a_question_pointing_back_or_holding_our_words_is_not_held_back(
+    engine: Engine, question: str, intent_id: str
+) -> None:
+    answer = engine.answer(question)
+    assert answer.intent is not None and answer.intent.id == intent_id
+
+
+def test_held_back_is_only_for_weak_topics(engine: Engine) -> None:
+    assert not engine.held_back("how do I find the area of a circle", "review_findings", 0.9)
+    assert not engine.held_back("thanks a lot", "thanks", 0.25)  # small talk needs no anchor
+    assert engine.held_back("how do I find the area of a circle", "review_findings", 0.29)
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [
+        ("what does recommendation 7 say", "rec_challenged_roles"),
+        ("explain recommendation 7", "rec_challenged_roles"),
+        ("who does recommendation 7 affect", "rec_challenged_roles"),
+        ("what happened to recommendation 5", "recs_5_to_7_status"),
+        ("any update on recommendation 6 since 2022", "recs_5_to_7_status"),
+    ],
+)
+def test_a_number_goes_to_its_recommendation_unless_the_rest_asks_where_it_stands(
+    engine: Engine, question: str, intent_id: str
+) -> None:
+    answer = engine.answer(question)
+    assert answer.intent is not None and answer.intent.id == intent_id
+    assert intent_id not in {i.id for i in answer.alternatives}
+
+
+def test_an_offers_only_lookup_never_takes_a_rival(engine: Engine) -> None:
+    assert engine.signup_offer("progress on recommendation 7") is None or engine.signup_offer(
+        "progress on recommendation 7"
+    ).is_offer  # type: ignore[union-attr]
+
+
+def test_the_weekly_report_never_suggests_teaching_a_held_back_question(engine: Engine) -> None:
+    """`bot report` and its Learn suggestion decide as the engine does: a question held back for want
+    of a word of ours is not offered to a topic."""
+    from bot.report import group_unanswered
+
+    [circle] = group_unanswered(engine, ["how do I find the area of a circle"])
+    assert circle.suggested is None
+    [findings] = group_unanswered(engine, ["what did messenger find about board leadership"])
+    assert findings.suggested == "review_findings"

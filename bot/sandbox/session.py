@@ -274,6 +274,7 @@ class Sandbox:
             "offered": list(found.offered),
             "best_example": _example(found.best_example, titles),
             "best_of_intent": _example(found.best_of_intent, titles),
+            "held_back": found.held_back,
             "path": self.responses_path.name,
         }
 

@@ -110,6 +110,11 @@
     conf.appendChild(bar);
     row("confidence", conf);
     if (why.followup) row("follow-up", "a reply in the thread, about its topic (" + why.mode + ")");
+    if (why.held_back) {
+      row("held back", "the closest topic, " + why.held_back + ", scored under 0.35 and the question " +
+        "shares no word with the topics' examples, so the bot said it does not know. If it is a real " +
+        "question for this topic, add examples with its words.");
+    }
     const alts = el("ol", "alternatives");
     for (const a of why.alternatives) {
       const li = el("li");
