@@ -255,9 +255,10 @@ def test_a_number_goes_to_its_recommendation_unless_the_rest_asks_where_it_stand
 
 
 def test_an_offers_only_lookup_never_takes_a_rival(engine: Engine) -> None:
-    assert engine.signup_offer("progress on recommendation 7") is None or engine.signup_offer(
-        "progress on recommendation 7"
-    ).is_offer  # type: ignore[union-attr]
+    assert (
+        engine.signup_offer("progress on recommendation 7") is None
+        or engine.signup_offer("progress on recommendation 7").is_offer
+    )  # type: ignore[union-attr]
 
 
 def test_the_weekly_report_never_suggests_teaching_a_held_back_question(engine: Engine) -> None:
