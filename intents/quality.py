@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from intents.engine import ANCHOR_CONFIDENCE, POINTING_WORDS, anchor_words
 from intents.loader import Problem
 from intents.matcher import OUT_OF_SCOPE, Matcher, recommendation_number
 from intents.model import Catalogue
+from intents.text import content_words
 
 # An example is reported as misrouted when another intent beats its own by more than this.
 MISROUTE_MARGIN = 0.15
@@ -27,6 +29,7 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
     path = str(catalogue.path)
     warnings: list[Problem] = []
     leaning: Counter[tuple[str, str]] = Counter()
+    anchors = anchor_words(catalogue, matcher)
     for doc_id, (label, text) in enumerate(zip(matcher.labels, matcher.texts, strict=False)):
         if rec_numbers.get(recommendation_number(text, matcher.vocabulary.numbers) or 0) == label:
             continue  # answered by its number, whatever the words say
@@ -41,6 +44,24 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
                     *lines.get((label, text), (intents[label].line, 1)),
                     f"intent '{label}' field 'examples': '{text}' is matched to '{other}' "
                     f"({ranked[0][1]:.2f} against {own:.2f}); reword it or add examples like it",
+                    "warning",
+                )
+            )
+        tokens = matcher.normalise(text)
+        if (
+            anchors
+            and intents[label].is_topic
+            and own < ANCHOR_CONFIDENCE
+            and not set(content_words(tokens)) & anchors
+            and not set(tokens) & POINTING_WORDS
+        ):
+            warnings.append(
+                Problem(
+                    path,
+                    *lines.get((label, text), (intents[label].line, 1)),
+                    f"intent '{label}' field 'examples': '{text}' has none of the words the topics share "
+                    f"(it scores {own:.2f}, under {ANCHOR_CONFIDENCE}), so a member asking this way is told "
+                    "the bot does not know; add examples that ask it in the topic's own words",
                     "warning",
                 )
             )

@@ -209,3 +209,14 @@ def test_check_warns_about_overlapping_intents(tmp_path: Path) -> None:
     path, _ = _with_examples(tmp_path, "thanks", strays)
     result = run("-m", "bot", "check", str(path))
     assert "warning: intents 'key_points' and 'thanks' overlap" in result.stdout
+
+
+def test_check_warns_about_examples_the_anchor_gate_would_hold_back(tmp_path: Path) -> None:
+    """A topic example with none of the topics' words, scoring weakly without itself, would be held back
+    for a member who asks that way: `check` says so at the example's line."""
+    path, text = _with_examples(tmp_path, "funding_implementation", ["how do I book a table for dinner"])
+    result = run("-m", "bot", "check", str(path))
+    line = text.splitlines().index("      - how do I book a table for dinner") + 1
+    assert f"{path}:{line}:9: warning: intent 'funding_implementation' field 'examples': " in result.stdout
+    assert "has none of the words the topics share" in result.stdout
+    assert "has none of the words" not in run("-m", "bot", "check", str(RESPONSES)).stdout
