@@ -26,28 +26,40 @@ class ThreadMemory(Protocol):
 class MemorySeenStore:
     """Deduplication keys (event ids, message timestamps, button clicks) kept in process memory.
 
-    Each key keeps only its expiry time, in two generations of plain dicts: the newer becomes the
-    older (and the older is dropped) once the longest time to live asked for has passed, or when the
-    newer holds half of `max_items`. So a key is kept at least until it expires (unless a flood of
-    keys forces it out early, as any bound must) at one dict slot and one float a key."""
+    Keys living up to `ttl` (every event and message key) keep only their expiry, in two generations
+    of plain dicts: every `ttl` (or when the newer holds half of `max_items`) the newer becomes the
+    older and the older is dropped, so such a key is kept until it expires, at one dict slot and one
+    float, unless a flood of keys forces it out early, as any bound must. The rare key asked to live
+    longer (a hand-off, refused again for a day) waits in its own ordered store, by its own expiry,
+    so no flood of event keys can push it out."""
 
-    def __init__(self, max_items: int = 50_000, ttl: float = 3600.0, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, max_items: int = 50_000, ttl: float = 3600.0, clock: Clock = time.monotonic, max_lasting: int = 5_000
+    ) -> None:
         self.max_items = max_items
         self.ttl = ttl
-        self.horizon = ttl  # the longest time to live asked for so far
         self.clock = clock
         self.newer: dict[str, float] = {}
         self.older: dict[str, float] = {}
         self.rotated_at = clock()
+        self.max_lasting = max_lasting
+        self.lasting: OrderedDict[str, float] = OrderedDict()
+
+    def _rotate(self, now: float) -> None:
+        if now - self.rotated_at >= 2 * self.ttl:
+            self.newer, self.older, self.rotated_at = {}, {}, now
+        elif now - self.rotated_at >= self.ttl:
+            # On the boundary, not `now`: a key set just before it still gets its full ttl.
+            self.newer, self.older, self.rotated_at = {}, self.newer, self.rotated_at + self.ttl
+        elif len(self.newer) >= self.max_items // 2:
+            self.newer, self.older, self.rotated_at = {}, self.newer, now
 
     async def first_time(self, key: str, ttl: float | None = None) -> bool:
         now = self.clock()
         ttl = self.ttl if ttl is None else ttl
-        self.horizon = max(self.horizon, ttl)
-        if now - self.rotated_at >= 2 * self.horizon:
-            self.newer, self.older, self.rotated_at = {}, {}, now
-        elif now - self.rotated_at >= self.horizon or len(self.newer) >= self.max_items // 2:
-            self.newer, self.older, self.rotated_at = {}, self.newer, now
+        if ttl > self.ttl:
+            return self._first_lasting(key, now, ttl)
+        self._rotate(now)
         expires = self.newer.get(key) or self.older.get(key)
         if expires is not None and expires > now:
             return False
@@ -55,8 +67,22 @@ class MemorySeenStore:
         self.newer[key] = now + ttl
         return True
 
+    def _first_lasting(self, key: str, now: float, ttl: float) -> bool:
+        lasting = self.lasting
+        while lasting:
+            oldest, expires = next(iter(lasting.items()))
+            if expires > now and len(lasting) <= self.max_lasting:
+                break
+            del lasting[oldest]
+        current = lasting.get(key)
+        if current is not None and current > now:
+            return False
+        lasting.pop(key, None)
+        lasting[key] = now + ttl
+        return True
+
     def __len__(self) -> int:
-        return len(self.newer) + len(self.older)
+        return len(self.newer) + len(self.older) + len(self.lasting)
 
 
 class MemoryThreadMemory:
@@ -79,7 +105,10 @@ class MemoryThreadMemory:
         now = self.clock()
         if now - self.rotated_at >= 2 * self.half_life:
             self.newer, self.older, self.rotated_at = {}, {}, now
-        elif now - self.rotated_at >= self.half_life or len(self.newer) >= self.max_items // 2:
+        elif now - self.rotated_at >= self.half_life:
+            # On the boundary, not `now`: however late the call, nothing outlives ttl.
+            self.newer, self.older, self.rotated_at = {}, self.newer, self.rotated_at + self.half_life
+        elif len(self.newer) >= self.max_items // 2:
             self.newer, self.older, self.rotated_at = {}, self.newer, now
 
     async def get(self, channel: str, thread: str) -> str | None:

@@ -40,6 +40,28 @@ async def test_a_long_lived_key_outlasts_short_ones_rotating_by() -> None:
     assert await seen.first_time("handoff:q1:U1", 24 * 3600)
 
 
+async def test_a_flood_of_event_keys_never_pushes_out_a_hand_off() -> None:
+    seen = MemorySeenStore(max_items=100, ttl=3600, clock=Clock())
+    assert await seen.first_time("handoff:q1:U1", 24 * 3600)
+    for n in range(10_000):
+        await seen.first_time(f"event:{n}")
+    assert not await seen.first_time("handoff:q1:U1", 24 * 3600)
+    assert len(seen) <= 101
+
+
+async def test_a_key_set_just_before_a_rotation_keeps_its_full_time() -> None:
+    clock = Clock()
+    seen = MemorySeenStore(ttl=100, clock=clock)
+    clock.now += 99
+    assert await seen.first_time("event:late")
+    clock.now += 51  # a rotation: the key moves to the older generation
+    assert await seen.first_time("event:other")
+    clock.now += 48  # 99 after it was set
+    assert not await seen.first_time("event:late")
+    clock.now += 2  # 101 after: expired
+    assert await seen.first_time("event:late")
+
+
 async def test_thread_memory_keeps_a_topic_half_its_ttl_at_least_and_its_ttl_at_most() -> None:
     clock = Clock()
     threads = MemoryThreadMemory(ttl=60, clock=clock)
