@@ -259,6 +259,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if where is None:
         return code
     print(f"question log schema up to date: {where}")
+    if os.environ.get("DYNO") and not os.environ.get("DATABASE_URL", "").strip():
+        # On a platform dyno the disk is wiped at every restart and deploy: the log would not last.
+        print(
+            "warning: DATABASE_URL is not set, so the question log is a SQLite file on this dyno's disk, "
+            "lost at every restart and deploy; give it a database (README, Deploy, step 3)",
+            file=sys.stderr,
+        )
     return 0
 
 

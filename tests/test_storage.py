@@ -509,3 +509,14 @@ async def test_postgres_creates_the_schema_a_url_names() -> None:
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
     assert {t[0] for t in tables} == {"schema_version", "questions", "feedback", "handoffs"}
+
+
+def test_cli_migrate_on_a_dyno_without_a_database_warns_that_the_log_will_not_last(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_") and k != "DATABASE_URL"}
+    env.update(DYNO="release.1", HOME=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith("warning: DATABASE_URL is not set") and "lost at every restart" in warning
