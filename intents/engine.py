@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from intents.matcher import OUT_OF_SCOPE, Matcher
-from intents.model import Answer, Catalogue, Intent, Match
+from intents.matcher import MAX_ALTERNATIVES, OUT_OF_SCOPE, Matcher
+from intents.model import Answer, Candidate, Catalogue, Intent, Match
 from intents.text import content_words
 
 FOLLOWUP_THRESHOLD = 0.55
@@ -69,6 +69,9 @@ class Engine:
         self.suggestion_floor = catalogue.settings.suggestion_floor
         self.matcher, self.followups = build_matchers(catalogue)
         self.anchors = anchor_words(catalogue, self.matcher)
+        # topic -> the intent reporting where it stands; and the words that ask that, as the matcher reads them
+        self.status_intent = {topic: i.id for i in catalogue.intents for topic in i.status_of}
+        self.status_words = {w for phrase in catalogue.settings.status_words for w in self.matcher.normalise(phrase)}
         # Every word the follow-up phrases use: what is left of a question without them names its topic.
         self.followup_words = {
             w for phrases in catalogue.settings.followups.values() for p in phrases for w in self.matcher.normalise(p)
@@ -81,7 +84,17 @@ class Engine:
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return Match(None, match.confidence, ())
-        return match
+        return self._where_it_stands(question, match)
+
+    def _where_it_stands(self, question: str, match: Match) -> Match:
+        """'Was the national induction ever introduced?' names recommendation 1's topic but asks where it
+        stands: the intent that reports on it (its `status_of`) answers, the topic itself comes next."""
+        status = self.status_intent.get(match.intent_id or "")
+        if status is None or not set(self.matcher.normalise(question)) & self.status_words:
+            return match
+        topic = Candidate(match.intent_id, match.confidence)  # type: ignore[arg-type]
+        rest = tuple(c for c in match.alternatives if c.intent_id != status)
+        return Match(status, match.confidence, (topic, *rest)[:MAX_ALTERNATIVES])
 
     def held_back(self, question: str, intent_id: str | None, confidence: float) -> bool:
         """Whether a topic scoring `confidence` is held back for want of an anchor word: weak, and the

@@ -441,6 +441,9 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
     out_of_scope: tuple[str, ...] = ()
     if "out_of_scope" in fields:
         out_of_scope = tuple(t for t, _ in c.strings(fields["out_of_scope"], "settings.out_of_scope") or [])
+    status_words: tuple[str, ...] = ()
+    if "status_words" in fields:
+        status_words = tuple(t for t, _ in c.strings(fields["status_words"], "settings.status_words") or [])
     if threshold is None or floor is None or None in texts.values():
         return None
     return ContentSettings(
@@ -453,6 +456,7 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         staff_usergroup_ids=staff_groups,
         followups=followups,
         out_of_scope=out_of_scope,
+        status_words=status_words,
         review_after_days=review_after_days,
         **handoff,  # type: ignore[arg-type]
     )
@@ -493,18 +497,24 @@ def _intents(c: _Checker, node: Node, vocabulary: Vocabulary) -> list[Intent]:
         return []
     intents: list[Intent] = []
     id_nodes: dict[str, Node] = {}
-    related_refs: list[tuple[str, str, Node]] = []
+    related_refs: list[tuple[str, str, str, Node]] = []  # (owner, field, the id it names, where)
     example_owner: dict[str, tuple[str, Node]] = {}
     rec_numbers: dict[int, str] = {}
     for position, item in enumerate(node.value, 1):
         intent = _intent(c, item, position, vocabulary, id_nodes, related_refs, example_owner, rec_numbers)
         if intent is not None:
             intents.append(intent)
-    for owner, ref, ref_node in related_refs:
+    reported_by: dict[str, str] = {}
+    for owner, name, ref, ref_node in related_refs:
+        where = f"intent '{owner}' field '{name}'"
         if ref not in id_nodes:
-            c.add(ref_node, f"intent '{owner}' field 'related': no intent has the id '{ref}'")
+            c.add(ref_node, f"{where}: no intent has the id '{ref}'")
         elif ref == owner:
-            c.add(ref_node, f"intent '{owner}' field 'related': an intent cannot be related to itself")
+            c.add(ref_node, f"{where}: an intent cannot name itself here")
+        elif name == "status_of" and ref in reported_by:
+            c.add(ref_node, f"{where}: '{ref}' is already reported on by '{reported_by[ref]}'")
+        elif name == "status_of":
+            reported_by[ref] = owner
     return intents
 
 
@@ -523,7 +533,7 @@ def _intent(
     position: int,
     vocabulary: Vocabulary,
     id_nodes: dict[str, Node],
-    related_refs: list[tuple[str, str, Node]],
+    related_refs: list[tuple[str, str, str, Node]],
     example_owner: dict[str, tuple[str, Node]],
     rec_numbers: dict[int, str],
 ) -> Intent | None:
@@ -599,7 +609,12 @@ def _intent(
     if "related" in fields:
         for ref, ref_node in c.strings(fields["related"], f"{name} field 'related'") or []:
             related.append(ref)
-            related_refs.append((intent_id or name, ref, ref_node))
+            related_refs.append((intent_id or name, "related", ref, ref_node))
+    status_of: list[str] = []
+    if "status_of" in fields:
+        for ref, ref_node in c.strings(fields["status_of"], f"{name} field 'status_of'") or []:
+            status_of.append(ref)
+            related_refs.append((intent_id or name, "status_of", ref, ref_node))
     rec_number = None
     if "recommendation_number" in fields:
         value = c.number(fields["recommendation_number"], f"{name} field 'recommendation_number'", integer=True)
@@ -630,6 +645,7 @@ def _intent(
         reviewed=reviewed,
         more=more,
         recommendation_number=rec_number,
+        status_of=tuple(status_of),
         line=node.start_mark.line + 1,
         example_lines=tuple(example_lines),
         field_lines=tuple(_field_lines(fields)),

@@ -48,6 +48,9 @@ class Intent:
     related: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     signup: Link | None = field(default=None, metadata=in_file(required=False))
     recommendation_number: int | None = field(default=None, metadata=in_file(required=False))
+    # The topics whose progress this intent reports ("where recommendations 5 to 7 stand"): a question
+    # about one of them that asks where it stands (settings.status_words) is answered here instead.
+    status_of: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     line: int = 0
     # (line, column) of each example in the file, in the order of `examples`.
     example_lines: tuple[tuple[int, int], ...] = field(default=(), compare=False)
@@ -79,6 +82,8 @@ class ContentSettings:
     staff_usergroup_ids: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     followups: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=in_file(required=False))
     out_of_scope: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    # Words that ask where something stands now ("yet", "since", "progress"): see Intent.status_of.
+    status_words: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     # `bot check` warns about an intent whose `reviewed` date is older than this many days.
     review_after_days: int = field(default=365, metadata=in_file(required=False))
     # "Ask a person": the Slack channel staff watch (C... or G...), and what the member is told.

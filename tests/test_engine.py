@@ -270,3 +270,22 @@ def test_the_weekly_report_never_suggests_teaching_a_held_back_question(engine: 
     assert circle.suggested is None
     [findings] = group_unanswered(engine, ["what did messenger find about board leadership"])
     assert findings.suggested == "review_findings"
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [
+        ("was the national induction ever introduced", "implementation_progress"),
+        ("has the specialist NED appointments team been set up yet", "recs_5_to_7_status"),
+        ("is there a single set of standards for managers yet", "management_framework"),
+        ("what does recommendation 1 propose", "rec_collaborative_leadership"),  # no status word: the topic
+    ],
+)
+def test_asking_where_a_topic_stands_goes_to_the_intent_reporting_on_it(
+    engine: Engine, question: str, intent_id: str
+) -> None:
+    answer = engine.answer(question)
+    assert answer.intent is not None and answer.intent.id == intent_id
+    if intent_id != "rec_collaborative_leadership":
+        reporting = engine.catalogue.get(intent_id)
+        assert reporting is not None and answer.alternatives[0].id in reporting.status_of  # the topic comes next

@@ -312,3 +312,35 @@ def test_links_are_checked_in_every_text_field(tmp_path: Path) -> None:
         f"{path}:9:21: intent 'alpha' field 'details' item 2",
         f"{path}:14:21: intent 'alpha' field 'links' item 1 label",
     ], found
+
+
+@pytest.mark.parametrize(
+    ("status_of", "expected"),
+    [
+        ("[nowhere]", "field 'status_of': no intent has the id 'nowhere'"),
+        ("[alpha]", "field 'status_of': an intent cannot name itself here"),
+    ],
+)
+def test_status_of_names_other_intents(tmp_path: Path, status_of: str, expected: str) -> None:
+    text = (
+        SETTINGS
+        + GOOD_INTENT.format(id="alpha").replace(
+            "    title: A title\n", f"    title: A title\n    status_of: {status_of}\n"
+        )
+        + GOOD_INTENT.format(id="beta")
+    )
+    path = write(tmp_path, text)
+    [problem] = [p for p in problems_of(path) if "field 'status_of'" in p]
+    assert problem.startswith(f"{path}:{_line_of(text, 'status_of')}:") and expected in problem
+
+
+def test_a_topic_is_reported_on_by_one_intent_only(tmp_path: Path) -> None:
+    text = (
+        SETTINGS
+        + GOOD_INTENT.format(id="alpha").replace("    title: A title\n", "    title: A title\n    status_of: [gamma]\n")
+        + GOOD_INTENT.format(id="beta").replace("    title: A title\n", "    title: A title\n    status_of: [gamma]\n")
+        + GOOD_INTENT.format(id="gamma")
+    )
+    path = write(tmp_path, text)
+    [problem] = [p for p in problems_of(path) if "field 'status_of'" in p]
+    assert "'gamma' is already reported on by 'alpha'" in problem
