@@ -233,3 +233,20 @@ async def test_a_mention_is_explained_and_taught_as_the_bot_reads_it(sandbox: tu
     await page.post("say", {"channel": DM, "text": QUESTION})
     first, second = await page.reply_to(0), await page.reply_to(1)
     assert first["why"]["intent"] == "key_points" and second["why"]["intent"] == ALS
+
+
+async def test_a_link_button_on_the_home_tab_reaches_the_bot_as_slack_sends_it(
+    sandbox: tuple[SandboxServer, Page, Path],
+) -> None:
+    """The Home tab's sign-up buttons have no block_id of their own: as in Slack, the stored view gets
+    generated ones, and a click reaches the bot as block_actions from a view (acknowledged, nothing posted)."""
+    server, page, _ = sandbox
+    await page.post("home", {})
+    state = await page.wait(lambda s: s["home"] is not None)
+    block = next(b for b in state["home"]["blocks"] if (b.get("accessory") or {}).get("url"))
+    assert block["block_id"]
+    result = await page.post(
+        "click", {"home": True, "block_id": block["block_id"], "action_id": block["accessory"]["action_id"]}
+    )
+    assert result["status"] == 200 and result["url"] == block["accessory"]["url"]
+    assert [d.kind for d in server.sandbox.sent] == ["app_home_opened", "block_actions"]

@@ -24,7 +24,7 @@ from bot.listeners.commands import route_command, staff_subcommand
 from bot.listeners.events import DM_THREAD
 from bot.runtime import Services, assemble
 from bot.sandbox import payloads
-from bot.sandbox.conversation import Conversation, Message
+from bot.sandbox.conversation import Conversation, Message, as_slack_stores
 from bot.sandbox.payloads import DM, MEMBER
 from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
@@ -359,7 +359,11 @@ class Sandbox:
             elif found is not None:
                 self.conversation.update(found, params.get("text"), params.get("blocks"))
         elif call.method == "views.publish" and call.response:
-            self.conversation.home = call.response.get("view")
+            view = call.response.get("view")
+            if isinstance(view, dict):
+                # As Slack stores it: blocks sent without a block_id get one, which its clicks carry.
+                view = {**view, "blocks": as_slack_stores(view.get("blocks") or [])}
+            self.conversation.home = view
             self.conversation.changed()
         elif call.method == "response_url":
             target = self._replies.get(call.path.rsplit("/", 1)[-1])
