@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Generic, Literal, Protocol, TypeVar
 
 Clock = Callable[[], float]
+V = TypeVar("V")
 
 
 class SeenStore(Protocol):
@@ -23,48 +24,70 @@ class ThreadMemory(Protocol):
     async def set(self, channel: str, thread: str, intent_id: str) -> None: ...
 
 
+class _Generations(Generic[V]):
+    """Values in two generations of plain dicts, rather than a time per entry: every `span` seconds (or
+    when the newer holds half of `max_items`) the newer becomes the older and the older is dropped. A
+    value is kept from `span` to twice `span` after it was last put, at one dict slot, where an ordered
+    dict with a (time, value) pair per entry cost about three times as much."""
+
+    def __init__(self, span: float, max_items: int, clock: Clock) -> None:
+        self.span = span
+        self.max_items = max_items
+        self.clock = clock
+        self.newer: dict[str, V] = {}
+        self.older: dict[str, V] = {}
+        self.rotated_at = clock()
+
+    def _rotate(self) -> None:
+        now = self.clock()
+        if now - self.rotated_at >= 2 * self.span:
+            self.newer, self.older, self.rotated_at = {}, {}, now
+        elif now - self.rotated_at >= self.span:
+            # On the boundary, not `now`: however late the call, nothing outlives twice the span.
+            self.newer, self.older, self.rotated_at = {}, self.newer, self.rotated_at + self.span
+        elif len(self.newer) >= self.max_items // 2:
+            self.newer, self.older, self.rotated_at = {}, self.newer, now
+
+    def get(self, key: str) -> V | None:
+        self._rotate()
+        found = self.newer.get(key)
+        return found if found is not None else self.older.get(key)
+
+    def put(self, key: str, value: V) -> None:
+        self._rotate()
+        self.older.pop(key, None)
+        self.newer[key] = value
+
+    def __len__(self) -> int:
+        return len(self.newer) + len(self.older)
+
+
 class MemorySeenStore:
     """Deduplication keys (event ids, message timestamps, button clicks) kept in process memory.
 
-    Keys living up to `ttl` (every event and message key) keep only their expiry, in two generations
-    of plain dicts: every `ttl` (or when the newer holds half of `max_items`) the newer becomes the
-    older and the older is dropped, so such a key is kept until it expires, at one dict slot and one
-    float, unless a flood of keys forces it out early, as any bound must. The rare key asked to live
-    longer (a hand-off, refused again for a day) waits in its own ordered store, by its own expiry,
-    so no flood of event keys can push it out."""
+    Keys living up to `ttl` (every event and message key) keep only their expiry, in generations a
+    `ttl` long, so such a key is kept until it expires, unless a flood of keys forces it out early, as
+    any bound must. The rare key asked to live longer (a hand-off, refused again for a day) waits in
+    its own ordered store, by its own expiry, so no flood of event keys can push it out."""
 
     def __init__(
         self, max_items: int = 50_000, ttl: float = 3600.0, clock: Clock = time.monotonic, max_lasting: int = 5_000
     ) -> None:
-        self.max_items = max_items
         self.ttl = ttl
         self.clock = clock
-        self.newer: dict[str, float] = {}
-        self.older: dict[str, float] = {}
-        self.rotated_at = clock()
+        self.expiries: _Generations[float] = _Generations(ttl, max_items, clock)
         self.max_lasting = max_lasting
         self.lasting: OrderedDict[str, float] = OrderedDict()
-
-    def _rotate(self, now: float) -> None:
-        if now - self.rotated_at >= 2 * self.ttl:
-            self.newer, self.older, self.rotated_at = {}, {}, now
-        elif now - self.rotated_at >= self.ttl:
-            # On the boundary, not `now`: a key set just before it still gets its full ttl.
-            self.newer, self.older, self.rotated_at = {}, self.newer, self.rotated_at + self.ttl
-        elif len(self.newer) >= self.max_items // 2:
-            self.newer, self.older, self.rotated_at = {}, self.newer, now
 
     async def first_time(self, key: str, ttl: float | None = None) -> bool:
         now = self.clock()
         ttl = self.ttl if ttl is None else ttl
         if ttl > self.ttl:
             return self._first_lasting(key, now, ttl)
-        self._rotate(now)
-        expires = self.newer.get(key) or self.older.get(key)
+        expires = self.expiries.get(key)
         if expires is not None and expires > now:
             return False
-        self.older.pop(key, None)
-        self.newer[key] = now + ttl
+        self.expiries.put(key, now + ttl)
         return True
 
     def _first_lasting(self, key: str, now: float, ttl: float) -> bool:
@@ -82,48 +105,24 @@ class MemorySeenStore:
         return True
 
     def __len__(self) -> int:
-        return len(self.newer) + len(self.older) + len(self.lasting)
+        return len(self.expiries) + len(self.lasting)
 
 
 class MemoryThreadMemory:
-    """The last topic answered in each thread (or DM), so short follow-ups keep their context.
-
-    Two generations of plain dicts rather than a time per entry: every ttl/2 (or when the newer one is
-    half full) the newer becomes the older and the older is dropped, so a topic is kept for at least
-    ttl/2 and at most ttl after it was last set. Per thread that is one dict slot, where an ordered
-    dict with a (time, topic) pair cost three times as much."""
+    """The last topic answered in each thread (or DM), so short follow-ups keep their context: in
+    generations half a `ttl` long, so a topic is kept from ttl/2 to ttl after it was last set."""
 
     def __init__(self, max_items: int = 20_000, ttl: float = 14 * 24 * 3600.0, clock: Clock = time.monotonic) -> None:
-        self.max_items = max_items
-        self.half_life = ttl / 2
-        self.clock = clock
-        self.newer: dict[str, str] = {}
-        self.older: dict[str, str] = {}
-        self.rotated_at = clock()
-
-    def _rotate(self) -> None:
-        now = self.clock()
-        if now - self.rotated_at >= 2 * self.half_life:
-            self.newer, self.older, self.rotated_at = {}, {}, now
-        elif now - self.rotated_at >= self.half_life:
-            # On the boundary, not `now`: however late the call, nothing outlives ttl.
-            self.newer, self.older, self.rotated_at = {}, self.newer, self.rotated_at + self.half_life
-        elif len(self.newer) >= self.max_items // 2:
-            self.newer, self.older, self.rotated_at = {}, self.newer, now
+        self.topics: _Generations[str] = _Generations(ttl / 2, max_items, clock)
 
     async def get(self, channel: str, thread: str) -> str | None:
-        self._rotate()
-        key = f"{channel}:{thread}"
-        return self.newer.get(key) or self.older.get(key)
+        return self.topics.get(f"{channel}:{thread}")
 
     async def set(self, channel: str, thread: str, intent_id: str) -> None:
-        self._rotate()
-        key = f"{channel}:{thread}"
-        self.older.pop(key, None)
-        self.newer[key] = intent_id
+        self.topics.put(f"{channel}:{thread}", intent_id)
 
     def __len__(self) -> int:
-        return len(self.newer) + len(self.older)
+        return len(self.topics)
 
 
 Verdict = Literal["ok", "warn", "drop"]
