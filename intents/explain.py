@@ -8,10 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from intents.engine import Engine
-
-# The matcher's own feature functions and weights, so these similarities are the ones it scores with;
-# imported rather than copied, and nothing in matcher.py changes for them.
-from intents.matcher import CHAR_WEIGHT, OUT_OF_SCOPE, WORD_WEIGHT, Matcher, _char_features, _word_features
+from intents.matcher import OUT_OF_SCOPE, Matcher
 from intents.model import Answer, Intent
 
 
@@ -46,12 +43,9 @@ def example_similarities(matcher: Matcher, question: str) -> list[float]:
     """The question's similarity to every example, in the matcher's example order: the same word and
     character views the matcher blends for an intent's nearest examples."""
     words = matcher.words(question)
-    totals = [0.0] * len(matcher.texts)
     if not words:
-        return totals
-    word_sims, _, _ = matcher.word_space.similarities(_word_features(words))
-    char_sims, _, _ = matcher.char_space.similarities(_char_features(words))
-    return [WORD_WEIGHT * w + CHAR_WEIGHT * c for w, c in zip(word_sims, char_sims, strict=True)]
+        return [0.0] * len(matcher.texts)
+    return matcher.example_similarities(words)[0]
 
 
 def _where(intents: dict[str, Intent], intent_id: str, text: str) -> tuple[int | None, int | None]:

@@ -382,18 +382,23 @@ class Matcher:
             for label in whole.keys() | focus.keys()
         }
 
-    def nearest_example(self, doc_id: int) -> tuple[str, float] | None:
-        """The label and similarity of the example most like example `doc_id` (itself left out)."""
-        words = self._analyse(self.texts[doc_id])
+    def example_similarities(self, words: Sequence[str]) -> tuple[list[float], set[int]]:
+        """The similarity of analysed `words` to every example (by example number, the same word and
+        character blend the nearest examples are scored with), and the examples sharing a term."""
         word_sims, word_docs, _ = self.word_space.similarities(_word_features(words))
         char_sims, char_docs, _ = self.char_space.similarities(_char_features(words))
+        blended = [WORD_WEIGHT * w + CHAR_WEIGHT * c for w, c in zip(word_sims, char_sims, strict=True)]
+        return blended, word_docs | char_docs
+
+    def nearest_example(self, doc_id: int) -> tuple[str, float] | None:
+        """The label and similarity of the example most like example `doc_id` (itself left out)."""
+        sims, touched = self.example_similarities(self._analyse(self.texts[doc_id]))
         best: tuple[str, float] | None = None
-        for other in word_docs | char_docs:
+        for other in touched:
             if other == doc_id:
                 continue
-            sim = WORD_WEIGHT * word_sims[other] + CHAR_WEIGHT * char_sims[other]
-            if best is None or sim > best[1]:
-                best = (self.labels[other], sim)
+            if best is None or sims[other] > best[1]:
+                best = (self.labels[other], sims[other])
         return best
 
     def _number_rival(
