@@ -39,6 +39,12 @@ def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None]:
     return matcher, followups
 
 
+def speaks_of_us(matcher: Matcher, anchors: frozenset[str], question: str) -> bool:
+    """Whether the question holds one of our anchor words, or a word pointing back at the conversation
+    or at the Confederation: what a weak topic match needs before it is answered."""
+    return bool(set(matcher.words(question)) & anchors or set(matcher.normalise(question)) & POINTING_WORDS)
+
+
 def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     """The words (as the matcher reads them) that mark a question as being about our topics: used by the
     topics' examples far more often than by the off-topic ones. Empty without off-topic examples."""
@@ -104,8 +110,7 @@ class Engine:
         intent = self.catalogue.get(intent_id)
         if intent is None or not intent.is_topic:
             return False
-        words = set(self.matcher.words(question))
-        return not (words & self.anchors or set(self.matcher.normalise(question)) & POINTING_WORDS)
+        return not speaks_of_us(self.matcher, self.anchors, question)
 
     def suggestions(self, question: str) -> tuple[str, ...]:
         """The intent ids a fallback would offer for this question had it fallen back, whatever its

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from intents.engine import ANCHOR_CONFIDENCE, POINTING_WORDS, anchor_words
+from intents.engine import ANCHOR_CONFIDENCE, anchor_words, speaks_of_us
 from intents.loader import Problem
 from intents.matcher import OUT_OF_SCOPE, Matcher, recommendation_number
 from intents.model import Catalogue
-from intents.text import content_words
 
 # An example is reported as misrouted when another intent beats its own by more than this.
 MISROUTE_MARGIN = 0.15
@@ -47,14 +46,7 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
                     "warning",
                 )
             )
-        tokens = matcher.normalise(text)
-        if (
-            anchors
-            and intents[label].is_topic
-            and own < ANCHOR_CONFIDENCE
-            and not set(content_words(tokens)) & anchors
-            and not set(tokens) & POINTING_WORDS
-        ):
+        if anchors and intents[label].is_topic and own < ANCHOR_CONFIDENCE and not speaks_of_us(matcher, anchors, text):
             warnings.append(
                 Problem(
                     path,
