@@ -244,6 +244,8 @@ class _Spelling:
                 candidates.add(found)
             elif found is not None:
                 candidates.update(found)
+        # A typo seldom changes a word's first letter: 'david' is a name, not a misspelt 'javid'.
+        candidates = {c for c in candidates if c[0] == word[0]}
         if not candidates:
             return word
         return max(sorted(candidates), key=lambda w: self.counts[w])
