@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.storage import QuestionStore, Report, StoredQuestion, UnansweredGroup
 from intents import Engine
-from intents.matcher import OUT_OF_SCOPE
+from intents.matcher import pop_off_topic
 from intents.text import content_words
 
 # An answer below this confidence is a near miss worth a look, though the bot did answer it.
@@ -38,7 +38,7 @@ def _suggest(engine: Engine, text: str) -> str | None:
     """The intent closest to the question, unless the off-topic examples are closer still: teaching the
     bot that "will it rain in Leeds" means some topic would make it worse."""
     scores = engine.matcher.scores(text)
-    off_topic = scores.pop(OUT_OF_SCOPE, 0.0)
+    off_topic = pop_off_topic(scores)
     if not scores:
         return None
     best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0]))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 
-from intents.matcher import MAX_ALTERNATIVES, OUT_OF_SCOPE, Matcher
+from intents.matcher import MAX_ALTERNATIVES, Matcher, is_off_topic, off_topic_label
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
 from intents.text import content_words
 
@@ -23,20 +24,32 @@ ANCHOR_RATIO = 2.0
 ANCHOR_SMOOTHING = 0.1
 # Words that point back at the conversation or at the Confederation: a question holding one is ours to try.
 POINTING_WORDS = frozenset({"it", "this", "that", "these", "those", "they", "them", "your", "yours"})
+# Small talk is mostly words the topic matcher leaves out ("how are you doing, bot?" is ['bot'] to it).
+# A question that falls back, with at most SMALL_TALK_MAX_WORDS words of meaning, is read again with
+# every word against the small talk and off-topic examples alone; small talk scoring this much answers.
+# Chosen on the training and validation splits of a public intent benchmark and tests/data/dev.tsv.
+SMALL_TALK_CONFIDENCE = 0.45
+SMALL_TALK_MAX_WORDS = 2
 
 
-def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None]:
-    """The intent matcher (with the off-topic examples as a class of their own) and the follow-up one."""
+def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Matcher | None]:
+    """The intent matcher (with each area of off-topic examples as a class of its own), the follow-up
+    one, and the small-talk one (see Engine._small_talk)."""
     examples = {i.id: i.examples for i in catalogue.intents}
-    if catalogue.settings.out_of_scope:
-        examples[OUT_OF_SCOPE] = catalogue.settings.out_of_scope
+    for area, texts in catalogue.settings.out_of_scope.items():
+        examples[off_topic_label(area)] = texts
     vocabulary = catalogue.vocabulary
     rec_numbers = {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number}
     matcher = Matcher(examples, rec_numbers, vocabulary=vocabulary)
     followups = None
     if catalogue.settings.followups:
         followups = Matcher(dict(catalogue.settings.followups), keep_stopwords=True, vocabulary=vocabulary)
-    return matcher, followups
+    chat = {i.id: i.examples for i in catalogue.intents if not i.is_topic}
+    small_talk = None
+    if chat:
+        chat.update((label, texts) for label, texts in examples.items() if is_off_topic(label))
+        small_talk = Matcher(chat, keep_stopwords=True, vocabulary=vocabulary)
+    return matcher, followups, small_talk
 
 
 def speaks_of_us(matcher: Matcher, anchors: frozenset[str], question: str) -> bool:
@@ -47,24 +60,29 @@ def speaks_of_us(matcher: Matcher, anchors: frozenset[str], question: str) -> bo
 
 def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     """The words (as the matcher reads them) that mark a question as being about our topics: used by the
-    topics' examples far more often than by the off-topic ones. Empty without off-topic examples."""
-    off_topic = catalogue.settings.out_of_scope
-    if not off_topic:
+    topics' examples far more often than by the off-topic examples of any one area (a word common among
+    questions on other NHS policy is no anchor, however rare among weather questions). Empty without
+    off-topic examples."""
+    areas = [texts for texts in catalogue.settings.out_of_scope.values() if texts]
+    if not areas:
         return frozenset()
-    topics: Counter[str] = Counter()
-    count = 0
-    for intent in catalogue.intents:
-        if intent.is_topic:
-            for example in intent.examples:
-                count += 1
-                topics.update(set(content_words(matcher.normalise(example))))
-    elsewhere: Counter[str] = Counter()
-    for example in off_topic:
-        elsewhere.update(set(content_words(matcher.normalise(example))))
+
+    def rates(examples: Iterable[str]) -> tuple[Counter[str], int]:
+        counts: Counter[str] = Counter()
+        n = 0
+        for example in examples:
+            n += 1
+            counts.update(set(content_words(matcher.normalise(example))))
+        return counts, n
+
+    topics, count = rates(e for i in catalogue.intents if i.is_topic for e in i.examples)
+    elsewhere = [rates(texts) for texts in areas]
+    # A word no off-topic example uses still needs ANCHOR_SMOOTHING of a count over all of them.
+    floor = ANCHOR_SMOOTHING / sum(size for _, size in elsewhere)
     return frozenset(
         word
         for word, n in topics.items()
-        if n / count >= ANCHOR_RATIO * (elsewhere[word] + ANCHOR_SMOOTHING) / len(off_topic)
+        if all(n / count >= ANCHOR_RATIO * (seen[word] / size + floor) for seen, size in elsewhere)
     )
 
 
@@ -73,7 +91,7 @@ class Engine:
         self.catalogue = catalogue
         self.threshold = catalogue.settings.confidence_threshold
         self.suggestion_floor = catalogue.settings.suggestion_floor
-        self.matcher, self.followups = build_matchers(catalogue)
+        self.matcher, self.followups, self.small_talk = build_matchers(catalogue)
         self.anchors = anchor_words(catalogue, self.matcher)
         # topic -> the intent reporting where it stands; and the words that ask that, as the matcher reads them
         self.status_intent = {topic: i.id for i in catalogue.intents for topic in i.status_of}
@@ -89,8 +107,18 @@ class Engine:
         match = self.matcher.match(question, self.threshold, floor=self.suggestion_floor)
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
-            return Match(None, match.confidence, ())
+            return self._small_talk(question) or Match(None, match.confidence, ())
+        if match.intent_id is None:
+            return self._small_talk(question) or match
         return self._where_it_stands(question, match)
+
+    def _small_talk(self, question: str) -> Match | None:
+        """Small talk the topic matcher missed for want of the words it reads: "how are you doing, bot?"
+        keeps only 'bot' there, while here every word counts, against small talk and off-topic alike."""
+        if self.small_talk is None or len(content_words(self.matcher.normalise(question))) > SMALL_TALK_MAX_WORDS:
+            return None
+        found = self.small_talk.match(question, SMALL_TALK_CONFIDENCE)
+        return Match(found.intent_id, found.confidence, ()) if found.intent_id is not None else None
 
     def _where_it_stands(self, question: str, match: Match) -> Match:
         """'Was the national induction ever introduced?' names recommendation 1's topic but asks where it

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from intents.engine import Engine
-from intents.matcher import OUT_OF_SCOPE, Matcher
+from intents.matcher import Matcher
 from intents.model import Answer, Intent
 
 
@@ -17,7 +17,7 @@ class Example:
     """One example question from the content file and how alike the question is to it (0 to 1)."""
 
     text: str
-    intent_id: str  # OUT_OF_SCOPE for an entry of settings.out_of_scope
+    intent_id: str  # off_topic_label(area) for an entry of settings.out_of_scope
     similarity: float
     line: int | None = None  # where it is written in the content file, when known
     column: int | None = None
@@ -106,4 +106,4 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
     )
 
 
-__all__ = ["OUT_OF_SCOPE", "Example", "Explanation", "best_examples", "example_similarities", "explain"]
+__all__ = ["Example", "Explanation", "best_examples", "example_similarities", "explain"]

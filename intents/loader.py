@@ -394,6 +394,33 @@ def load_catalogue(path: str | Path) -> Catalogue:
     return catalogue
 
 
+# An off-topic area's name: a plain word, as intent ids are.
+_AREA_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+PLAIN_OFF_TOPIC = "off_topic"  # the one area of an out_of_scope written as a plain list
+
+
+def _off_topic_areas(c: _Checker, node: Node | None) -> dict[str, tuple[str, ...]]:
+    """settings.out_of_scope: a list of questions (one area), or areas each holding a list."""
+    if node is None:
+        return {}
+    if isinstance(node, SequenceNode):
+        texts = c.strings(node, "settings.out_of_scope") or []
+        return {PLAIN_OFF_TOPIC: tuple(t for t, _ in texts)} if texts else {}
+    areas = c.mapping(node, "settings.out_of_scope", _ANY_KEY)
+    out: dict[str, tuple[str, ...]] = {}
+    for area, area_node in (areas or {}).items():
+        where = f"settings.out_of_scope.{area}"
+        if not _AREA_RE.match(area):
+            c.add(area_node, f"{where}: an area name is lower case letters, digits and _ (like 'everyday')")
+            continue
+        found = c.strings(area_node, where)
+        if found is not None and not found:
+            c.add(area_node, f"{where}: the area has no questions; add some or remove it")
+        elif found:
+            out[area] = tuple(t for t, _ in found)
+    return out
+
+
 def _settings(c: _Checker, node: Node) -> ContentSettings | None:
     fields = c.mapping(node, "settings", _SETTINGS_FIELDS)
     if fields is None:
@@ -438,9 +465,7 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         handoff_text = c.string(fields["handoff_text"], "settings.handoff_text")
         if handoff_text is not None:
             handoff["handoff_text"] = handoff_text
-    out_of_scope: tuple[str, ...] = ()
-    if "out_of_scope" in fields:
-        out_of_scope = tuple(t for t, _ in c.strings(fields["out_of_scope"], "settings.out_of_scope") or [])
+    out_of_scope = _off_topic_areas(c, fields.get("out_of_scope"))
     status_words: tuple[str, ...] = ()
     if "status_words" in fields:
         status_words = tuple(t for t, _ in c.strings(fields["status_words"], "settings.status_words") or [])

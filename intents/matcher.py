@@ -255,8 +255,23 @@ class _Spelling:
 FOCUS_WEIGHT = 0.6
 _SENTENCES = re.compile(r"(?<=[.?!])\s+|\n+")
 
-# The off-topic examples' label (settings.out_of_scope); never an intent id.
+# The label of settings.out_of_scope's examples, followed by their area ("__out_of_scope__.everyday");
+# never an intent id.
 OUT_OF_SCOPE = "__out_of_scope__"
+
+
+def off_topic_label(area: str) -> str:
+    return f"{OUT_OF_SCOPE}.{area}"
+
+
+def is_off_topic(label: str) -> bool:
+    return label.startswith(OUT_OF_SCOPE)
+
+
+def pop_off_topic(scores: dict[str, float]) -> float:
+    """Take the off-topic areas out of `scores`; the best of them (0 without any)."""
+    areas = [label for label in scores if is_off_topic(label)]
+    return max((scores.pop(label) for label in areas), default=0.0)
 # Words that name one recommendation ("recommendation 4", "rec four"); the plural names them all, and
 # the verb ("Messenger recommended, one line each") names none.
 _REC_WORDS = frozenset({"recommendation", "rec", "recomendation", "reccomendation", "recommendaton"})
@@ -431,8 +446,8 @@ class Matcher:
         allowed = set(among) if among is not None else None
         scores = self.focused_scores(question, allowed)
         number = recommendation_number(question, self.vocabulary.numbers)
-        # Closest to a known off-topic question: not ours to answer, however well a topic scores.
-        off_topic = scores.pop(OUT_OF_SCOPE, 0.0)
+        # Closest to one of the off-topic areas: not ours to answer, however well a topic scores.
+        off_topic = pop_off_topic(scores)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if ranked and off_topic >= ranked[0][1] and number is None:
             alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= threshold)

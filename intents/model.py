@@ -81,7 +81,10 @@ class ContentSettings:
     staff_user_ids: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     staff_usergroup_ids: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     followups: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=in_file(required=False))
-    out_of_scope: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    # Off-topic questions by area ("everyday", "nhs_elsewhere"...): each area is a class of its own, so the
+    # bot learns what a weather question and what a GP contract question look like apart. A plain list
+    # in the file is one area, named "off_topic".
+    out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=in_file(required=False))
     # Words that ask where something stands now ("yet", "since", "progress"): see Intent.status_of.
     status_words: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     # `bot check` warns about an intent whose `reviewed` date is older than this many days.
@@ -92,6 +95,12 @@ class ContentSettings:
         default="Thanks: I've passed your question to the NHS Confederation team, who will reply to you here.",
         metadata=in_file(required=False),
     )
+
+
+    @property
+    def off_topic_examples(self) -> tuple[str, ...]:
+        """Every off-topic example, whatever its area."""
+        return tuple(text for texts in self.out_of_scope.values() for text in texts)
 
 
 @dataclass(frozen=True)
