@@ -19,14 +19,18 @@ FOLLOWUP_MAX_WORDS = 8
 # tests/data/dev.tsv and the training split of a public off-topic benchmark, never on tests/data/blind.tsv.
 ANCHOR_CONFIDENCE = 0.35
 # A word is an anchor when the topics' examples use it at least this many times as often (per example)
-# as the off-topic examples do; ANCHOR_SMOOTHING stands in for a count of zero.
+# as the off-topic examples of every area do; ANCHOR_SMOOTHING stands in for a count of zero, and a
+# small area's rates are drawn towards those of all areas together as if it held ANCHOR_PRIOR more
+# examples, so one mention among a few event questions does not disqualify a word.
 ANCHOR_RATIO = 2.0
 ANCHOR_SMOOTHING = 0.1
+ANCHOR_PRIOR = 50
 # Words that point back at the conversation or at the Confederation: a question holding one is ours to try.
 POINTING_WORDS = frozenset({"it", "this", "that", "these", "those", "they", "them", "your", "yours"})
-# Small talk is mostly words the topic matcher leaves out ("how are you doing, bot?" is ['bot'] to it).
-# A question that falls back, with at most SMALL_TALK_MAX_WORDS words of meaning, is read again with
-# every word against the small talk and off-topic examples alone; small talk scoring this much answers.
+# Small talk is mostly words the topic matcher leaves out ("how are you doing, ai?" is ['ai'] to it). A
+# question that falls back or gets small talk, with at most SMALL_TALK_MAX_WORDS words of meaning, is
+# read again with every word against the small talk and off-topic examples alone; small talk scoring
+# this much answers.
 # Chosen on the training and validation splits of a public intent benchmark and tests/data/dev.tsv.
 SMALL_TALK_CONFIDENCE = 0.45
 SMALL_TALK_MAX_WORDS = 2
@@ -77,13 +81,15 @@ def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
 
     topics, count = rates(e for i in catalogue.intents if i.is_topic for e in i.examples)
     elsewhere = [rates(texts) for texts in areas]
-    # A word no off-topic example uses still needs ANCHOR_SMOOTHING of a count over all of them.
-    floor = ANCHOR_SMOOTHING / sum(size for _, size in elsewhere)
-    return frozenset(
-        word
-        for word, n in topics.items()
-        if all(n / count >= ANCHOR_RATIO * (seen[word] / size + floor) for seen, size in elsewhere)
-    )
+    total = sum(size for _, size in elsewhere)
+    pooled: Counter[str] = sum((seen for seen, _ in elsewhere), Counter())
+    floor = ANCHOR_SMOOTHING / total
+
+    def off_topic_rate(word: str) -> float:
+        prior = pooled[word] / total
+        return max((seen[word] + ANCHOR_PRIOR * prior) / (size + ANCHOR_PRIOR) for seen, size in elsewhere)
+
+    return frozenset(word for word, n in topics.items() if n / count >= ANCHOR_RATIO * (off_topic_rate(word) + floor))
 
 
 class Engine:
@@ -108,7 +114,10 @@ class Engine:
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return self._small_talk(question) or Match(None, match.confidence, ())
-        if match.intent_id is None:
+        intent = self.catalogue.get(match.intent_id)
+        if intent is None or not intent.is_topic:
+            # A fallback, or small talk: small talk reads every word ("what exactly can you help me with"
+            # is ['exactly', 'help'] to the topic matcher, and went to thanks).
             return self._small_talk(question) or match
         return self._where_it_stands(question, match)
 

@@ -406,6 +406,13 @@ def _off_topic_areas(c: _Checker, node: Node | None) -> dict[str, tuple[str, ...
     if isinstance(node, SequenceNode):
         texts = c.strings(node, "settings.out_of_scope") or []
         return {PLAIN_OFF_TOPIC: tuple(t for t, _ in texts)} if texts else {}
+    if not isinstance(node, MappingNode):
+        c.add(
+            node,
+            "settings.out_of_scope: expected a list of questions, or areas (like 'everyday:') each holding one; "
+            f"found {_kind(node)}",
+        )
+        return {}
     areas = c.mapping(node, "settings.out_of_scope", _ANY_KEY)
     out: dict[str, tuple[str, ...]] = {}
     for area, area_node in (areas or {}).items():

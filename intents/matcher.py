@@ -272,6 +272,8 @@ def pop_off_topic(scores: dict[str, float]) -> float:
     """Take the off-topic areas out of `scores`; the best of them (0 without any)."""
     areas = [label for label in scores if is_off_topic(label)]
     return max((scores.pop(label) for label in areas), default=0.0)
+
+
 # Words that name one recommendation ("recommendation 4", "rec four"); the plural names them all, and
 # the verb ("Messenger recommended, one line each") names none.
 _REC_WORDS = frozenset({"recommendation", "rec", "recomendation", "reccomendation", "recommendaton"})

@@ -96,7 +96,6 @@ class ContentSettings:
         metadata=in_file(required=False),
     )
 
-
     @property
     def off_topic_examples(self) -> tuple[str, ...]:
         """Every off-topic example, whatever its area."""

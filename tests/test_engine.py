@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from intents import Engine, load_catalogue
+from intents.engine import anchor_words
 from intents.evaluate import evaluate, format_report, read_labelled
 from intents.matcher import recommendation_number
 from intents.text import normalise, strip_markup
@@ -158,7 +159,7 @@ def with_floor(engine: Engine, floor: float) -> Engine:
 
 
 def test_an_off_topic_fallback_suggests_nothing(engine: Engine) -> None:
-    question = "my garden shed needs a new roof"
+    question = "the shed roof is leaking again"
     answer = engine.answer(question)
     assert answer.is_fallback and answer.alternatives == ()
     # Without the floor the same question offered topics it has nothing to do with.
@@ -289,3 +290,49 @@ def test_asking_where_a_topic_stands_goes_to_the_intent_reporting_on_it(
     if intent_id != "rec_collaborative_leadership":
         reporting = engine.catalogue.get(intent_id)
         assert reporting is not None and answer.alternatives[0].id in reporting.status_of  # the topic comes next
+
+
+@pytest.mark.parametrize(
+    ("question", "topic_matcher_said", "intent_id"),
+    [
+        ("how are you doing, ai", None, "greeting"),  # ['ai'] to the topic matcher
+        ("what sort of stuff do you know", None, "help"),  # ['sort', 'stuff']
+        ("what exactly can you help me with", "thanks", "help"),  # ['exactly', 'help']
+    ],
+)
+def test_small_talk_is_read_again_with_every_word(
+    engine: Engine, question: str, topic_matcher_said: str | None, intent_id: str
+) -> None:
+    assert engine.matcher.match(question, engine.threshold).intent_id == topic_matcher_said
+    assert engine.match(question).intent_id == intent_id
+
+
+@pytest.mark.parametrize(
+    "question", ["how do you say hello in french", "can you speak to me in german", "how is the weather doing"]
+)
+def test_small_talk_words_in_an_off_topic_request_still_fall_back(engine: Engine, question: str) -> None:
+    assert engine.match(question).intent_id is None
+
+
+def test_each_off_topic_area_is_a_class_of_its_own(engine: Engine) -> None:
+    areas = engine.catalogue.settings.out_of_scope
+    labels = set(engine.matcher.labels)
+    assert {f"__out_of_scope__.{area}" for area in areas} <= labels
+    # Near-domain NHS policy and an everyday request each fall back, through their own area.
+    for question, area in [
+        ("what did the fuller stocktake say about primary care", "nhs_elsewhere"),
+        ("transfer money to my savings account", "everyday"),
+    ]:
+        scores = engine.matcher.scores(question)
+        best = max(scores, key=lambda label: scores[label])
+        assert best == f"__out_of_scope__.{area}" and engine.match(question).intent_id is None
+
+
+def test_a_word_common_in_any_one_off_topic_area_is_no_anchor(engine: Engine) -> None:
+    """'nhs' is rare among everyday requests but common among questions on other NHS policy: no anchor.
+    Pooled into one list, the everyday questions would dilute it into one."""
+    assert "nhs" not in engine.anchors
+    assert {"messenger", "ned", "confederation"} <= engine.anchors
+    settings = engine.catalogue.settings
+    pooled = replace(settings, out_of_scope={"all": settings.off_topic_examples})
+    assert "nhs" in anchor_words(replace(engine.catalogue, settings=pooled), engine.matcher)

@@ -344,3 +344,46 @@ def test_a_topic_is_reported_on_by_one_intent_only(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     [problem] = [p for p in problems_of(path) if "field 'status_of'" in p]
     assert "'gamma' is already reported on by 'alpha'" in problem
+
+
+def with_off_topic(block: str) -> str:
+    return SETTINGS.replace("intents:\n", block + "intents:\n") + GOOD_INTENT.format(id="alpha")
+
+
+def test_off_topic_questions_come_as_one_list_or_by_area(tmp_path: Path) -> None:
+    plain = with_off_topic("  out_of_scope:\n    - what is the weather\n    - set an alarm\n")
+    assert load_catalogue(write(tmp_path, plain)).settings.out_of_scope == {
+        "off_topic": ("what is the weather", "set an alarm")
+    }
+    areas = with_off_topic(
+        "  out_of_scope:\n    everyday:\n      - what is the weather\n    nhs_elsewhere:\n      - the gp contract\n"
+    )
+    settings = load_catalogue(write(tmp_path, areas)).settings
+    assert settings.out_of_scope == {"everyday": ("what is the weather",), "nhs_elsewhere": ("the gp contract",)}
+    assert settings.off_topic_examples == ("what is the weather", "the gp contract")
+    shipped = load_catalogue(RESPONSES).settings.out_of_scope
+    assert {"everyday", "nhs_elsewhere", "events"} <= set(shipped) and all(shipped.values())
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (
+            "  out_of_scope:\n    Every Day:\n      - what is the weather\n",
+            "8:7: settings.out_of_scope.Every Day: an area name is lower case letters, digits and _ (like 'everyday')",
+        ),
+        ("  out_of_scope:\n    everyday: []\n", "7:15: settings.out_of_scope.everyday: the area has no questions"),
+        (
+            "  out_of_scope:\n    everyday: what is the weather\n",
+            "7:15: settings.out_of_scope.everyday: expected a list (lines starting with '- '), found text",
+        ),
+        (
+            "  out_of_scope: the weather\n",
+            "6:17: settings.out_of_scope: expected a list of questions, or areas (like 'everyday:') each holding one;",
+        ),
+    ],
+)
+def test_a_bad_off_topic_area_names_its_line(tmp_path: Path, block: str, expected: str) -> None:
+    path = write(tmp_path, with_off_topic(block))
+    found = problems_of(path)
+    assert len(found) == 1 and found[0].startswith(f"{path}:{expected}"), found
