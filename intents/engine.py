@@ -34,6 +34,7 @@ POINTING_WORDS = frozenset({"it", "this", "that", "these", "those", "they", "the
 # Chosen on the training and validation splits of a public intent benchmark and tests/data/dev.tsv.
 SMALL_TALK_CONFIDENCE = 0.45
 SMALL_TALK_MAX_WORDS = 2
+SMALL_TALK_EXAMPLE_WORDS = 2
 
 
 def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Matcher | None]:
@@ -48,11 +49,23 @@ def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Match
     followups = None
     if catalogue.settings.followups:
         followups = Matcher(dict(catalogue.settings.followups), keep_stopwords=True, vocabulary=vocabulary)
-    chat = {i.id: i.examples for i in catalogue.intents if not i.is_topic}
+
+    # Small talk and off-topic examples as short as the questions this matcher reads (see SMALL_TALK_MAX_WORDS).
+    def short(texts: Iterable[str]) -> list[str]:
+        return [t for t in texts if len(content_words(vocabulary.normalise(t))) <= SMALL_TALK_EXAMPLE_WORDS]
+
+    chat = {i.id: short(i.examples) for i in catalogue.intents if not i.is_topic}
     small_talk = None
-    if chat:
-        chat.update((label, texts) for label, texts in examples.items() if is_off_topic(label))
-        small_talk = Matcher(chat, keep_stopwords=True, vocabulary=vocabulary)
+    if any(chat.values()):
+        chat.update((label, short(texts)) for label, texts in examples.items() if is_off_topic(label))
+        # Words alone, and the topic matcher's spelling: a few hundred short examples need no more.
+        small_talk = Matcher(
+            {label: texts for label, texts in chat.items() if texts},
+            keep_stopwords=True,
+            vocabulary=vocabulary,
+            characters=False,
+            spelling=matcher.spelling,
+        )
     return matcher, followups, small_talk
 
 

@@ -35,8 +35,6 @@ RIVAL_MARGIN = 0.1
 # Words the examples never use still weigh in the question's norm, a little less than the rarest known word.
 UNKNOWN_WEIGHT = 0.8
 
-Vector = dict[str, float]
-
 
 def _word_features(words: Sequence[str]) -> Counter[str]:
     feats: Counter[str] = Counter(words)
@@ -56,77 +54,83 @@ _COUNT_BITS = 20
 
 
 class _Postings:
-    """term -> (ids, weights), as one pair of flat typed arrays for all terms and one packed int per
-    term (where its run starts, how long it is). The indexes are most of the bot's own memory: a pair
-    of small arrays per term cost about ten times as much in object headers as the numbers in them."""
+    """term number -> (ids, weights), as one pair of flat typed arrays for all terms and one packed int
+    per term (where its run starts, how long it is; 0 for a term with none). The indexes are most of the
+    bot's own memory: a pair of small arrays per term cost about ten times as much in object headers as
+    the numbers in them, and a dict per index keyed by the terms again cost as much as the numbers."""
 
-    def __init__(self, lists: dict[str, tuple[list[int], list[float]]], id_type: str) -> None:
+    def __init__(self, lists: dict[int, tuple[list[int], list[float]]], terms: int, id_type: str) -> None:
         self.ids = array(id_type)
         self.weights = array("d")
-        self.runs: dict[str, int] = {}
+        self.runs = array("q", bytes(8 * terms))
         for term, (ids, weights) in lists.items():
             self.runs[term] = (len(self.ids) << _COUNT_BITS) | len(ids)
             self.ids.extend(ids)
             self.weights.extend(weights)
 
-    def get(self, term: str) -> tuple[array[int], array[float]] | None:
-        run = self.runs.get(term)
-        if run is None:
+    def get(self, term: int) -> tuple[array[int], array[float]] | None:
+        run = self.runs[term]
+        if not run:
             return None
         start, end = run >> _COUNT_BITS, (run >> _COUNT_BITS) + (run & ((1 << _COUNT_BITS) - 1))
         return self.ids[start:end], self.weights[start:end]
 
-    def items(self) -> Iterator[tuple[str, tuple[array[int], array[float]]]]:
-        for term in self.runs:
+    def items(self) -> Iterator[tuple[int, tuple[array[int], array[float]]]]:
+        for term in range(len(self.runs)):
             found = self.get(term)
-            assert found is not None
-            yield term, found
+            if found is not None:
+                yield term, found
 
 
 class _Space:
-    """One TF-IDF vector space with an inverted index over the example vectors."""
+    """One TF-IDF vector space with an inverted index over the example vectors. Terms are numbered once
+    (`terms`); the IDF weights, the index and the centroids are arrays by term number."""
 
     def __init__(self, docs: list[Counter[str]], max_share: float = 1.0) -> None:
         df: Counter[str] = Counter()
         for doc in docs:
             df.update(doc.keys())
         n = len(docs)
-        self.idf = {term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in df.items()}
+        self.terms: dict[str, int] = {term: number for number, term in enumerate(df)}
+        self.idf = array("d", (math.log((1 + n) / (1 + count)) + 1.0 for count in df.values()))
         self.unknown_idf = (math.log(1 + n) + 1.0) * UNKNOWN_WEIGHT
         self.size = n
-        index: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        counts = list(df.values())
+        index: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for doc_id, doc in enumerate(docs):
-            vec = self._weigh(doc, known_only=True)
-            for term, weight in vec.items():
-                if n >= MIN_DOCS_TO_PRUNE and df[term] > max_share * n:
+            for term, weight in self._weigh(doc, known_only=True):
+                if n >= MIN_DOCS_TO_PRUNE and counts[term] > max_share * n:
                     continue  # in the norm, but not worth its long posting list (see CHAR_MAX_SHARE)
                 doc_ids, weights = index[term]
                 doc_ids.append(doc_id)
                 weights.append(weight)
         # term -> (example ids, weights), read by the query loop below (the hot path of every answer).
-        self.index = _Postings(index, "I")
+        self.index = _Postings(index, len(self.terms), "I")
 
-    def _weigh(self, feats: Counter[str], *, known_only: bool) -> Vector:
-        vec: Vector = {}
+    def _weigh(self, feats: Counter[str], *, known_only: bool) -> list[tuple[int, float]]:
+        """(term number, weight) pairs of a unit vector; -1 for a term the examples never use."""
+        vec: list[tuple[int, float]] = []
         for term, count in feats.items():
-            idf = self.idf.get(term)
-            if idf is None:
+            number = self.terms.get(term, -1)
+            if number < 0:
                 if known_only:
                     continue
                 # Unknown terms still count in the norm: a long off-topic question with one
                 # on-topic word should not look like a close match.
                 idf = self.unknown_idf
-            vec[term] = (1.0 + math.log(count)) * idf
-        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
-        return {t: w / norm for t, w in vec.items()}
+            else:
+                idf = self.idf[number]
+            vec.append((number, (1.0 + math.log(count)) * idf))
+        norm = math.sqrt(sum(w * w for _, w in vec)) or 1.0
+        return [(t, w / norm) for t, w in vec]
 
     def build_centroids(self, labels: list[str]) -> None:
-        sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        sums: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
         for term, (doc_ids, weights) in self.index.items():
             for doc_id, weight in zip(doc_ids, weights, strict=True):
                 sums[labels[doc_id]][term] += weight
         self.label_names = list(sums)
-        centroids: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        centroids: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for number, vec in enumerate(sums.values()):
             norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
             for term, weight in vec.items():
@@ -134,7 +138,7 @@ class _Space:
                 numbers.append(number)
                 term_weights.append(weight / norm)
         # term -> (label numbers into label_names, weights), stored like the index.
-        self.centroids = _Postings(centroids, "H")
+        self.centroids = _Postings(centroids, len(self.terms), "H")
 
     def similarities(self, feats: Counter[str]) -> tuple[list[float], set[int], dict[str, float]]:
         """Cosine similarity of the query to each example (a list by example, and the examples that
@@ -144,8 +148,8 @@ class _Space:
         touched: set[int] = set()
         centroid: dict[str, float] = defaultdict(float)
         postings, centroids, names = self.index, self.centroids, self.label_names
-        for term, weight in query.items():
-            found = postings.get(term)
+        for term, weight in query:
+            found = postings.get(term) if term >= 0 else None
             if found is not None:
                 doc_ids, doc_weights = found
                 touched.update(doc_ids)
@@ -173,31 +177,32 @@ MIN_CORRECTABLE = 5
 
 
 class _NaiveBayes:
-    """Multinomial naive Bayes with a uniform prior, precomputed as log-probabilities per term."""
+    """Multinomial naive Bayes with a uniform prior, precomputed as log-probabilities per term. Its terms
+    are numbered as `terms` (the word space's, built from the same examples)."""
 
-    def __init__(self, docs: list[Counter[str]], labels: list[str]) -> None:
+    def __init__(self, docs: list[Counter[str]], labels: list[str], terms: dict[str, int]) -> None:
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         for doc, label in zip(docs, labels, strict=True):
             counts[label].update(doc)
-        vocabulary = {t for doc in docs for t in doc}
-        size = len(vocabulary) or 1
+        self.terms = terms
+        size = len(terms) or 1
         self.labels = sorted(counts)
         totals = {label: sum(c.values()) for label, c in counts.items()}
         self.unseen = {label: math.log(NB_SMOOTHING / (totals[label] + NB_SMOOTHING * size)) for label in self.labels}
         # For each term, how much more likely each label makes it than an unseen term would: (label
         # numbers into self.labels, lifts) as typed arrays.
-        lift: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        lift: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         number_of = {label: number for number, label in enumerate(self.labels)}
         for label, c in counts.items():
             for term, n in c.items():
                 seen = math.log((n + NB_SMOOTHING) / (totals[label] + NB_SMOOTHING * size))
-                numbers, lifts = lift[term]
+                numbers, lifts = lift[terms[term]]
                 numbers.append(number_of[label])
                 lifts.append(seen - self.unseen[label])
-        self.lift = _Postings(lift, "H")
+        self.lift = _Postings(lift, len(terms), "H")
 
     def posterior(self, feats: Counter[str]) -> dict[str, float]:
-        known = {t: n for t, n in feats.items() if t in self.lift.runs}
+        known = {self.terms[t]: n for t, n in feats.items() if t in self.terms}
         if not known:
             return {}
         mass = sum(known.values())
@@ -213,39 +218,33 @@ class _NaiveBayes:
         return {label: w / total for label, w in weights.items()}
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
 class _Spelling:
-    """Corrects single-edit typos against the words the examples use (symmetric deletes)."""
+    """Corrects single-edit typos (a letter left out, added, changed or two swapped) against the words
+    the examples use. The edits of a typo are generated when it is met, rather than every word's
+    variants indexed up front: a few hundred look-ups per unknown word, and no index to keep in memory."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.counts: Counter[str] = Counter(words)
-        # variant -> the word it comes from, or a tuple when several do (rare): a list per variant
-        # would cost more memory than the words themselves.
-        self.deletes: dict[str, str | tuple[str, ...]] = {}
-        for word in self.counts:
-            if len(word) >= MIN_CORRECTABLE - 1:
-                for variant in self._variants(word):
-                    earlier = self.deletes.get(variant)
-                    if earlier is None:
-                        self.deletes[variant] = word
-                    else:
-                        self.deletes[variant] = (earlier, word) if isinstance(earlier, str) else (*earlier, word)
 
     @staticmethod
-    def _variants(word: str) -> set[str]:
-        return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+    def _edits(word: str) -> set[str]:
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        out = {a + b[1:] for a, b in splits if b}
+        out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+        out.update(a + c + b[1:] for a, b in splits if b for c in _LETTERS)
+        out.update(a + c + b for a, b in splits for c in _LETTERS)
+        return out
 
     def correct(self, word: str) -> str:
         if word in self.counts or len(word) < MIN_CORRECTABLE or word.isdigit():
             return word
-        candidates: set[str] = set()
-        for variant in self._variants(word):
-            found = self.deletes.get(variant)
-            if isinstance(found, str):
-                candidates.add(found)
-            elif found is not None:
-                candidates.update(found)
         # A typo seldom changes a word's first letter: 'david' is a name, not a misspelt 'javid'.
-        candidates = {c for c in candidates if c[0] == word[0]}
+        candidates = [
+            c for c in self._edits(word) if c in self.counts and len(c) >= MIN_CORRECTABLE - 1 and c[0] == word[0]
+        ]
         if not candidates:
             return word
         return max(sorted(candidates), key=lambda w: self.counts[w])
@@ -316,7 +315,11 @@ class Matcher:
         *,
         keep_stopwords: bool = False,
         vocabulary: Vocabulary = NO_VOCABULARY,
+        characters: bool = True,
+        spelling: _Spelling | None = None,
     ) -> None:
+        """`characters=False` leaves out the character trigrams (words alone, for a small helper matcher);
+        `spelling` shares another matcher's corrector instead of building one."""
         self.rec_numbers = dict(rec_numbers or {})
         self.vocabulary = vocabulary
         self.keep_stopwords = keep_stopwords
@@ -328,12 +331,16 @@ class Matcher:
                 self.labels.append(intent_id)
                 self.texts.append(text)
                 words_per_doc.append(self._analyse(text))
-        self.spelling = _Spelling(t for text in self.texts for t in self.normalise(text))
+        self.spelling = spelling or _Spelling(t for text in self.texts for t in self.normalise(text))
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
-        self.char_space = _Space([_char_features(w) for w in words_per_doc], CHAR_MAX_SHARE)
         self.word_space.build_centroids(self.labels)
-        self.bayes = _NaiveBayes([_word_features(w) for w in words_per_doc], self.labels)
-        self.char_space.build_centroids(self.labels)
+        self.bayes = _NaiveBayes([_word_features(w) for w in words_per_doc], self.labels, self.word_space.terms)
+        self.char_space: _Space | None = None
+        self.word_weight, self.char_weight = 1.0, 0.0
+        if characters:
+            self.char_space = _Space([_char_features(w) for w in words_per_doc], CHAR_MAX_SHARE)
+            self.char_space.build_centroids(self.labels)
+            self.word_weight, self.char_weight = WORD_WEIGHT, CHAR_WEIGHT
         self.intent_ids = list(dict.fromkeys(self.labels))
         # For each recommendation number, the other intents whose examples name it ("rec5").
         self.number_rivals: dict[int, frozenset[str]] = {}
@@ -365,10 +372,10 @@ class Matcher:
         word_feats = _word_features(words)
         word_sims, word_docs, word_centroid = self.word_space.similarities(word_feats)
         posterior = self.bayes.posterior(word_feats)
-        char_sims, char_docs, char_centroid = self.char_space.similarities(_char_features(words))
+        char_sims, char_docs, char_centroid = self._char_similarities(words)
         allowed = set(among) if among is not None else None
         per_intent: dict[str, list[float]] = defaultdict(list)
-        labels, word_weight, char_weight = self.labels, WORD_WEIGHT, CHAR_WEIGHT
+        labels, word_weight, char_weight = self.labels, self.word_weight, self.char_weight
         touched = word_docs | char_docs
         if exclude is not None:
             touched.discard(exclude)
@@ -381,7 +388,7 @@ class Matcher:
             top = sorted(sims, reverse=True)[:3]
             top += [0.0] * (3 - len(top))
             nearest = BEST_WEIGHT * top[0] + (1 - BEST_WEIGHT) * sum(top) / 3
-            centre = WORD_WEIGHT * word_centroid.get(label, 0.0) + CHAR_WEIGHT * char_centroid.get(label, 0.0)
+            centre = word_weight * word_centroid.get(label, 0.0) + char_weight * char_centroid.get(label, 0.0)
             similarity = (1 - CENTROID_WEIGHT) * nearest + CENTROID_WEIGHT * centre
             out[label] = min(1.0, (1 - NB_WEIGHT) * similarity + NB_WEIGHT * posterior.get(label, 0.0))
         return out
@@ -405,9 +412,14 @@ class Matcher:
         """The similarity of analysed `words` to every example (by example number, the same word and
         character blend the nearest examples are scored with), and the examples sharing a term."""
         word_sims, word_docs, _ = self.word_space.similarities(_word_features(words))
-        char_sims, char_docs, _ = self.char_space.similarities(_char_features(words))
-        blended = [WORD_WEIGHT * w + CHAR_WEIGHT * c for w, c in zip(word_sims, char_sims, strict=True)]
+        char_sims, char_docs, _ = self._char_similarities(words)
+        blended = [self.word_weight * w + self.char_weight * c for w, c in zip(word_sims, char_sims, strict=True)]
         return blended, word_docs | char_docs
+
+    def _char_similarities(self, words: Sequence[str]) -> tuple[list[float], set[int], dict[str, float]]:
+        if self.char_space is None:
+            return [0.0] * len(self.labels), set(), {}
+        return self.char_space.similarities(_char_features(words))
 
     def nearest_example(self, doc_id: int) -> tuple[str, float] | None:
         """The label and similarity of the example most like example `doc_id` (itself left out)."""
