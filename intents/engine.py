@@ -29,12 +29,12 @@ ANCHOR_PRIOR = 50
 POINTING_WORDS = frozenset({"it", "this", "that", "these", "those", "they", "them", "your", "yours"})
 # Small talk is mostly words the topic matcher leaves out ("how are you doing, ai?" is ['ai'] to it). A
 # question that falls back or gets small talk, with at most SMALL_TALK_MAX_WORDS words of meaning, is
-# read again with every word against the small talk and off-topic examples alone; small talk scoring
-# this much answers.
+# read again with every word against the small talk and off-topic examples of at most
+# SMALL_TALK_EXAMPLE_WORDS such words (the short ones, like it); small talk scoring this much answers.
 # Chosen on the training and validation splits of a public intent benchmark and tests/data/dev.tsv.
 SMALL_TALK_CONFIDENCE = 0.45
 SMALL_TALK_MAX_WORDS = 2
-SMALL_TALK_EXAMPLE_WORDS = 2
+SMALL_TALK_EXAMPLE_WORDS = 3
 
 
 def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Matcher | None]:
@@ -50,7 +50,6 @@ def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Match
     if catalogue.settings.followups:
         followups = Matcher(dict(catalogue.settings.followups), keep_stopwords=True, vocabulary=vocabulary)
 
-    # Small talk and off-topic examples as short as the questions this matcher reads (see SMALL_TALK_MAX_WORDS).
     def short(texts: Iterable[str]) -> list[str]:
         return [t for t in texts if len(content_words(vocabulary.normalise(t))) <= SMALL_TALK_EXAMPLE_WORDS]
 
