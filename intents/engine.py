@@ -122,16 +122,27 @@ class Engine:
     def match(self, question: str) -> Match:
         """The best intent, and alternatives no weaker than the suggestion floor: a fallback that names
         a barely related topic ("weather in Leeds" -> action learning sets) misleads more than it helps."""
+        return self._read_as_small_talk(question, self.match_topics(question))
+
+    def match_topics(self, question: str) -> Match:
+        """The topic matcher's answer alone, before small talk reads the question again (see
+        _read_as_small_talk): what a thread follow-up is weighed against."""
         match = self.matcher.match(question, self.threshold, floor=self.suggestion_floor)
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
-            return self._small_talk(question) or Match(None, match.confidence, ())
+            return Match(None, match.confidence, ())
         intent = self.catalogue.get(match.intent_id)
         if intent is None or not intent.is_topic:
-            # A fallback, or small talk: small talk reads every word ("what exactly can you help me with"
-            # is ['exactly', 'help'] to the topic matcher, and went to thanks).
-            return self._small_talk(question) or match
+            return match
         return self._where_it_stands(question, match)
+
+    def _read_as_small_talk(self, question: str, match: Match) -> Match:
+        """A fallback or small talk, read again with every word: "what exactly can you help me with" is
+        ['exactly', 'help'] to the topic matcher, which sent it to thanks. A topic stands."""
+        intent = self.catalogue.get(match.intent_id)
+        if intent is not None and intent.is_topic:
+            return match
+        return self._small_talk(question) or match
 
     def _small_talk(self, question: str) -> Match | None:
         """Small talk the topic matcher missed for want of the words it reads: "how are you doing, bot?"
@@ -170,7 +181,7 @@ class Engine:
 
     def answer(self, question: str, previous_intent: str | None = None) -> Answer:
         """Answer a question; in a thread, `previous_intent` is the topic last answered there."""
-        match = self.match(question)
+        match = self.match_topics(question)
         previous = self.catalogue.get(previous_intent)
         if previous is not None and self.followups is not None:
             kind, score = self._followup_kind(question)
@@ -181,6 +192,7 @@ class Engine:
             if kind is not None and (not names_topic or match.intent_id is None):
                 mode = {"more": "more", "signup": "signup", "read": "read"}[kind]
                 return Answer(question, previous, round(score, 4), self._alternatives(match), mode, followup=True)  # type: ignore[arg-type]
+        match = self._read_as_small_talk(question, match)
         intent = self.catalogue.get(match.intent_id)
         if intent is None:
             return Answer(question, None, match.confidence, self._alternatives(match), "fallback")

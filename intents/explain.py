@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from intents.engine import Engine
+from intents.engine import SMALL_TALK_CONFIDENCE, Engine
 from intents.matcher import Matcher
 from intents.model import Answer, Intent
 
@@ -37,6 +37,10 @@ class Explanation:
     best_of_intent: Example | None  # the chosen intent's example most like the question
     # A topic that scored above the threshold but was held back: the question has no word of ours.
     held_back: str | None = None
+    # Read again as small talk, with every word (Engine._read_as_small_talk): then `threshold` is the
+    # small-talk one, and `topic_matcher_said` what the topic matcher alone answered (None: a fallback).
+    small_talk: bool = False
+    topic_matcher_said: str | None = None
 
 
 def example_similarities(matcher: Matcher, question: str) -> list[float]:
@@ -81,6 +85,8 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
     # still tell staff which intent was next in line.
     match = engine.matcher.match(answer.question, engine.threshold, floor=0.0)
     intent_id = answer.intent.id if answer.intent else None
+    topics = engine.match_topics(answer.question)
+    small_talk = not answer.followup and topics.intent_id != intent_id
     alternatives = tuple((c.intent_id, c.score) for c in match.alternatives if c.intent_id != intent_id)
     best, of_intent = best_examples(engine, answer.question, intent_id)
     held_back = None
@@ -97,12 +103,14 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
         mode=answer.mode,
         followup=answer.followup,
         confidence=answer.confidence,
-        threshold=engine.threshold,
+        threshold=SMALL_TALK_CONFIDENCE if small_talk else engine.threshold,
         alternatives=alternatives,
         offered=tuple(i.id for i in answer.alternatives),
         best_example=best,
         best_of_intent=of_intent,
         held_back=held_back,
+        small_talk=small_talk,
+        topic_matcher_said=topics.intent_id if small_talk else None,
     )
 
 

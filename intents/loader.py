@@ -395,7 +395,7 @@ def load_catalogue(path: str | Path) -> Catalogue:
 
 
 # An off-topic area's name: a plain word, as intent ids are.
-_AREA_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_AREA_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 PLAIN_OFF_TOPIC = "off_topic"  # the one area of an out_of_scope written as a plain list
 
 
@@ -414,14 +414,18 @@ def _off_topic_areas(c: _Checker, node: Node | None) -> dict[str, tuple[str, ...
         )
         return {}
     areas = c.mapping(node, "settings.out_of_scope", _ANY_KEY)
+    names = {key.value: key for key, _ in node.value if isinstance(key, ScalarNode)}
     out: dict[str, tuple[str, ...]] = {}
     for area, area_node in (areas or {}).items():
         where = f"settings.out_of_scope.{area}"
-        if not _AREA_RE.match(area):
-            c.add(area_node, f"{where}: an area name is lower case letters, digits and _ (like 'everyday')")
+        if not _AREA_RE.fullmatch(area):
+            c.add(
+                names.get(area, area_node),
+                f"{where}: an area name is a lower case letter, then up to 63 letters, digits and _ (like 'everyday')",
+            )
             continue
         found = c.strings(area_node, where)
-        if found is not None and not found:
+        if isinstance(area_node, SequenceNode) and not area_node.value:
             c.add(area_node, f"{where}: the area has no questions; add some or remove it")
         elif found:
             out[area] = tuple(t for t, _ in found)

@@ -9,9 +9,11 @@ network. The weights below were chosen on tests/data/eval.tsv, never on the exam
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from array import array
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
@@ -69,7 +71,7 @@ class _Postings:
             self.weights.extend(weights)
 
     def get(self, term: int) -> tuple[array[int], array[float]] | None:
-        run = self.runs[term]
+        run = self.runs[term] if term >= 0 else 0  # -1: a term the examples never use
         if not run:
             return None
         start, end = run >> _COUNT_BITS, (run >> _COUNT_BITS) + (run & ((1 << _COUNT_BITS) - 1))
@@ -218,33 +220,46 @@ class _NaiveBayes:
         return {label: w / total for label, w in weights.items()}
 
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+# Longer "words" are never corrected: no English word needs it, and a 2,000-letter token must cost nothing.
+MAX_CORRECTABLE = 20
+
+
+def _variants(word: str) -> set[str]:
+    """The word and every way to drop one letter from it."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _key(variant: str) -> int:
+    """A stable 64-bit key for a variant (str hashes change from process to process; the index is cached)."""
+    return int.from_bytes(hashlib.blake2b(variant.encode(), digest_size=8).digest(), "little", signed=True)
 
 
 class _Spelling:
-    """Corrects single-edit typos (a letter left out, added, changed or two swapped) against the words
-    the examples use. The edits of a typo are generated when it is met, rather than every word's
-    variants indexed up front: a few hundred look-ups per unknown word, and no index to keep in memory."""
+    """Corrects single-edit typos against the words the examples use (symmetric deletes: a typo and a
+    word match when dropping at most one letter from each makes them equal). The deletes are kept as
+    sorted 64-bit keys beside the number of the word each comes from, two flat arrays: a dict of the
+    variant strings cost several times as much memory as the words themselves."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.counts: Counter[str] = Counter(words)
-
-    @staticmethod
-    def _edits(word: str) -> set[str]:
-        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-        out = {a + b[1:] for a, b in splits if b}
-        out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
-        out.update(a + c + b[1:] for a, b in splits if b for c in _LETTERS)
-        out.update(a + c + b for a, b in splits for c in _LETTERS)
-        return out
+        self.words = sorted(w for w in self.counts if MIN_CORRECTABLE - 1 <= len(w) <= MAX_CORRECTABLE + 1)
+        pairs = sorted((_key(v), number) for number, word in enumerate(self.words) for v in _variants(word))
+        self.keys = array("q", (key for key, _ in pairs))
+        self.owners = array("I", (number for _, number in pairs))
 
     def correct(self, word: str) -> str:
-        if word in self.counts or len(word) < MIN_CORRECTABLE or word.isdigit():
+        if word in self.counts or not MIN_CORRECTABLE <= len(word) <= MAX_CORRECTABLE or word.isdigit():
             return word
+        candidates: set[str] = set()
+        keys, size = self.keys, len(self.keys)
+        for variant in _variants(word):
+            key = _key(variant)
+            at = bisect_left(keys, key)
+            while at < size and keys[at] == key:
+                candidates.add(self.words[self.owners[at]])
+                at += 1
         # A typo seldom changes a word's first letter: 'david' is a name, not a misspelt 'javid'.
-        candidates = [
-            c for c in self._edits(word) if c in self.counts and len(c) >= MIN_CORRECTABLE - 1 and c[0] == word[0]
-        ]
+        candidates = {c for c in candidates if c[0] == word[0]}
         if not candidates:
             return word
         return max(sorted(candidates), key=lambda w: self.counts[w])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from intents import Engine, load_catalogue
-from intents.engine import anchor_words
+from intents.engine import SMALL_TALK_CONFIDENCE, SMALL_TALK_MAX_WORDS, anchor_words
 from intents.evaluate import evaluate, format_report, read_labelled
-from intents.matcher import recommendation_number
-from intents.text import normalise, strip_markup
+from intents.explain import explain
+from intents.matcher import is_off_topic, pop_off_topic, recommendation_number
+from intents.text import content_words, normalise, strip_markup
 from tests.conftest import RESPONSES
 
 EVAL_SET = Path(__file__).parent / "data" / "eval.tsv"
@@ -307,11 +309,55 @@ def test_small_talk_is_read_again_with_every_word(
     assert engine.match(question).intent_id == intent_id
 
 
-@pytest.mark.parametrize(
-    "question", ["how do you say hello in french", "can you speak to me in german", "how is the weather doing"]
-)
+@pytest.mark.parametrize("question", ["hello in spanish", "can you speak to me in german", "how is the weather doing"])
 def test_small_talk_words_in_an_off_topic_request_still_fall_back(engine: Engine, question: str) -> None:
+    # Short enough for the small-talk reading (two words of meaning at most), yet off-topic.
+    assert len(content_words(engine.matcher.normalise(question))) <= SMALL_TALK_MAX_WORDS
     assert engine.match(question).intent_id is None
+
+
+def test_small_talk_never_takes_a_thread_follow_up(engine: Engine) -> None:
+    """Outside a thread "can you help how do I join" is small talk (help); in a thread about an offer it
+    asks how to sign up for that offer, as before small talk was read again."""
+    question = "can you help how do I join"
+    assert engine.answer(question).intent.id == "help"  # type: ignore[union-attr]
+    answer = engine.answer(question, previous_intent="offer_ned_network")
+    assert answer.followup and answer.mode == "signup" and answer.intent.id == "offer_ned_network"  # type: ignore[union-attr]
+
+
+def test_the_small_talk_matcher_is_small_and_the_engine_survives_the_cache(engine: Engine) -> None:
+    assert engine.small_talk is not None and engine.small_talk.char_space is None
+    assert engine.small_talk.spelling is engine.matcher.spelling
+    assert max(len(content_words(engine.matcher.normalise(t))) for t in engine.small_talk.texts) <= 3
+    # The content cache pickles the engine: the copy answers alike and still shares one corrector.
+    copy = pickle.loads(pickle.dumps(engine))
+    assert copy.small_talk.spelling is copy.matcher.spelling
+    for question in ["how are you doing, ai", "what is the messenger review", "recomendation 4", "will it rain"]:
+        assert copy.match(question) == engine.match(question)
+
+
+def test_off_topic_labels() -> None:
+    scores = {"__out_of_scope__.everyday": 0.4, "__out_of_scope__.events": 0.5, "contact": 0.45}
+    assert is_off_topic("__out_of_scope__.events") and not is_off_topic("contact")
+    assert pop_off_topic(scores) == 0.5 and scores == {"contact": 0.45}
+    assert pop_off_topic({"contact": 0.3}) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("typo", "word"),
+    [("leadrship", "leadership"), ("managment", "management"), ("reviwe", "review"), ("messanger", "messenger")],
+)
+def test_single_edit_typos_are_corrected(engine: Engine, typo: str, word: str) -> None:
+    assert engine.matcher.spelling.correct(typo) == word
+
+
+def test_spelling_keeps_names_short_words_and_long_tokens(engine: Engine) -> None:
+    spelling = engine.matcher.spelling
+    assert "javid" in spelling.counts and spelling.correct("david") == "david"  # never a new first letter
+    assert spelling.correct("rain") == "rain"  # too short to correct safely
+    long_token = "x" * 1990  # a 2,000-character message of one "word": left alone, at no cost
+    assert spelling.correct(long_token) == long_token
+    assert engine.match(long_token).intent_id is None
 
 
 def test_each_off_topic_area_is_a_class_of_its_own(engine: Engine) -> None:
@@ -336,3 +382,11 @@ def test_a_word_common_in_any_one_off_topic_area_is_no_anchor(engine: Engine) ->
     settings = engine.catalogue.settings
     pooled = replace(settings, out_of_scope={"all": settings.off_topic_examples})
     assert "nhs" in anchor_words(replace(engine.catalogue, settings=pooled), engine.matcher)
+
+
+def test_why_says_when_small_talk_read_the_question_again(engine: Engine) -> None:
+    again = explain(engine, engine.answer("what exactly can you help me with"))
+    assert again.intent_id == "help" and again.small_talk and again.topic_matcher_said == "thanks"
+    assert again.threshold == SMALL_TALK_CONFIDENCE
+    plain = explain(engine, engine.answer("what is the messenger review"))
+    assert not plain.small_talk and plain.topic_matcher_said is None and plain.threshold == engine.threshold

@@ -370,9 +370,10 @@ def test_off_topic_questions_come_as_one_list_or_by_area(tmp_path: Path) -> None
     [
         (
             "  out_of_scope:\n    Every Day:\n      - what is the weather\n",
-            "8:7: settings.out_of_scope.Every Day: an area name is lower case letters, digits and _ (like 'everyday')",
+            "7:5: settings.out_of_scope.Every Day: an area name is a lower case letter, then up to 63 letters,",
         ),
         ("  out_of_scope:\n    everyday: []\n", "7:15: settings.out_of_scope.everyday: the area has no questions"),
+        ("  out_of_scope:\n    everyday: [42]\n", "7:16: settings.out_of_scope.everyday item 1: expected text"),
         (
             "  out_of_scope:\n    everyday: what is the weather\n",
             "7:15: settings.out_of_scope.everyday: expected a list (lines starting with '- '), found text",

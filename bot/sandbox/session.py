@@ -275,6 +275,8 @@ class Sandbox:
             "best_example": _example(found.best_example, titles),
             "best_of_intent": _example(found.best_of_intent, titles),
             "held_back": found.held_back,
+            "small_talk": found.small_talk,
+            "topic_matcher_said": found.topic_matcher_said,
             "path": self.responses_path.name,
         }
 

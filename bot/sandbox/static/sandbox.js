@@ -110,6 +110,11 @@
     conf.appendChild(bar);
     row("confidence", conf);
     if (why.followup) row("follow-up", "a reply in the thread, about its topic (" + why.mode + ")");
+    if (why.small_talk) {
+      row("small talk", "a short question read again with every word, against the short small-talk and " +
+        "off-topic examples only; the topic matcher alone said " +
+        (why.topic_matcher_said || "none (it would have fallen back)") + ".");
+    }
     if (why.held_back) {
       row("held back", "the closest topic, " + why.held_back + ", scored under 0.35 and the question " +
         "shares no word with the topics' examples, so the bot said it does not know. If it is a real " +
