@@ -230,22 +230,23 @@ def _variants(word: str) -> set[str]:
 
 
 def _key(variant: str) -> int:
-    """A stable 64-bit key for a variant (str hashes change from process to process; the index is cached)."""
-    return int.from_bytes(hashlib.blake2b(variant.encode(), digest_size=8).digest(), "little", signed=True)
+    """A stable 32-bit key for a variant (str hashes change from process to process, and the index is
+    cached). Some 30,000 keys in 2**32: a stray match needs a collision and the same first letter too."""
+    return int.from_bytes(hashlib.blake2b(variant.encode(), digest_size=4).digest(), "little")
 
 
 class _Spelling:
     """Corrects single-edit typos against the words the examples use (symmetric deletes: a typo and a
     word match when dropping at most one letter from each makes them equal). The deletes are kept as
-    sorted 64-bit keys beside the number of the word each comes from, two flat arrays: a dict of the
+    sorted 32-bit keys beside the number of the word each comes from, two flat arrays: a dict of the
     variant strings cost several times as much memory as the words themselves."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.counts: Counter[str] = Counter(words)
         self.words = sorted(w for w in self.counts if MIN_CORRECTABLE - 1 <= len(w) <= MAX_CORRECTABLE + 1)
         pairs = sorted((_key(v), number) for number, word in enumerate(self.words) for v in _variants(word))
-        self.keys = array("q", (key for key, _ in pairs))
-        self.owners = array("I", (number for _, number in pairs))
+        self.keys = array("I", (key for key, _ in pairs))
+        self.owners = array("H" if len(self.words) <= 0xFFFF else "I", (number for _, number in pairs))
 
     def correct(self, word: str) -> str:
         if word in self.counts or not MIN_CORRECTABLE <= len(word) <= MAX_CORRECTABLE or word.isdigit():
