@@ -414,12 +414,11 @@ class Matcher:
         there are gaps on every rota. Does your analysis recognise what leaders work under?" the
         second sentence says what is wanted; the first only sets the scene."""
         whole = self.scores(question, allowed)
+        parts = _SENTENCES.split(question.strip())
+        if len(parts) < 2:
+            return whole
         # A sentence of stopwords alone ("What are they for?") points back at the one before: no focus.
-        sentences = [
-            s
-            for s in _SENTENCES.split(question.strip())
-            if len(self.words(s)) >= 2 and content_words(self.normalise(s))
-        ]
+        sentences = [s for s in parts if len(self.words(s)) >= 2 and content_words(self.normalise(s))]
         if len(sentences) < 2:
             return whole
         asking = next((s for s in reversed(sentences) if s.rstrip().endswith("?")), sentences[-1])
