@@ -63,7 +63,8 @@ class _Postings:
 
     def __init__(self, lists: dict[int, tuple[list[int], list[float]]], terms: int, id_type: str) -> None:
         self.ids = array(id_type)
-        self.weights = array("d")
+        # Single precision: scores are compared to two decimals, and it halves the biggest arrays.
+        self.weights = array("f")
         self.runs = array("q", bytes(8 * terms))
         for term, (ids, weights) in lists.items():
             self.runs[term] = (len(self.ids) << _COUNT_BITS) | len(ids)
@@ -107,7 +108,7 @@ class _Space:
                 doc_ids.append(doc_id)
                 weights.append(weight)
         # term -> (example ids, weights), read by the query loop below (the hot path of every answer).
-        self.index = _Postings(index, len(self.terms), "I")
+        self.index = _Postings(index, len(self.terms), "H" if n <= 0xFFFF else "I")
 
     def _weigh(self, feats: Counter[str], *, known_only: bool) -> list[tuple[int, float]]:
         """(term number, weight) pairs of a unit vector; -1 for a term the examples never use."""
