@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from intents.matcher import MAX_ALTERNATIVES, Matcher, is_off_topic, off_topic_label
+from intents.matcher import MAX_ALTERNATIVES, Matcher, is_off_topic, off_topic_label, pop_off_topic
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
 from intents.text import content_words
 
@@ -25,6 +25,9 @@ ANCHOR_CONFIDENCE = 0.35
 ANCHOR_RATIO = 2.0
 ANCHOR_SMOOTHING = 0.1
 ANCHOR_PRIOR = 50
+# ...and when at least this many topic examples use it: a word one example happens to use ("in this area")
+# is no mark of our topics, however rare off-topic.
+ANCHOR_MIN_EXAMPLES = 2
 # Words that point back at the conversation or at the Confederation: a question holding one is ours to try.
 POINTING_WORDS = frozenset({"it", "this", "that", "these", "those", "they", "them", "your", "yours"})
 # Small talk is mostly words the topic matcher leaves out ("how are you doing, ai?" is ['ai'] to it). A
@@ -35,11 +38,12 @@ POINTING_WORDS = frozenset({"it", "this", "that", "these", "those", "they", "the
 SMALL_TALK_CONFIDENCE = 0.45
 SMALL_TALK_MAX_WORDS = 2
 SMALL_TALK_EXAMPLE_WORDS = 3
+SMALL_TALK_OFF_TOPIC_MARGIN = 0.1
 
 
 def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Matcher | None]:
     """The intent matcher (with each area of off-topic examples as a class of its own), the follow-up
-    one, and the small-talk one (see Engine._small_talk)."""
+    one, and the small-talk one (see Engine._read_as_small_talk)."""
     examples = {i.id: i.examples for i in catalogue.intents}
     for area, texts in catalogue.settings.out_of_scope.items():
         examples[off_topic_label(area)] = texts
@@ -101,7 +105,11 @@ def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
         prior = pooled[word] / total
         return max((seen[word] + ANCHOR_PRIOR * prior) / (size + ANCHOR_PRIOR) for seen, size in elsewhere)
 
-    return frozenset(word for word, n in topics.items() if n / count >= ANCHOR_RATIO * (off_topic_rate(word) + floor))
+    return frozenset(
+        word
+        for word, n in topics.items()
+        if n >= ANCHOR_MIN_EXAMPLES and n / count >= ANCHOR_RATIO * (off_topic_rate(word) + floor)
+    )
 
 
 class Engine:
@@ -131,26 +139,33 @@ class Engine:
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return Match(None, match.confidence, ())
+        if match.intent_id is None and match.alternatives and not self._may_suggest(question, match):
+            return Match(None, match.confidence, ())
         intent = self.catalogue.get(match.intent_id)
         if intent is None or not intent.is_topic:
             return match
         return self._where_it_stands(question, match)
 
     def _read_as_small_talk(self, question: str, match: Match) -> Match:
-        """A fallback or small talk, read again with every word: "what exactly can you help me with" is
-        ['exactly', 'help'] to the topic matcher, which sent it to thanks. A topic stands."""
+        """A short fallback or small talk, read again with every word, against the small talk and
+        off-topic examples alone: "what exactly can you help me with" is ['exactly', 'help'] to the topic
+        matcher, which sent it to thanks. Small talk scoring SMALL_TALK_CONFIDENCE, ahead of every
+        off-topic area, answers; small talk the topic matcher chose falls back when an off-topic area
+        leads all small talk by SMALL_TALK_OFF_TOPIC_MARGIN ("i need that said again" is no help
+        request). A topic stands."""
         intent = self.catalogue.get(match.intent_id)
         if intent is not None and intent.is_topic:
             return match
-        return self._small_talk(question) or match
-
-    def _small_talk(self, question: str) -> Match | None:
-        """Small talk the topic matcher missed for want of the words it reads: "how are you doing, bot?"
-        keeps only 'bot' there, while here every word counts, against small talk and off-topic alike."""
         if self.small_talk is None or len(content_words(self.matcher.normalise(question))) > SMALL_TALK_MAX_WORDS:
-            return None
-        found = self.small_talk.match(question, SMALL_TALK_CONFIDENCE)
-        return Match(found.intent_id, found.confidence, ()) if found.intent_id is not None else None
+            return match
+        scores = self.small_talk.focused_scores(question)
+        off_topic = pop_off_topic(scores)
+        best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0]), default=(None, 0.0))
+        if best is not None and score >= SMALL_TALK_CONFIDENCE and score > off_topic:
+            return Match(best, round(score, 4), ())
+        if intent is not None and off_topic >= score + SMALL_TALK_OFF_TOPIC_MARGIN:
+            return Match(None, match.confidence, ())
+        return match
 
     def _where_it_stands(self, question: str, match: Match) -> Match:
         """'Was the national induction ever introduced?' names recommendation 1's topic but asks where it
@@ -161,6 +176,13 @@ class Engine:
         topic = Candidate(match.intent_id, match.confidence)  # type: ignore[arg-type]
         rest = tuple(c for c in match.alternatives if c.intent_id != status)
         return Match(status, match.confidence, (topic, *rest)[:MAX_ALTERNATIVES])
+
+    def _may_suggest(self, question: str, fallback: Match) -> bool:
+        """Whether a fallback may offer its near misses as "did you mean": the same test as held_back, for
+        the strongest of them ("i need to speak to customer service about my flight" falls back on the
+        everyday questions, and should not offer a person at the Confederation)."""
+        top = fallback.alternatives[0]
+        return not self.held_back(question, top.intent_id, min(top.score, ANCHOR_CONFIDENCE - 1e-9))
 
     def held_back(self, question: str, intent_id: str | None, confidence: float) -> bool:
         """Whether a topic scoring `confidence` is held back for want of an anchor word: weak, and the

@@ -205,7 +205,9 @@ def test_check_warns_about_misrouted_examples(tmp_path: Path) -> None:
 
 def test_check_warns_about_overlapping_intents(tmp_path: Path) -> None:
     strays = ["key points of the review", "key points summary please", "list the key points", "key points in brief",
-              "the review's key points", "headline key points", "give me key points"]  # fmt: skip
+              "the review's key points", "headline key points", "give me key points", "key points now",
+              "short key points", "key points for my board", "the key points again", "key points in a line",
+              "just the key points", "key points only"]  # fmt: skip
     path, _ = _with_examples(tmp_path, "thanks", strays)
     result = run("-m", "bot", "check", str(path))
     assert "warning: intents 'key_points' and 'thanks' overlap" in result.stdout

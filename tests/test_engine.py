@@ -197,7 +197,8 @@ def test_eval_reports_what_the_floor_lets_through(engine: Engine) -> None:
     assert report.suggestion_floor == engine.suggestion_floor
     assert report.out_of_scope_fallbacks == loose.out_of_scope_fallbacks > 0
     # The shipped floor: off-topic questions rarely see a topic, and no reachable right topic is lost.
-    assert report.out_of_scope_suggestion_rate <= 0.10 < loose.out_of_scope_suggestion_rate
+    # (A fallback with none of our words offers nothing whatever the floor, so the floor matters less.)
+    assert report.out_of_scope_suggestion_rate <= 0.02 < loose.out_of_scope_suggestion_rate
     # ...and at most two wrong answers' right topics are kept from a fallback by it (9 of 11 today).
     assert loose.in_scope_misses_hit - 2 <= report.in_scope_misses_hit <= loose.in_scope_misses_hit
     text = format_report(report)
@@ -316,6 +317,15 @@ def test_small_talk_words_in_an_off_topic_request_still_fall_back(engine: Engine
     assert engine.match(question).intent_id is None
 
 
+def test_small_talk_closest_to_an_off_topic_area_falls_back(engine: Engine) -> None:
+    """The topic matcher hears help in "what is the answer to life" ('answer', 'life'); read with every
+    word, an off-topic area leads all small talk by the margin, so the member gets the fallback."""
+    question = "what is the answer to life"
+    assert engine.match_topics(question).intent_id == "help"
+    assert engine.match(question).intent_id is None
+    assert engine.match("what is your name").intent_id == "help"  # the bot says who it is
+
+
 def test_small_talk_never_takes_a_thread_follow_up(engine: Engine) -> None:
     """Outside a thread "can you help how do I join" is small talk (help); in a thread about an offer it
     asks how to sign up for that offer, as before small talk was read again."""
@@ -345,7 +355,7 @@ def test_off_topic_labels() -> None:
 
 @pytest.mark.parametrize(
     ("typo", "word"),
-    [("leadrship", "leadership"), ("managment", "management"), ("reviwe", "review"), ("messanger", "messenger")],
+    [("leadrship", "leadership"), ("managemnt", "management"), ("reviwe", "review"), ("messanger", "messenger")],
 )
 def test_single_edit_typos_are_corrected(engine: Engine, typo: str, word: str) -> None:
     assert engine.matcher.spelling.correct(typo) == word

@@ -25,7 +25,7 @@ from tests.conftest import RESPONSES
 
 INTENT = "review_people"
 # Today the matcher sends this to review_findings; taught once, it should go to review_people.
-QUESTION = "which army officer did the leadership report"
+QUESTION = "which army officer did the report"
 
 
 @pytest.fixture(autouse=True)
