@@ -139,8 +139,13 @@ class Engine:
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return Match(None, match.confidence, ())
-        if match.intent_id is None and match.alternatives and not self._may_suggest(question, match):
-            return Match(None, match.confidence, ())
+        if match.intent_id is None and match.alternatives:
+            # "Did you mean" offers topics only ("Did you mean: Hello?" helps nobody), and only when the
+            # question holds one of our words.
+            topics = tuple(c for c in match.alternatives if self._is_topic(c.intent_id))
+            match = Match(None, match.confidence, topics)
+            if topics and not self._may_suggest(question, match):
+                return Match(None, match.confidence, ())
         intent = self.catalogue.get(match.intent_id)
         if intent is None or not intent.is_topic:
             return match
@@ -176,6 +181,10 @@ class Engine:
         topic = Candidate(match.intent_id, match.confidence)  # type: ignore[arg-type]
         rest = tuple(c for c in match.alternatives if c.intent_id != status)
         return Match(status, match.confidence, (topic, *rest)[:MAX_ALTERNATIVES])
+
+    def _is_topic(self, intent_id: str) -> bool:
+        intent = self.catalogue.get(intent_id)
+        return intent is not None and intent.is_topic
 
     def _may_suggest(self, question: str, fallback: Match) -> bool:
         """Whether a fallback may offer its near misses as "did you mean": the same test as held_back, for
