@@ -143,11 +143,8 @@ class Engine:
             # "Did you mean" offers topics only ("Did you mean: Hello?" helps nobody), and only when the
             # question holds one of our words.
             topics = tuple(c for c in match.alternatives if self._is_topic(c.intent_id))
-            match = Match(None, match.confidence, topics)
-            if topics and not self._may_suggest(question, match):
-                return Match(None, match.confidence, ())
-        intent = self.catalogue.get(match.intent_id)
-        if intent is None or not intent.is_topic:
+            return Match(None, match.confidence, topics if self._speaks_of_us(question) else ())
+        if not self._is_topic(match.intent_id):
             return match
         return self._where_it_stands(question, match)
 
@@ -158,8 +155,7 @@ class Engine:
         off-topic area, answers; small talk the topic matcher chose falls back when an off-topic area
         leads all small talk by SMALL_TALK_OFF_TOPIC_MARGIN ("i need that said again" is no help
         request). A topic stands."""
-        intent = self.catalogue.get(match.intent_id)
-        if intent is not None and intent.is_topic:
+        if self._is_topic(match.intent_id):
             return match
         if self.small_talk is None or len(content_words(self.matcher.normalise(question))) > SMALL_TALK_MAX_WORDS:
             return match
@@ -168,7 +164,7 @@ class Engine:
         best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0]), default=(None, 0.0))
         if best is not None and score >= SMALL_TALK_CONFIDENCE and score > off_topic:
             return Match(best, round(score, 4), ())
-        if intent is not None and off_topic >= score + SMALL_TALK_OFF_TOPIC_MARGIN:
+        if match.intent_id is not None and off_topic >= score + SMALL_TALK_OFF_TOPIC_MARGIN:
             return Match(None, match.confidence, ())
         return match
 
@@ -182,26 +178,22 @@ class Engine:
         rest = tuple(c for c in match.alternatives if c.intent_id != status)
         return Match(status, match.confidence, (topic, *rest)[:MAX_ALTERNATIVES])
 
-    def _is_topic(self, intent_id: str) -> bool:
+    def _is_topic(self, intent_id: str | None) -> bool:
         intent = self.catalogue.get(intent_id)
         return intent is not None and intent.is_topic
 
-    def _may_suggest(self, question: str, fallback: Match) -> bool:
-        """Whether a fallback may offer its near misses as "did you mean": the same test as held_back, for
-        the strongest of them ("i need to speak to customer service about my flight" falls back on the
-        everyday questions, and should not offer a person at the Confederation)."""
-        top = fallback.alternatives[0]
-        return not self.held_back(question, top.intent_id, min(top.score, ANCHOR_CONFIDENCE - 1e-9))
+    def _speaks_of_us(self, question: str) -> bool:
+        """The anchor test (see speaks_of_us); passed by every question when there are no anchors. A
+        fallback offers its near misses only then: "i need to speak to customer service about my
+        flight" falls back on the everyday questions, and should not offer a person at the Confederation."""
+        return not self.anchors or speaks_of_us(self.matcher, self.anchors, question)
 
     def held_back(self, question: str, intent_id: str | None, confidence: float) -> bool:
         """Whether a topic scoring `confidence` is held back for want of an anchor word: weak, and the
         question shares no word of ours and points back at nothing (see ANCHOR_CONFIDENCE)."""
-        if intent_id is None or confidence >= ANCHOR_CONFIDENCE or not self.anchors:
+        if confidence >= ANCHOR_CONFIDENCE or not self._is_topic(intent_id):
             return False
-        intent = self.catalogue.get(intent_id)
-        if intent is None or not intent.is_topic:
-            return False
-        return not speaks_of_us(self.matcher, self.anchors, question)
+        return not self._speaks_of_us(question)
 
     def suggestions(self, question: str) -> tuple[str, ...]:
         """The intent ids a fallback would offer for this question had it fallen back, whatever its

@@ -7,7 +7,7 @@ from collections import Counter
 
 from intents.engine import ANCHOR_CONFIDENCE, anchor_words, speaks_of_us
 from intents.loader import Problem
-from intents.matcher import Matcher, is_off_topic, recommendation_number
+from intents.matcher import Matcher, recommendation_number
 from intents.model import Catalogue
 
 # An example is reported as misrouted when another intent beats its own by more than this.
@@ -58,7 +58,7 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
                 )
             )
         nearest = matcher.nearest_example(doc_id)
-        if nearest is not None and nearest[0] != label and not is_off_topic(label) and not is_off_topic(nearest[0]):
+        if nearest is not None and nearest[0] != label:
             first, second = sorted((label, nearest[0]))
             leaning[(first, second)] += 1
 
