@@ -186,6 +186,27 @@ async def test_fallback_with_nothing_near_has_no_suggestions(harness: Harness) -
     assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
 
 
+async def test_small_talk_missed_by_the_topic_matcher_gets_its_reply(harness: Harness) -> None:
+    # "how are you doing, ai" is only 'ai' to the topic matcher; read again with every word, it is a greeting.
+    greeting = harness.services.content.current.catalogue.get("greeting")
+    assert greeting is not None
+    await harness.dm("how are you doing, ai")
+    [post] = await harness.posts(1)
+    assert greeting.summary.split("!")[0] in _all_text(post) and "don't know" not in _all_text(post)
+
+
+async def test_an_off_topic_fallback_offers_no_small_talk_and_no_far_fetched_topic(harness: Harness) -> None:
+    # Each once came with a "Did you mean" button: Hello, and Talk to a person.
+    await harness.dm("hello in spanish")
+    await harness.posts(1)
+    await harness.dm("i need to speak to customer service about my flight")
+    posts = await harness.posts(2)
+    assert len(posts) == 2
+    for post in posts:
+        assert "don't know" in _all_text(post)
+        assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+
+
 async def test_app_home_shows_key_points_offers_and_how_to_ask(harness: Harness) -> None:
     status, _ = await harness.event(
         {"type": "app_home_opened", "user": "U0000007", "channel": "D0000007", "tab": "home"}

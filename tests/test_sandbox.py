@@ -17,6 +17,7 @@ from bot.sandbox.payloads import DM, GENERAL
 from bot.sandbox.web import SandboxServer
 from bot.server import EVENTS_PATH
 from bot.standin import BOT_USER_ID
+from intents.engine import SMALL_TALK_CONFIDENCE
 from tests.conftest import RESPONSES
 
 QUESTION = "tell me about the action learning sets"
@@ -250,3 +251,11 @@ async def test_a_link_button_on_the_home_tab_reaches_the_bot_as_slack_sends_it(
     )
     assert result["status"] == 200 and result["url"] == block["accessory"]["url"]
     assert [d.kind for d in server.sandbox.sent] == ["app_home_opened", "block_actions"]
+
+
+async def test_why_says_when_small_talk_answered(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    _, page, _ = sandbox
+    await page.post("say", {"channel": DM, "text": "what exactly can you help me with"})
+    why = (await page.reply_to(0))["why"]
+    assert why["intent"] == "help" and why["small_talk"] and why["topic_matcher_said"] == "thanks"
+    assert why["threshold"] == SMALL_TALK_CONFIDENCE
