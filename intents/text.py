@@ -25,6 +25,10 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
 # Only "i".."vii" as Roman numerals right after a recommendation word; elsewhere "i" is a pronoun.
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii"}
+# A comma, semicolon, colon, bracket or full stop ends a clause. A number word that opens a clause names
+# a recommendation only if one follows it ("recommended, one line each" is not recommendation 1).
+_CLAUSE_BREAK = re.compile(r"[,;:!?()]|\.(?:\s|$)")
+_REC_FOLLOWS = frozenset({"recommendation", "recommendations", "rec", "recs"})
 
 
 def strip_markup(text: str) -> str:
@@ -66,14 +70,22 @@ class Vocabulary:
         text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
         text = _APOSTROPHES.sub("", text)
         text = _THOUSANDS.sub("", text)
-        raw = NON_WORD.sub(" ", text).split()[:MAX_TOKENS]
+        raw: list[str] = []
+        opens: set[int] = set()  # positions of the first token of each clause
+        for clause in _CLAUSE_BREAK.split(text):
+            opens.add(len(raw))
+            raw.extend(NON_WORD.sub(" ", clause).split())
+        raw = raw[:MAX_TOKENS]
         tokens: list[str] = []
-        for token in raw:
+        for i, token in enumerate(raw):
             previous = tokens[-1] if tokens else ""
             if token in _ROMAN and previous != "recommendation":
                 tokens.append(token)
                 continue
             if token in self.numbers:
+                following = raw[i + 1] if i + 1 < len(raw) else ""
+                if i in opens and i > 0 and self.synonyms.get(following, following) not in _REC_FOLLOWS:
+                    continue
                 tokens.append(self.numbers[token])
                 continue
             tokens.extend(self.synonyms.get(token, token).split())

@@ -81,6 +81,24 @@ def test_a_number_counts_only_beside_the_word_recommendation(engine: Engine, que
     assert recommendation_number(question, engine.catalogue.vocabulary.numbers) == number
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Run me through what Messenger recommended, one line each",
+     "what did messenger recommend? one sentence on each please",
+     "summarise what the review recommended, two or three lines"],
+)  # fmt: skip
+def test_a_number_word_opening_a_clause_is_not_a_recommendation_number(engine: Engine, question: str) -> None:
+    # The topic matcher once read "recommended, one" as "recommendation 1" and answered recommendation 1.
+    assert engine.match(question).intent_id == "recommendations"
+
+
+def test_a_number_word_opening_a_clause_is_kept_before_the_word_recommendation(engine: Engine) -> None:
+    vocabulary = engine.catalogue.vocabulary
+    assert normalise("recommended, one line each", vocabulary) == ["recommendation", "line", "each"]
+    assert normalise("and, four recommendations", vocabulary) == ["and", "4", "recommendations"]
+    assert normalise("rec four", vocabulary) == ["recommendation", "4"]
+
+
 def test_confidence_and_alternatives_are_bounded(engine: Engine) -> None:
     for question in ["key points", "what is the EDI programme", "xyzzy", "", "recommendation 2"]:
         match = engine.match(question)
