@@ -13,6 +13,7 @@ from typing import Any
 from bot.storage import QuestionStore, Report, StoredQuestion, UnansweredGroup
 from intents import Engine
 from intents.matcher import pop_off_topic
+from intents.model import Match
 from intents.text import content_words
 
 # An answer below this confidence is a near miss worth a look, though the bot did answer it.
@@ -44,6 +45,8 @@ def _suggest(engine: Engine, text: str) -> str | None:
     best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0]))
     if score <= off_topic or engine.held_back(text, best, score):
         return None  # off-topic, or nothing in it is ours: teaching it to a topic would mislead
+    if engine.about_something_else(text, Match(best, score, (), off_topic)):
+        return None  # "Hewitt review recommendations": another review's, not Messenger's
     return best
 
 

@@ -41,6 +41,10 @@ class Explanation:
     # small-talk one, and `topic_matcher_said` what the topic matcher alone answered (None: a fallback).
     small_talk: bool = False
     topic_matcher_said: str | None = None
+    # A topic passed over for being about something else: the question holds `foreign` words, which
+    # off-topic examples use and no intent's examples do, and the topic did not lead clearly.
+    passed_over: str | None = None
+    foreign: tuple[str, ...] = ()
 
 
 def example_similarities(matcher: Matcher, question: str) -> list[float]:
@@ -97,6 +101,10 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
     ):
         held_back = match.intent_id
         alternatives = ((match.intent_id, match.confidence), *alternatives)
+    foreign = engine.about_something_else(answer.question, match) if answer.intent is None else ()
+    passed_over = match.intent_id if foreign and held_back is None else None
+    if passed_over is not None:
+        alternatives = ((match.intent_id, match.confidence), *alternatives)
     return Explanation(
         question=answer.question,
         intent_id=intent_id,
@@ -111,6 +119,8 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
         held_back=held_back,
         small_talk=small_talk,
         topic_matcher_said=topics.intent_id if small_talk else None,
+        passed_over=passed_over,
+        foreign=foreign if passed_over else (),
     )
 
 

@@ -486,7 +486,7 @@ class Matcher:
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if ranked and off_topic >= ranked[0][1] and number is None:
             alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= threshold)
-            return Match(None, round(ranked[0][1], 4), alternatives)
+            return Match(None, round(ranked[0][1], 4), alternatives, round(off_topic, 4))
         if number is not None and number in self.rec_numbers:
             target = self.rec_numbers[number]
             top = self._number_rival(question, number, target, threshold, allowed)
@@ -499,7 +499,7 @@ class Matcher:
                 ranked = [(target, 1.0)] + rest
         if not ranked or ranked[0][1] < threshold:
             alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[:MAX_ALTERNATIVES] if s >= floor)
-            return Match(None, round(ranked[0][1], 4) if ranked else 0.0, alternatives)
+            return Match(None, round(ranked[0][1], 4) if ranked else 0.0, alternatives, round(off_topic, 4))
         best, confidence = ranked[0]
         alternatives = tuple(Candidate(i, round(s, 4)) for i, s in ranked[1 : MAX_ALTERNATIVES + 1] if s >= floor)
-        return Match(best, round(confidence, 4), alternatives)
+        return Match(best, round(confidence, 4), alternatives, round(off_topic, 4))

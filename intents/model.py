@@ -136,11 +136,13 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Match:
-    """The raw result of matching one question: best intent (or None) and alternatives."""
+    """The raw result of matching one question: best intent (or None), alternatives, and the score of
+    the closest off-topic area (0 without off-topic examples)."""
 
     intent_id: str | None
     confidence: float
     alternatives: tuple[Candidate, ...] = ()
+    off_topic: float = 0.0
 
 
 # full: the answer; signup: how to join (or, for a topic with nothing to join, the offers); read: where

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from intents import Engine, load_catalogue
-from intents.engine import SMALL_TALK_CONFIDENCE, SMALL_TALK_MAX_WORDS, anchor_words
+from intents.engine import FOREIGN_MARGIN, SMALL_TALK_CONFIDENCE, SMALL_TALK_MAX_WORDS, anchor_words, foreign_words
 from intents.evaluate import evaluate, format_report, read_labelled
 from intents.explain import explain
 from intents.matcher import is_off_topic, pop_off_topic, recommendation_number
@@ -293,6 +293,9 @@ def test_the_weekly_report_never_suggests_teaching_a_held_back_question(engine: 
     assert circle.suggested is None
     [findings] = group_unanswered(engine, ["what did messenger find about board leadership"])
     assert findings.suggested == "review_findings"
+    # Nor one passed over for its foreign word: the Hewitt review's recommendations are not Messenger's.
+    [hewitt] = group_unanswered(engine, ["Hewitt review recommendations"])
+    assert hewitt.suggested is None
 
 
 @pytest.mark.parametrize(
@@ -413,6 +416,40 @@ def test_a_word_common_in_any_one_off_topic_area_is_no_anchor(engine: Engine) ->
     settings = engine.catalogue.settings
     pooled = replace(settings, out_of_scope={"all": settings.off_topic_examples})
     assert "nhs" in anchor_words(replace(engine.catalogue, settings=pooled), engine.matcher)
+
+
+def test_foreign_words_are_off_topic_words_no_intent_uses(engine: Engine) -> None:
+    assert {"hewitt", "fuller", "darzi"} <= engine.foreign
+    ours = {w for i in engine.catalogue.intents for e in i.examples for w in engine.matcher.words(e)}
+    assert not engine.foreign & ours
+    # One off-topic example is not enough to make a word foreign.
+    settings = engine.catalogue.settings
+    single = replace(settings, out_of_scope={"one": ("what did the hewitt review say",)})
+    assert "hewitt" not in foreign_words(replace(engine.catalogue, settings=single), engine.matcher)
+
+
+@pytest.mark.parametrize("question", ["Hewitt review recommendations", "hewitt's findings"])
+def test_a_foreign_word_sends_a_close_call_to_the_fallback(engine: Engine, question: str) -> None:
+    # A topic that does not lead the closest off-topic area by FOREIGN_MARGIN is passed over.
+    topics = engine.matcher.match(question, engine.threshold)
+    assert topics.intent_id is not None and topics.confidence < topics.off_topic + FOREIGN_MARGIN
+    answer = engine.answer(question)
+    assert answer.intent is None and answer.alternatives == ()
+
+
+def test_a_foreign_word_leaves_a_clear_topic_alone(engine: Engine) -> None:
+    # "fuller" is foreign, but this question is plainly about Messenger's recommendations.
+    question = "not the fuller stocktake: what were the seven recommendations of the messenger review"
+    assert set(engine.matcher.words(question)) & engine.foreign
+    assert engine.match(question).intent_id == "recommendations"
+
+
+def test_why_says_when_a_topic_was_passed_over_for_a_foreign_word(engine: Engine) -> None:
+    why = explain(engine, engine.answer("Hewitt review recommendations"))
+    assert why.intent_id is None and why.passed_over == "recommendations" and why.foreign == ("hewitt",)
+    assert why.alternatives[0][0] == "recommendations" and why.held_back is None
+    plain = explain(engine, engine.answer("what are the seven recommendations"))
+    assert plain.passed_over is None and plain.foreign == ()
 
 
 def test_why_says_when_small_talk_read_the_question_again(engine: Engine) -> None:

@@ -207,6 +207,14 @@ async def test_an_off_topic_fallback_offers_no_small_talk_and_no_far_fetched_top
         assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
 
 
+async def test_another_reviews_recommendations_get_the_fallback_not_messengers(harness: Harness) -> None:
+    # "hewitt" is used by off-topic examples and by no intent's: the close call goes to the fallback.
+    await harness.dm("Hewitt review recommendations")
+    [post] = await harness.posts(1)
+    assert "don't know" in _all_text(post) and "seven" not in _all_text(post)
+    assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+
+
 async def test_app_home_shows_key_points_offers_and_how_to_ask(harness: Harness) -> None:
     status, _ = await harness.event(
         {"type": "app_home_opened", "user": "U0000007", "channel": "D0000007", "tab": "home"}

@@ -253,6 +253,15 @@ async def test_a_link_button_on_the_home_tab_reaches_the_bot_as_slack_sends_it(
     assert [d.kind for d in server.sandbox.sent] == ["app_home_opened", "block_actions"]
 
 
+async def test_why_says_when_a_topic_was_passed_over_for_a_foreign_word(
+    sandbox: tuple[SandboxServer, Page, Path],
+) -> None:
+    _, page, _ = sandbox
+    await page.post("say", {"channel": DM, "text": "Hewitt review recommendations"})
+    why = (await page.reply_to(0))["why"]
+    assert why["intent"] is None and why["passed_over"] == "recommendations" and why["foreign"] == ["hewitt"]
+
+
 async def test_why_says_when_small_talk_answered(sandbox: tuple[SandboxServer, Page, Path]) -> None:
     _, page, _ = sandbox
     await page.post("say", {"channel": DM, "text": "what exactly can you help me with"})

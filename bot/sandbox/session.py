@@ -277,6 +277,8 @@ class Sandbox:
             "held_back": found.held_back,
             "small_talk": found.small_talk,
             "topic_matcher_said": found.topic_matcher_said,
+            "passed_over": found.passed_over,
+            "foreign": list(found.foreign),
             "path": self.responses_path.name,
         }
 

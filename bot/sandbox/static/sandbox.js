@@ -120,6 +120,12 @@
         "shares no word with the topics' examples, so the bot said it does not know. If it is a real " +
         "question for this topic, add examples with its words.");
     }
+    if (why.passed_over) {
+      row("about something else", "the closest topic, " + why.passed_over + ", did not lead the off-topic " +
+        "examples clearly, and the question uses " + why.foreign.join(", ") + ", which off-topic examples " +
+        "use and no topic's examples do. If it is a real question for this topic, add examples with " +
+        "those words.");
+    }
     const alts = el("ol", "alternatives");
     for (const a of why.alternatives) {
       const li = el("li");
