@@ -121,7 +121,8 @@ STOPWORDS = frozenset(
     the their theirs them then there these they this those through to too under until up very was we
     were what when where which while who whom why will with would you your yours yourself im ive id
     dont doesnt whats thats theres hes shes its please tell know want get got us really thing things
-    anything something like okay ok lot bit one""".split()
+    anything something like okay ok lot bit one actually exactly basically honestly literally simply anyway
+    anyways precisely truly""".split()
 )
 
 

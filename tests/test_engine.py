@@ -99,6 +99,14 @@ def test_a_number_word_opening_a_clause_is_kept_before_the_word_recommendation(e
     assert normalise("rec four", vocabulary) == ["recommendation", "4"]
 
 
+@pytest.mark.parametrize("filler", ["actually", "exactly", "basically", "honestly", "literally", "simply"])
+def test_a_filler_word_carries_no_topic(engine: Engine, filler: str) -> None:
+    # "actually" once sent "what was the messenger review actually about" to who led the review.
+    question = f"what was the messenger review {filler} about"
+    assert filler not in engine.matcher.words(question)
+    assert engine.match(question).intent_id == "review_overview"
+
+
 def test_confidence_and_alternatives_are_bounded(engine: Engine) -> None:
     for question in ["key points", "what is the EDI programme", "xyzzy", "", "recommendation 2"]:
         match = engine.match(question)
