@@ -172,8 +172,8 @@ class Engine:
 
     def _read_as_small_talk(self, question: str, match: Match) -> Match:
         """A short fallback or small talk, read again with every word, against the small talk and
-        off-topic examples alone: "what exactly can you help me with" is ['exactly', 'help'] to the topic
-        matcher, which sent it to thanks. Small talk scoring SMALL_TALK_CONFIDENCE, ahead of every
+        off-topic examples alone: "all good with you?" is ['good'] to the topic matcher, which sent it to
+        goodbye. Small talk scoring SMALL_TALK_CONFIDENCE, ahead of every
         off-topic area, answers; small talk the topic matcher chose falls back when an off-topic area
         leads all small talk by SMALL_TALK_OFF_TOPIC_MARGIN ("i need that said again" is no help
         request). A topic stands."""

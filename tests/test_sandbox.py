@@ -264,7 +264,7 @@ async def test_why_says_when_a_topic_was_passed_over_for_a_foreign_word(
 
 async def test_why_says_when_small_talk_answered(sandbox: tuple[SandboxServer, Page, Path]) -> None:
     _, page, _ = sandbox
-    await page.post("say", {"channel": DM, "text": "what exactly can you help me with"})
+    await page.post("say", {"channel": DM, "text": "all good with you?"})
     why = (await page.reply_to(0))["why"]
-    assert why["intent"] == "help" and why["small_talk"] and why["topic_matcher_said"] == "thanks"
+    assert why["intent"] == "greeting" and why["small_talk"] and why["topic_matcher_said"] == "goodbye"
     assert why["threshold"] == SMALL_TALK_CONFIDENCE
