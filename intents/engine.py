@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from intents.matcher import MAX_ALTERNATIVES, Matcher, is_off_topic, off_topic_label, pop_off_topic
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
-from intents.text import content_words
+from intents.text import STOPWORDS, content_words, stem
 
 FOLLOWUP_THRESHOLD = 0.55
 # A follow-up is a short reply: longer text is a new question, whatever it starts with.
@@ -45,6 +45,9 @@ SMALL_TALK_OFF_TOPIC_MARGIN = 0.1
 # not Messenger's seven. Chosen on tests/data/dev.tsv and the training split of a public benchmark.
 FOREIGN_MIN_EXAMPLES = 2
 FOREIGN_MARGIN = 0.1
+# Words that name a review or report. One named by a word no topic example uses ("the Cass review", "the
+# Wachter review") is another review, not Messenger's, unless the question also names Messenger.
+REVIEW_WORDS = frozenset({"review", "report", "inquiry", "enquiry", "stocktake", "investigation", "audit"})
 
 
 def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Matcher | None]:
@@ -118,6 +121,13 @@ def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     )
 
 
+def topic_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
+    """Every word (as the matcher reads them) that some topic's examples use."""
+    return frozenset(
+        word for i in catalogue.intents if i.is_topic for e in i.examples for word in content_words(matcher.normalise(e))
+    )
+
+
 def foreign_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     """The words (as the matcher reads them) that off-topic examples use and our intents never do: see
     FOREIGN_MIN_EXAMPLES. Empty without off-topic examples."""
@@ -139,6 +149,7 @@ class Engine:
         self.matcher, self.followups, self.small_talk = build_matchers(catalogue)
         self.anchors = anchor_words(catalogue, self.matcher)
         self.foreign = foreign_words(catalogue, self.matcher)
+        self.topic_words = topic_words(catalogue, self.matcher)
         # topic -> the intent reporting where it stands; and the words that ask that, as the matcher reads them
         self.status_intent = {topic: i.id for i in catalogue.intents for topic in i.status_of}
         self.status_words = {w for phrase in catalogue.settings.status_words for w in self.matcher.normalise(phrase)}
@@ -159,6 +170,8 @@ class Engine:
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return Match(None, match.confidence, ())
+        if self._is_topic(match.intent_id) and self.other_review(question):
+            return Match(None, match.confidence, (), match.off_topic)
         if self.about_something_else(question, match):
             return Match(None, match.confidence, (), match.off_topic)
         if match.intent_id is None and match.alternatives:
@@ -217,6 +230,21 @@ class Engine:
         if not self._is_topic(match.intent_id) or match.confidence >= match.off_topic + FOREIGN_MARGIN:
             return ()
         return tuple(sorted(set(self.matcher.words(question)) & self.foreign))
+
+    def other_review(self, question: str) -> str | None:
+        """The name of another review or report the question asks about ("cass" in "key findings of the
+        Cass review?"): a word right before one of REVIEW_WORDS that no topic example uses. None when
+        there is none, or when the question also names Messenger."""
+        tokens = self.matcher.normalise(question)
+        if "messenger" in self.matcher.words(question):
+            return None
+        for before, word in zip(tokens, tokens[1:], strict=False):
+            if word not in REVIEW_WORDS or before in STOPWORDS or before.isdigit():
+                continue
+            name = stem(self.matcher.spelling.correct(before))
+            if name not in self.topic_words:
+                return name
+        return None
 
     def held_back(self, question: str, intent_id: str | None, confidence: float) -> bool:
         """Whether a topic scoring `confidence` is held back for want of an anchor word: weak, and the

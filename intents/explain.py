@@ -45,6 +45,8 @@ class Explanation:
     # off-topic examples use and no intent's examples do, and the topic did not lead clearly.
     passed_over: str | None = None
     foreign: tuple[str, ...] = ()
+    # The name of another review or report the question asks about ("cass"): its topic was passed over.
+    other_review: str | None = None
 
 
 def example_similarities(matcher: Matcher, question: str) -> list[float]:
@@ -101,8 +103,9 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
     ):
         held_back = match.intent_id
         alternatives = ((match.intent_id, match.confidence), *alternatives)
+    other_review = engine.other_review(answer.question) if answer.intent is None and held_back is None else None
     foreign = engine.about_something_else(answer.question, match) if answer.intent is None else ()
-    passed_over = match.intent_id if foreign and held_back is None else None
+    passed_over = match.intent_id if (foreign or other_review) and held_back is None else None
     if passed_over is not None:
         alternatives = ((match.intent_id, match.confidence), *alternatives)
     return Explanation(
@@ -120,7 +123,8 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
         small_talk=small_talk,
         topic_matcher_said=topics.intent_id if small_talk else None,
         passed_over=passed_over,
-        foreign=foreign if passed_over else (),
+        foreign=foreign if passed_over and not other_review else (),
+        other_review=other_review if passed_over else None,
     )
 
 

@@ -436,7 +436,7 @@ def test_foreign_words_are_off_topic_words_no_intent_uses(engine: Engine) -> Non
     assert "hewitt" not in foreign_words(replace(engine.catalogue, settings=single), engine.matcher)
 
 
-@pytest.mark.parametrize("question", ["Hewitt review recommendations", "hewitt's findings"])
+@pytest.mark.parametrize("question", ["Hewitt review recommendations", "what did patricia hewitt say about leadership"])
 def test_a_foreign_word_sends_a_close_call_to_the_fallback(engine: Engine, question: str) -> None:
     # A topic that does not lead the closest off-topic area by FOREIGN_MARGIN is passed over.
     topics = engine.matcher.match(question, engine.threshold)
@@ -452,12 +452,41 @@ def test_a_foreign_word_leaves_a_clear_topic_alone(engine: Engine) -> None:
     assert engine.match(question).intent_id == "recommendations"
 
 
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [("Key findings of the Cass review?", "cass"), ("Can you summarise the Wachter review on NHS IT", "wachter"),
+     ("what did the Berwick report recommend on patient safety", "berwick"),
+     ("what did the Kirkup report say about leadership", "kirkup")],
+)  # fmt: skip
+def test_another_named_review_gets_the_fallback(engine: Engine, question: str, name: str) -> None:
+    assert engine.matcher.match(question, engine.threshold).intent_id is not None  # a topic, on its words
+    assert engine.other_review(question) == name
+    answer = engine.answer(question)
+    assert answer.intent is None and answer.alternatives == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [("what was the general's report about", "review_overview"), ("the Griffiths report", "previous_reviews"),
+     ("what was the Chris Ham report about", "chris_ham_report"),
+     ("did the Messenger review say more than the Cass review about leadership", None),
+     ("will our directors and their direct reports fall under the barring system", "managers_regulation"),
+     ("what did the 2022 review recommend", "recommendations")],
+)  # fmt: skip
+def test_a_review_we_cover_is_not_another_review(engine: Engine, question: str, intent_id: str | None) -> None:
+    assert engine.other_review(question) is None
+    if intent_id is not None:
+        assert engine.match(question).intent_id == intent_id
+
+
 def test_why_says_when_a_topic_was_passed_over_for_a_foreign_word(engine: Engine) -> None:
-    why = explain(engine, engine.answer("Hewitt review recommendations"))
-    assert why.intent_id is None and why.passed_over == "recommendations" and why.foreign == ("hewitt",)
-    assert why.alternatives[0][0] == "recommendations" and why.held_back is None
+    why = explain(engine, engine.answer("what did patricia hewitt say about leadership"))
+    assert why.intent_id is None and why.passed_over == "review_findings" and why.foreign == ("hewitt",)
+    assert why.alternatives[0][0] == "review_findings" and why.held_back is None and why.other_review is None
     plain = explain(engine, engine.answer("what are the seven recommendations"))
-    assert plain.passed_over is None and plain.foreign == ()
+    assert plain.passed_over is None and plain.foreign == () and plain.other_review is None
+    other = explain(engine, engine.answer("Key findings of the Cass review?"))
+    assert other.passed_over == "review_findings" and other.other_review == "cass" and other.foreign == ()
 
 
 def test_why_says_when_small_talk_read_the_question_again(engine: Engine) -> None:

@@ -215,6 +215,14 @@ async def test_another_reviews_recommendations_get_the_fallback_not_messengers(h
     assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
 
 
+async def test_another_named_review_gets_the_fallback_not_our_findings(harness: Harness) -> None:
+    # "the Cass review" is no review of ours: its findings are not the Messenger review's.
+    await harness.dm("Key findings of the Cass review?")
+    [post] = await harness.posts(1)
+    assert "don't know" in _all_text(post)
+    assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+
+
 async def test_app_home_shows_key_points_offers_and_how_to_ask(harness: Harness) -> None:
     status, _ = await harness.event(
         {"type": "app_home_opened", "user": "U0000007", "channel": "D0000007", "tab": "home"}

@@ -257,9 +257,16 @@ async def test_why_says_when_a_topic_was_passed_over_for_a_foreign_word(
     sandbox: tuple[SandboxServer, Page, Path],
 ) -> None:
     _, page, _ = sandbox
-    await page.post("say", {"channel": DM, "text": "Hewitt review recommendations"})
+    await page.post("say", {"channel": DM, "text": "what did patricia hewitt say about leadership"})
     why = (await page.reply_to(0))["why"]
-    assert why["intent"] is None and why["passed_over"] == "recommendations" and why["foreign"] == ["hewitt"]
+    assert why["intent"] is None and why["passed_over"] == "review_findings" and why["foreign"] == ["hewitt"]
+
+
+async def test_why_says_when_a_question_names_another_review(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    _, page, _ = sandbox
+    await page.post("say", {"channel": DM, "text": "Key findings of the Cass review?"})
+    why = (await page.reply_to(0))["why"]
+    assert why["intent"] is None and why["passed_over"] == "review_findings" and why["other_review"] == "cass"
 
 
 async def test_why_says_when_small_talk_answered(sandbox: tuple[SandboxServer, Page, Path]) -> None:

@@ -279,6 +279,7 @@ class Sandbox:
             "topic_matcher_said": found.topic_matcher_said,
             "passed_over": found.passed_over,
             "foreign": list(found.foreign),
+            "other_review": found.other_review,
             "path": self.responses_path.name,
         }
 

@@ -120,7 +120,11 @@
         "shares no word with the topics' examples, so the bot said it does not know. If it is a real " +
         "question for this topic, add examples with its words.");
     }
-    if (why.passed_over) {
+    if (why.passed_over && why.other_review) {
+      row("another review", "the question asks about the " + why.other_review + " review or report, a name " +
+        "no topic's examples use, and does not name Messenger, so the closest topic, " + why.passed_over +
+        ", was passed over. If that review is ours to answer, add examples naming it to its topic.");
+    } else if (why.passed_over) {
       row("about something else", "the closest topic, " + why.passed_over + ", did not lead the off-topic " +
         "examples clearly, and the question uses " + why.foreign.join(", ") + ", which off-topic examples " +
         "use and no topic's examples do. If it is a real question for this topic, add examples with " +
