@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from intents.matcher import MAX_ALTERNATIVES, Matcher, is_off_topic, off_topic_label, pop_off_topic
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
-from intents.text import STOPWORDS, content_words, stem
+from intents.text import STOPWORDS, content_words, normalise, stem
 
 FOLLOWUP_THRESHOLD = 0.55
 # A follow-up is a short reply: longer text is a new question, whatever it starts with.
@@ -45,6 +45,12 @@ SMALL_TALK_OFF_TOPIC_MARGIN = 0.1
 # not Messenger's seven. Chosen on tests/data/dev.tsv and the training split of a public benchmark.
 FOREIGN_MIN_EXAMPLES = 2
 FOREIGN_MARGIN = 0.1
+# Words a request may open with before saying what it wants made ("can you please draft..."): see
+# settings.task_openings.
+REQUEST_LEAD = frozenset(
+    "can could would will you please pls plz hey hi hello bot i need want to help me just quickly quick id like "
+    "ok okay so now also kindly u".split()
+)
 # Words that name a review or report. One named by a word no topic example uses ("the Cass review", "the
 # Wachter review") is another review, not Messenger's, unless the question also names Messenger.
 REVIEW_WORDS = frozenset({"review", "report", "inquiry", "enquiry", "stocktake", "investigation", "audit"})
@@ -150,6 +156,7 @@ class Engine:
         self.anchors = anchor_words(catalogue, self.matcher)
         self.foreign = foreign_words(catalogue, self.matcher)
         self.topic_words = topic_words(catalogue, self.matcher)
+        self.task_openings = tuple(tuple(normalise(t)) for t in catalogue.settings.task_openings if normalise(t))
         # topic -> the intent reporting where it stands; and the words that ask that, as the matcher reads them
         self.status_intent = {topic: i.id for i in catalogue.intents for topic in i.status_of}
         self.status_words = {w for phrase in catalogue.settings.status_words for w in self.matcher.normalise(phrase)}
@@ -167,6 +174,8 @@ class Engine:
         """The topic matcher's answer alone, before small talk reads the question again (see
         _read_as_small_talk): what a thread follow-up is weighed against."""
         match = self.matcher.match(question, self.threshold, floor=self.suggestion_floor)
+        if self.task_opening(question):
+            return Match(None, match.confidence, (), match.off_topic)
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return Match(None, match.confidence, ())
@@ -190,7 +199,7 @@ class Engine:
         off-topic area, answers; small talk the topic matcher chose falls back when an off-topic area
         leads all small talk by SMALL_TALK_OFF_TOPIC_MARGIN ("i need that said again" is no help
         request). A topic stands."""
-        if self._is_topic(match.intent_id):
+        if self._is_topic(match.intent_id) or self.task_opening(question):
             return match
         if self.small_talk is None or len(content_words(self.matcher.normalise(question))) > SMALL_TALK_MAX_WORDS:
             return match
@@ -231,6 +240,18 @@ class Engine:
             return ()
         return tuple(sorted(set(self.matcher.words(question)) & self.foreign))
 
+    def task_opening(self, question: str) -> str | None:
+        """The opening of settings.task_openings that the question starts with, after any REQUEST_LEAD
+        words ("Can you draft a board paper on EDI?" -> "draft"), or None: a request to make something."""
+        tokens = normalise(question)
+        start = 0
+        while start < len(tokens) and tokens[start] in REQUEST_LEAD:
+            start += 1
+        for opening in self.task_openings:
+            if tuple(tokens[start : start + len(opening)]) == opening:
+                return " ".join(opening)
+        return None
+
     def other_review(self, question: str) -> str | None:
         """The name of another review or report the question asks about ("cass" in "key findings of the
         Cass review?"): a word right before one of REVIEW_WORDS that no topic example uses. None when
@@ -264,7 +285,7 @@ class Engine:
         """Answer a question; in a thread, `previous_intent` is the topic last answered there."""
         match = self.match_topics(question)
         previous = self.catalogue.get(previous_intent)
-        if previous is not None and self.followups is not None:
+        if previous is not None and self.followups is not None and not self.task_opening(question):
             kind, score = self._followup_kind(question)
             # "how do I sign up?" follows the thread's topic; "how do I join the EDI network?" names
             # its own: a follow-up wins when nothing but follow-up words is left, or nothing else matched.

@@ -47,6 +47,8 @@ class Explanation:
     foreign: tuple[str, ...] = ()
     # The name of another review or report the question asks about ("cass"): its topic was passed over.
     other_review: str | None = None
+    # The opening of settings.task_openings the question starts with ("draft"): a request to make something.
+    task: str | None = None
 
 
 def example_similarities(matcher: Matcher, question: str) -> list[float]:
@@ -125,6 +127,7 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
         passed_over=passed_over,
         foreign=foreign if passed_over and not other_review else (),
         other_review=other_review if passed_over else None,
+        task=engine.task_opening(answer.question) if answer.intent is None and not answer.followup else None,
     )
 
 

@@ -480,6 +480,9 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
     status_words: tuple[str, ...] = ()
     if "status_words" in fields:
         status_words = tuple(t for t, _ in c.strings(fields["status_words"], "settings.status_words") or [])
+    task_openings: tuple[str, ...] = ()
+    if "task_openings" in fields:
+        task_openings = tuple(t for t, _ in c.strings(fields["task_openings"], "settings.task_openings") or [])
     if threshold is None or floor is None or None in texts.values():
         return None
     return ContentSettings(
@@ -493,6 +496,7 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         followups=followups,
         out_of_scope=out_of_scope,
         status_words=status_words,
+        task_openings=task_openings,
         review_after_days=review_after_days,
         **handoff,  # type: ignore[arg-type]
     )

@@ -87,6 +87,9 @@ class ContentSettings:
     out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=in_file(required=False))
     # Words that ask where something stands now ("yet", "since", "progress"): see Intent.status_of.
     status_words: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    # How a request to make something starts ("draft", "write", "make me"): the bot answers questions and
+    # cannot write documents, so such a request gets the fallback, whatever topic its words name.
+    task_openings: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     # `bot check` warns about an intent whose `reviewed` date is older than this many days.
     review_after_days: int = field(default=365, metadata=in_file(required=False))
     # "Ask a person": the Slack channel staff watch (C... or G...), and what the member is told.

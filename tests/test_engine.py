@@ -479,12 +479,47 @@ def test_a_review_we_cover_is_not_another_review(engine: Engine, question: str, 
         assert engine.match(question).intent_id == intent_id
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Can you draft a letter to our MP about regulating NHS managers?", "write me a poem about Gordon Messenger",
+     "please translate the key points into Welsh", "could you make me 6 slides on the seven recommendations",
+     "I need you to summarise this board paper on EDI", "Rewrite our NED role description"],
+)  # fmt: skip
+def test_a_request_to_make_something_gets_the_fallback(engine: Engine, question: str) -> None:
+    assert engine.task_opening(question) is not None
+    answer = engine.answer(question)
+    assert answer.intent is None and answer.alternatives == ()
+    # ...even in a thread, where it is no follow-up on the thread's topic.
+    assert engine.answer(question, previous_intent="recommendations").intent is None
+
+
+def test_a_request_to_make_something_in_a_thread_is_no_follow_up(engine: Engine) -> None:
+    # Without the task rule, "where I can read more" made this a follow-up on the thread's topic.
+    answer = engine.answer("write up where I can read more", previous_intent="offer_ned_network")
+    assert answer.intent is None and not answer.followup and answer.mode == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [("summarise the recommendations for me", "recommendations"), ("what did the review write about EDI", "rec_edi"),
+     ("can you tell me what the review found", "review_findings"), ("draft legislation on managers - where is it", None)],
+)  # fmt: skip
+def test_a_question_is_no_request_to_make_something(engine: Engine, question: str, intent_id: str | None) -> None:
+    if intent_id is None:  # "draft" opens it: a task opening is a whole-question rule, stated in the file
+        assert engine.task_opening(question) == "draft"
+        return
+    assert engine.task_opening(question) is None
+    assert engine.match(question).intent_id == intent_id
+
+
 def test_why_says_when_a_topic_was_passed_over_for_a_foreign_word(engine: Engine) -> None:
     why = explain(engine, engine.answer("what did patricia hewitt say about leadership"))
     assert why.intent_id is None and why.passed_over == "review_findings" and why.foreign == ("hewitt",)
     assert why.alternatives[0][0] == "review_findings" and why.held_back is None and why.other_review is None
     plain = explain(engine, engine.answer("what are the seven recommendations"))
     assert plain.passed_over is None and plain.foreign == () and plain.other_review is None
+    task = explain(engine, engine.answer("Can you draft a speech on the Messenger review?"))
+    assert task.intent_id is None and task.task == "draft"
     other = explain(engine, engine.answer("Key findings of the Cass review?"))
     assert other.passed_over == "review_findings" and other.other_review == "cass" and other.foreign == ()
 

@@ -223,6 +223,20 @@ async def test_another_named_review_gets_the_fallback_not_our_findings(harness: 
     assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
 
 
+async def test_a_request_to_write_something_gets_the_fallback_even_in_a_thread(harness: Harness) -> None:
+    await harness.dm("Can you draft a letter to our MP about regulating NHS managers?")
+    [post] = await harness.posts(1)
+    assert "don't know" in _all_text(post)
+    _, _, event = await harness.mention("what are the seven recommendations")
+    await harness.posts(2)
+    await harness.event(
+        {"type": "message", "channel": event["channel"], "channel_type": "channel", "user": "U0000004",
+         "text": "write up where I can read more", "ts": next_ts(), "thread_ts": event["ts"]}
+    )  # fmt: skip
+    third = (await harness.posts(3))[2]
+    assert third["thread_ts"] == event["ts"] and "don't know" in _all_text(third)
+
+
 async def test_app_home_shows_key_points_offers_and_how_to_ask(harness: Harness) -> None:
     status, _ = await harness.event(
         {"type": "app_home_opened", "user": "U0000007", "channel": "D0000007", "tab": "home"}

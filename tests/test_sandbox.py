@@ -269,6 +269,13 @@ async def test_why_says_when_a_question_names_another_review(sandbox: tuple[Sand
     assert why["intent"] is None and why["passed_over"] == "review_findings" and why["other_review"] == "cass"
 
 
+async def test_why_says_when_a_question_asks_to_make_something(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    _, page, _ = sandbox
+    await page.post("say", {"channel": DM, "text": "Can you draft a speech on the Messenger review?"})
+    why = (await page.reply_to(0))["why"]
+    assert why["intent"] is None and why["task"] == "draft"
+
+
 async def test_why_says_when_small_talk_answered(sandbox: tuple[SandboxServer, Page, Path]) -> None:
     _, page, _ = sandbox
     await page.post("say", {"channel": DM, "text": "all good with you?"})

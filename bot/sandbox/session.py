@@ -280,6 +280,7 @@ class Sandbox:
             "passed_over": found.passed_over,
             "foreign": list(found.foreign),
             "other_review": found.other_review,
+            "task": found.task,
             "path": self.responses_path.name,
         }
 

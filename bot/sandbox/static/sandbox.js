@@ -120,6 +120,10 @@
         "shares no word with the topics' examples, so the bot said it does not know. If it is a real " +
         "question for this topic, add examples with its words.");
     }
+    if (why.task) {
+      row("a request to make something", "the question starts with \"" + why.task + "\" (settings.task_openings " +
+        "in " + why.path + "): the bot answers questions and cannot write documents, so it said it does not know.");
+    }
     if (why.passed_over && why.other_review) {
       row("another review", "the question asks about the " + why.other_review + " review or report, a name " +
         "no topic's examples use, and does not name Messenger, so the closest topic, " + why.passed_over +
