@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from intents.matcher import MAX_ALTERNATIVES, Matcher, is_off_topic, off_topic_label, pop_off_topic
+from intents.matcher import MAX_ALTERNATIVES, SENTENCES, Matcher, is_off_topic, off_topic_label, pop_off_topic
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
 from intents.text import STOPWORDS, content_words, normalise, stem
 
@@ -45,6 +45,10 @@ SMALL_TALK_OFF_TOPIC_MARGIN = 0.1
 # not Messenger's seven. Chosen on tests/data/dev.tsv and the training split of a public benchmark.
 FOREIGN_MIN_EXAMPLES = 2
 FOREIGN_MARGIN = 0.1
+# A sentence opening with one of these asks whether something has been done ("Has the government funded
+# the implementation?", "Has the talent function been set up?"): where it stands, like settings.status_words.
+# Not with "got": "have the recs got anything on EDI?" asks what they say.
+HAS_IT_HAPPENED = frozenset({"has", "have", "hasnt", "havent"})
 # Words a request may open with before saying what it wants made ("can you please draft..."): see
 # settings.task_openings.
 REQUEST_LEAD = frozenset(
@@ -216,11 +220,21 @@ class Engine:
         """'Was the national induction ever introduced?' names recommendation 1's topic but asks where it
         stands: the intent that reports on it (its `status_of`) answers, the topic itself comes next."""
         status = self.status_intent.get(match.intent_id or "")
-        if status is None or not set(self.matcher.normalise(question)) & self.status_words:
+        if status is None or not self.asks_where_it_stands(question):
             return match
         topic = Candidate(match.intent_id, match.confidence)  # type: ignore[arg-type]
         rest = tuple(c for c in match.alternatives if c.intent_id != status)
         return Match(status, match.confidence, (topic, *rest)[:MAX_ALTERNATIVES])
+
+    def asks_where_it_stands(self, question: str) -> bool:
+        """A status word anywhere, or a sentence opening with HAS_IT_HAPPENED (see there)."""
+        if set(self.matcher.normalise(question)) & self.status_words:
+            return True
+        for sentence in SENTENCES.split(question.strip()):
+            tokens = normalise(sentence)
+            if tokens and tokens[0] in HAS_IT_HAPPENED and "got" not in tokens:
+                return True
+        return False
 
     def _is_topic(self, intent_id: str | None) -> bool:
         intent = self.catalogue.get(intent_id)

@@ -269,7 +269,7 @@ class _Spelling:
 
 # In a question with a preamble, how much the asking sentence counts against the whole message.
 FOCUS_WEIGHT = 0.6
-_SENTENCES = re.compile(r"(?<=[.?!])\s+|\n+")
+SENTENCES = re.compile(r"(?<=[.?!])\s+|\n+")
 
 # The label of settings.out_of_scope's examples, followed by their area ("__out_of_scope__.everyday");
 # never an intent id.
@@ -415,7 +415,7 @@ class Matcher:
         there are gaps on every rota. Does your analysis recognise what leaders work under?" the
         second sentence says what is wanted; the first only sets the scene."""
         whole = self.scores(question, allowed)
-        parts = _SENTENCES.split(question.strip())
+        parts = SENTENCES.split(question.strip())
         if len(parts) < 2:
             return whole
         # A sentence of stopwords alone ("What are they for?") points back at the one before: no focus.

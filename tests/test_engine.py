@@ -107,6 +107,24 @@ def test_a_filler_word_carries_no_topic(engine: Engine, filler: str) -> None:
     assert engine.match(question).intent_id == "review_overview"
 
 
+@pytest.mark.parametrize(
+    ("question", "topic", "intent_id"),
+    [("Has the talent management function been set up?", "rec_talent_management", "recs_5_to_7_status"),
+     ("Have the seven recommendations been put in place?", "recommendations", "implementation_progress"),
+     ("Have the NED recommendations been acted on?", "rec_non_executives", "recs_5_to_7_status")],
+)  # fmt: skip
+def test_has_it_been_done_asks_where_it_stands(engine: Engine, question: str, topic: str, intent_id: str) -> None:
+    # No status word: the question's form ("Has ... been ...?") asks whether it happened.
+    assert engine.matcher.match(question, engine.threshold).intent_id == topic
+    assert not set(engine.matcher.normalise(question)) & engine.status_words
+    assert engine.match(question).intent_id == intent_id
+
+
+def test_have_they_got_asks_what_they_say(engine: Engine) -> None:
+    assert not engine.asks_where_it_stands("have the recommendations got anything on EDI")
+    assert engine.match("have the recommendations got anything on EDI").intent_id == "rec_edi"
+
+
 def test_confidence_and_alternatives_are_bounded(engine: Engine) -> None:
     for question in ["key points", "what is the EDI programme", "xyzzy", "", "recommendation 2"]:
         match = engine.match(question)
