@@ -223,6 +223,7 @@ class _NaiveBayes:
 
 # Longer "words" are never corrected: no English word needs it, and a 2,000-letter token must cost nothing.
 MAX_CORRECTABLE = 20
+TYPED_MIN_LENGTH = 7
 
 
 def _variants(word: str) -> set[str]:
@@ -349,6 +350,10 @@ class Matcher:
                 self.texts.append(text)
                 words_per_doc.append(self._analyse(text))
         self.spelling = spelling or _Spelling(t for text in self.texts for t in self.normalise(text))
+        # The vocabulary's own long words as typed ("diversity", "implementation"): a typo of one is mended
+        # before the vocabulary folds it ("divesrity" -> 'edi'). Short ones are left out: too many everyday
+        # words ("pesos", "cheesy") lie one letter from "peers" or "cheers".
+        self.typed_spelling = _Spelling(w for w in vocabulary.raw_words() if len(w) >= TYPED_MIN_LENGTH)
         self.word_space = _Space([_word_features(w) for w in words_per_doc])
         self.word_space.build_centroids(self.labels)
         self.bayes = _NaiveBayes([_word_features(w) for w in words_per_doc], self.labels, self.word_space.terms)
@@ -370,12 +375,17 @@ class Matcher:
         return self.vocabulary.normalise(text)
 
     def _analyse(self, text: str, correct: bool = False) -> list[str]:
-        tokens = self.normalise(text)
         if correct:
+            tokens = self.vocabulary.normalise(text, self._mend_typed)
             tokens = [self.spelling.correct(t) for t in tokens]
+        else:
+            tokens = self.normalise(text)
         words = [] if self.keep_stopwords else content_words(tokens)
         # Small talk ("what can you do?") is all stopwords: then every word counts.
         return words or [stem(t) for t in tokens]
+
+    def _mend_typed(self, token: str) -> str:
+        return token if token in self.spelling.counts else self.typed_spelling.correct(token)
 
     def words(self, question: str) -> list[str]:
         return self._analyse(question, correct=True)

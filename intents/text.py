@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 MAX_CHARS = 2000
@@ -63,8 +63,16 @@ class Vocabulary:
         concept_of = {word: concept for concept, words in self.concepts.items() for word in words}
         object.__setattr__(self, "_concept_of", concept_of)
 
-    def normalise(self, text: str) -> list[str]:
-        """Tokens of a question: lower case, ASCII-folded, number words as digits, synonyms merged."""
+    def raw_words(self) -> list[str]:
+        """The words this vocabulary reads (number words, synonyms and concept words), as typed."""
+        words = [*self.numbers, *self.synonyms]
+        words += [w for members in self.concepts.values() for w in members]
+        words += [w for pair in self.phrases for w in pair]
+        return words
+
+    def normalise(self, text: str, correct: Callable[[str], str] | None = None) -> list[str]:
+        """Tokens of a question: lower case, ASCII-folded, number words as digits, synonyms merged.
+        `correct` mends each word's spelling first, so a misspelt synonym ("divesrity") is still read."""
         text = strip_markup(text)
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
@@ -76,6 +84,8 @@ class Vocabulary:
             opens.add(len(raw))
             raw.extend(NON_WORD.sub(" ", clause).split())
         raw = raw[:MAX_TOKENS]
+        if correct is not None:
+            raw = [correct(token) for token in raw]
         tokens: list[str] = []
         for i, token in enumerate(raw):
             previous = tokens[-1] if tokens else ""
