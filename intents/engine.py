@@ -47,7 +47,8 @@ FOREIGN_MIN_EXAMPLES = 2
 FOREIGN_MARGIN = 0.1
 # A sentence opening with one of these asks whether something has been done ("Has the government funded
 # the implementation?", "Has the talent function been set up?"): where it stands, like settings.status_words.
-# Not with "got": "have the recs got anything on EDI?" asks what they say.
+# Not with "got" ("have the recs got anything on EDI?" asks what they say), nor "have there been" (whether
+# something exists: "have there been other leadership reviews?").
 HAS_IT_HAPPENED = frozenset({"has", "have", "hasnt", "havent"})
 # Words a request may open with before saying what it wants made ("can you please draft..."): see
 # settings.task_openings.
@@ -232,7 +233,7 @@ class Engine:
             return True
         for sentence in SENTENCES.split(question.strip()):
             tokens = normalise(sentence)
-            if tokens and tokens[0] in HAS_IT_HAPPENED and "got" not in tokens:
+            if tokens[:1] and tokens[0] in HAS_IT_HAPPENED and "got" not in tokens and tokens[1:2] != ["there"]:
                 return True
         return False
 

@@ -123,6 +123,14 @@ def test_has_it_been_done_asks_where_it_stands(engine: Engine, question: str, to
 def test_have_they_got_asks_what_they_say(engine: Engine) -> None:
     assert not engine.asks_where_it_stands("have the recommendations got anything on EDI")
     assert engine.match("have the recommendations got anything on EDI").intent_id == "rec_edi"
+    assert not engine.asks_where_it_stands("have there been leadership reviews like it before")
+
+
+def test_a_light_verb_carries_no_topic(engine: Engine) -> None:
+    # "came" once weighed so much that "which recommendations came from the review" fell back.
+    assert "came" not in engine.matcher.words("which recommendations came from the review")
+    assert engine.match("which recommendations came from the review").intent_id == "recommendations"
+    assert engine.match("did anything come of the talent management proposals").intent_id == "recs_5_to_7_status"
 
 
 @pytest.mark.parametrize("question", ["what did the review say on divesrity", "what did the review say about inclsuion"])
