@@ -397,13 +397,13 @@ async def test_report_counts(store: QuestionStore, engine: Engine) -> None:
     groups = [(g.text, g.count, g.suggested) for g in report.unanswered]
     assert groups[0] == ("how do I claim expenses for the conference", 3, None)
     assert sorted(groups[1:]) == [
-        ("when was the messenger report published exactly", 1, "review_overview"),
+        ("when was the messenger report published exactly", 1, "review_people"),
         ("who wrote it", 1, "review_people"),
     ]
     text = format_report(report)
     assert "questions:   10" in text
     assert '.venv/bin/python -m bot learn "who wrote it" review_people' in text
-    assert learn_command("when was the messenger report published exactly", "review_overview") in text
+    assert learn_command("when was the messenger report published exactly", "review_people") in text
     assert "expenses" in text and 'learn "how do I claim expenses' not in text  # nothing to suggest
 
 
