@@ -52,6 +52,7 @@ FOREIGN_MARGIN = 0.1
 HAS_IT_HAPPENED = frozenset({"has", "have", "hasnt", "havent"})
 # Words a request may open with before saying what it wants made ("can you please draft..."): see
 # settings.task_openings.
+TASK_CHARS = 200
 REQUEST_LEAD = frozenset(
     "can could would will you please pls plz hey hi hello bot i need want to help me just quickly quick id like "
     "ok okay so now also kindly u".split()
@@ -258,7 +259,8 @@ class Engine:
     def task_opening(self, question: str) -> str | None:
         """The opening of settings.task_openings that the question starts with, after any REQUEST_LEAD
         words ("Can you draft a board paper on EDI?" -> "draft"), or None: a request to make something."""
-        tokens = normalise(question)
+        # Only the opening matters: the first words, without reading the whole of a long message.
+        tokens = normalise(question[:TASK_CHARS])
         start = 0
         while start < len(tokens) and tokens[start] in REQUEST_LEAD:
             start += 1
@@ -272,15 +274,15 @@ class Engine:
         Cass review?"): a word right before one of REVIEW_WORDS that no topic example uses. None when
         there is none, or when the question also names Messenger."""
         tokens = self.matcher.normalise(question)
-        if "messenger" in self.matcher.words(question):
+        names = [
+            stem(self.matcher.spelling.correct(before))
+            for before, word in zip(tokens, tokens[1:], strict=False)
+            if word in REVIEW_WORDS and before not in STOPWORDS and not before.isdigit()
+        ]
+        name = next((n for n in names if n not in self.topic_words), None)
+        if name is None or "messenger" in self.matcher.words(question):
             return None
-        for before, word in zip(tokens, tokens[1:], strict=False):
-            if word not in REVIEW_WORDS or before in STOPWORDS or before.isdigit():
-                continue
-            name = stem(self.matcher.spelling.correct(before))
-            if name not in self.topic_words:
-                return name
-        return None
+        return name
 
     def held_back(self, question: str, intent_id: str | None, confidence: float) -> bool:
         """Whether a topic scoring `confidence` is held back for want of an anchor word: weak, and the
