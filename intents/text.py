@@ -132,7 +132,8 @@ STOPWORDS = frozenset(
     were what when where which while who whom why will with would you your yours yourself im ive id
     dont doesnt whats thats theres hes shes its please tell know want get got us really thing things
     anything something like okay ok lot bit one actually exactly basically honestly literally simply anyway
-    anyways precisely truly came come comes""".split()
+    anyways precisely truly came come comes isnt wasnt arent werent hasnt havent hadnt didnt cant couldnt
+    wont wouldnt shouldnt etc""".split()
 )
 
 

@@ -126,6 +126,12 @@ def test_have_they_got_asks_what_they_say(engine: Engine) -> None:
     assert not engine.asks_where_it_stands("have there been leadership reviews like it before")
 
 
+@pytest.mark.parametrize("question", ["wasn't griffiths the same thing in the 80s", "isn't this just griffiths again"])
+def test_a_negative_contraction_carries_no_topic(engine: Engine, question: str) -> None:
+    assert not {"wasnt", "isnt"} & set(engine.matcher.words(question))
+    assert engine.match(question).intent_id == "previous_reviews"
+
+
 def test_a_light_verb_carries_no_topic(engine: Engine) -> None:
     # "came" once weighed so much that "which recommendations came from the review" fell back.
     assert "came" not in engine.matcher.words("which recommendations came from the review")
