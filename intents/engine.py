@@ -135,9 +135,8 @@ def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
 
 def topic_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     """Every word (as the matcher reads them) that some topic's examples use."""
-    return frozenset(
-        word for i in catalogue.intents if i.is_topic for e in i.examples for word in content_words(matcher.normalise(e))
-    )
+    examples = (e for i in catalogue.intents if i.is_topic for e in i.examples)
+    return frozenset(word for e in examples for word in content_words(matcher.normalise(e)))
 
 
 def foreign_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:

@@ -109,7 +109,7 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
     foreign = engine.about_something_else(answer.question, match) if answer.intent is None else ()
     passed_over = match.intent_id if (foreign or other_review) and held_back is None else None
     if passed_over is not None:
-        alternatives = ((match.intent_id, match.confidence), *alternatives)
+        alternatives = ((passed_over, match.confidence), *alternatives)
     return Explanation(
         question=answer.question,
         intent_id=intent_id,

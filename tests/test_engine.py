@@ -139,7 +139,9 @@ def test_a_light_verb_carries_no_topic(engine: Engine) -> None:
     assert engine.match("did anything come of the talent management proposals").intent_id == "recs_5_to_7_status"
 
 
-@pytest.mark.parametrize("question", ["what did the review say on divesrity", "what did the review say about inclsuion"])
+@pytest.mark.parametrize(
+    "question", ["what did the review say on divesrity", "what did the review say about inclsuion"]
+)
 def test_a_misspelt_vocabulary_word_is_mended_before_the_vocabulary_reads_it(engine: Engine, question: str) -> None:
     # "diversity" and "inclusion" reach the matcher only as the concept 'edi': their typos were once
     # corrected against the folded words, found nothing, and left the question to "review".

@@ -170,7 +170,9 @@ def test_settings_problems(tmp_path: Path) -> None:
 
 
 def test_task_openings_load_and_a_bad_one_is_named(tmp_path: Path) -> None:
-    good = SETTINGS.replace("intents:\n", "  task_openings: [draft, make me]\nintents:\n") + GOOD_INTENT.format(id="alpha")
+    good = SETTINGS.replace("intents:\n", "  task_openings: [draft, make me]\nintents:\n") + GOOD_INTENT.format(
+        id="alpha"
+    )
     assert load_catalogue(write(tmp_path, good)).settings.task_openings == ("draft", "make me")
     bad = SETTINGS.replace("intents:\n", "  task_openings: draft\nintents:\n") + GOOD_INTENT.format(id="alpha")
     path = write(tmp_path, bad)
