@@ -57,9 +57,13 @@ REQUEST_LEAD = frozenset(
     "can could would will you please pls plz hey hi hello bot i need want to help me just quickly quick id like "
     "ok okay so now also kindly u".split()
 )
-# Words that name a review or report. One named by a word no topic example uses ("the Cass review", "the
-# Wachter review") is another review, not Messenger's, unless the question also names Messenger.
-REVIEW_WORDS = frozenset({"review", "report", "inquiry", "enquiry", "stocktake", "investigation", "audit"})
+# Words that name a review, report or programme. One named by a word no topic example uses ("the Cass
+# review", "the Nye Bevan programme", "a PRINCE2 course") is someone else's, not Messenger's review nor one
+# of our offers, unless the question also names Messenger.
+REVIEW_WORDS = frozenset(
+    {"review", "report", "inquiry", "enquiry", "stocktake", "investigation", "audit"}
+    | {"programme", "program", "scheme", "course", "fellowship"}
+)
 
 
 def build_matchers(catalogue: Catalogue) -> tuple[Matcher, Matcher | None, Matcher | None]:
@@ -269,9 +273,10 @@ class Engine:
         return None
 
     def other_review(self, question: str) -> str | None:
-        """The name of another review or report the question asks about ("cass" in "key findings of the
-        Cass review?"): a word right before one of REVIEW_WORDS that no topic example uses. None when
-        there is none, or when the question also names Messenger."""
+        """The name of another review, report or programme the question asks about ("cass" in "key
+        findings of the Cass review?", "bevan" in "the Nye Bevan programme"): a word right before one of
+        REVIEW_WORDS that no topic example uses. None when there is none, or when the question also names
+        Messenger."""
         tokens = self.matcher.normalise(question)
         names = [
             stem(self.matcher.spelling.correct(before))

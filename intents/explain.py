@@ -45,7 +45,8 @@ class Explanation:
     # off-topic examples use and no intent's examples do, and the topic did not lead clearly.
     passed_over: str | None = None
     foreign: tuple[str, ...] = ()
-    # The name of another review or report the question asks about ("cass"): its topic was passed over.
+    # The name of another review, report or programme the question asks about ("cass"): its topic was
+    # passed over.
     other_review: str | None = None
     # The opening of settings.task_openings the question starts with ("draft"): a request to make something.
     task: str | None = None

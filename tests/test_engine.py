@@ -498,7 +498,8 @@ def test_a_foreign_word_leaves_a_clear_topic_alone(engine: Engine) -> None:
     ("question", "name"),
     [("Key findings of the Cass review?", "cass"), ("Can you summarise the Wachter review on NHS IT", "wachter"),
      ("what did the Berwick report recommend on patient safety", "berwick"),
-     ("what did the Kirkup report say about leadership", "kirkup")],
+     ("what did the Kirkup report say about leadership", "kirkup"),
+     ("how do I apply for the Nye Bevan programme", "bevan")],
 )  # fmt: skip
 def test_another_named_review_gets_the_fallback(engine: Engine, question: str, name: str) -> None:
     assert engine.matcher.match(question, engine.threshold).intent_id is not None  # a topic, on its words
@@ -513,7 +514,9 @@ def test_another_named_review_gets_the_fallback(engine: Engine, question: str, n
      ("what was the Chris Ham report about", "chris_ham_report"),
      ("did the Messenger review say more than the Cass review about leadership", None),
      ("will our directors and their direct reports fall under the barring system", "managers_regulation"),
-     ("what did the 2022 review recommend", "recommendations")],
+     ("what did the 2022 review recommend", "recommendations"),
+     ("tell me about the ICS leadership programme", "offer_ics_leadership_programme"),
+     ("the Forward Institute programme", "offer_ics_leadership_programme")],
 )  # fmt: skip
 def test_a_review_we_cover_is_not_another_review(engine: Engine, question: str, intent_id: str | None) -> None:
     assert engine.other_review(question) is None

@@ -125,9 +125,9 @@
         "in " + why.path + "): the bot answers questions and cannot write documents, so it said it does not know.");
     }
     if (why.passed_over && why.other_review) {
-      row("another review", "the question asks about the " + why.other_review + " review or report, a name " +
-        "no topic's examples use, and does not name Messenger, so the closest topic, " + why.passed_over +
-        ", was passed over. If that review is ours to answer, add examples naming it to its topic.");
+      row("someone else's", "the question asks about a review, report or programme named \"" + why.other_review +
+        "\", a name no topic's examples use, and does not name Messenger, so the closest topic, " +
+        why.passed_over + ", was passed over. If it is ours to answer, add examples naming it to its topic.");
     } else if (why.passed_over) {
       row("about something else", "the closest topic, " + why.passed_over + ", did not lead the off-topic " +
         "examples clearly, and the question uses " + why.foreign.join(", ") + ", which off-topic examples " +
