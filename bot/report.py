@@ -45,6 +45,8 @@ def _suggest(engine: Engine, text: str) -> str | None:
     best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0]))
     if score <= off_topic or engine.held_back(text, best, score):
         return None  # off-topic, or nothing in it is ours: teaching it to a topic would mislead
+    if engine.task_opening(text):
+        return None  # "write me a speech about ...": a request to make something, never a topic's question
     if engine.about_something_else(text, Match(best, score, (), off_topic)) or engine.other_review(text):
         return None  # "Hewitt review recommendations", "the Cass review": another review's, not Messenger's
     return best

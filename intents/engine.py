@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 
 from intents.matcher import MAX_ALTERNATIVES, SENTENCES, Matcher, is_off_topic, off_topic_label, pop_off_topic
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
-from intents.text import STOPWORDS, content_words, normalise, stem
+from intents.text import APOSTROPHES, MAX_CHARS, STOPWORDS, content_words, normalise, stem, strip_markup
 
 FOLLOWUP_THRESHOLD = 0.55
 # A follow-up is a short reply: longer text is a new question, whatever it starts with.
@@ -47,9 +48,16 @@ FOREIGN_MIN_EXAMPLES = 2
 FOREIGN_MARGIN = 0.1
 # A sentence opening with one of these asks whether something has been done ("Has the government funded
 # the implementation?", "Has the talent function been set up?"): where it stands, like settings.status_words.
-# Not with "got" ("have the recs got anything on EDI?" asks what they say), nor "have there been" (whether
-# something exists: "have there been other leadership reviews?").
+# Not "have there been" (whether something exists: "have there been other leadership reviews?").
 HAS_IT_HAPPENED = frozenset({"has", "have", "hasnt", "havent"})
+# ...nor when the sentence asks what was said or whether the bot has something: "has the review said
+# anything about appraisals?", "have you a summary of recommendation 4?".
+WHAT_IT_SAYS = frozenset(
+    "you said say says mention mentioned recommend recommended cover covered suggest suggested propose proposed "
+    "include included address addressed anything got".split()
+)
+# Words a sentence may open with before its question ("hi, has the talent function been set up?").
+OPENERS = frozenset({"hi", "hello", "hey", "so", "ok", "okay", "and", "but", "also", "quick", "question"})
 # Words a request may open with before saying what it wants made ("can you please draft..."): see
 # settings.task_openings.
 TASK_CHARS = 200
@@ -57,12 +65,22 @@ REQUEST_LEAD = frozenset(
     "can could would will you please pls plz hey hi hello bot i need want to help me just quickly quick id like "
     "ok okay so now also kindly u".split()
 )
+# ...but a lead that speaks of "I" and never of "you" is the member's own plan, not a request to the bot:
+# "I need to write a board paper on Messenger, what are the key points?" is a question.
+FIRST_PERSON = frozenset({"i", "id", "im", "ive"})
 # Words that name a review, report or programme. One named by a word no topic example uses ("the Cass
 # review", "the Nye Bevan programme", "a PRINCE2 course") is someone else's, not Messenger's review nor one
 # of our offers, unless the question also names Messenger.
 REVIEW_WORDS = frozenset(
-    {"review", "report", "inquiry", "enquiry", "stocktake", "investigation", "audit"}
-    | {"programme", "program", "scheme", "course", "fellowship"}
+    {"review", "report", "inquiry", "enquiry", "stocktake", "investigation", "audit", "programme", "fellowship"}
+)  # "course", "scheme" and "program" reach this as "programme" (vocabulary.concepts)
+# Describing words that come before "review" or "programme" without naming one.
+NOT_NAMES = frozenset(
+    """independent original final full new free online national annual rapid interim recent latest last first
+    second whole entire main big major mentoring coaching training leadership development local regional
+    internal external government official short long formal informal similar separate previous earlier later
+    next current proper recommended related wider broader overall general special public private joint
+    clinical executive management staff board annual peer""".split()
 )
 
 
@@ -137,6 +155,17 @@ def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     )
 
 
+def _capitalised(question: str, word: str) -> bool:
+    """Whether `word` (as normalised: lower case, no apostrophes) is written with a capital somewhere in the
+    question other than at the start of a sentence: a name ("the Francis report")."""
+    text = APOSTROPHES.sub("", strip_markup(question[:MAX_CHARS]))
+    for found in re.finditer(rf"\b{re.escape(word)}\b", text, re.IGNORECASE):
+        before = text[: found.start()].rstrip()
+        if found.group(0)[0].isupper() and before and before[-1] not in ".?!:":
+            return True
+    return False
+
+
 def topic_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     """Every word (as the matcher reads them) that some topic's examples use."""
     examples = (e for i in catalogue.intents if i.is_topic for e in i.examples)
@@ -188,16 +217,16 @@ class Engine:
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return Match(None, match.confidence, ())
-        if self._is_topic(match.intent_id) and self.other_review(question):
+        if self.is_topic(match.intent_id) and self.other_review(question):
             return Match(None, match.confidence, (), match.off_topic)
         if self.about_something_else(question, match):
             return Match(None, match.confidence, (), match.off_topic)
         if match.intent_id is None and match.alternatives:
             # "Did you mean" offers topics only ("Did you mean: Hello?" helps nobody), and only when the
             # question holds one of our words.
-            topics = tuple(c for c in match.alternatives if self._is_topic(c.intent_id))
+            topics = tuple(c for c in match.alternatives if self.is_topic(c.intent_id))
             return Match(None, match.confidence, topics if self._speaks_of_us(question) else ())
-        if not self._is_topic(match.intent_id):
+        if not self.is_topic(match.intent_id):
             return match
         return self._where_it_stands(question, match)
 
@@ -208,7 +237,7 @@ class Engine:
         off-topic area, answers; small talk the topic matcher chose falls back when an off-topic area
         leads all small talk by SMALL_TALK_OFF_TOPIC_MARGIN ("i need that said again" is no help
         request). A topic stands."""
-        if self._is_topic(match.intent_id) or self.task_opening(question):
+        if self.is_topic(match.intent_id) or self.task_opening(question):
             return match
         if self.small_talk is None or len(content_words(self.matcher.normalise(question))) > SMALL_TALK_MAX_WORDS:
             return match
@@ -235,13 +264,17 @@ class Engine:
         """A status word anywhere, or a sentence opening with HAS_IT_HAPPENED (see there)."""
         if set(self.matcher.normalise(question)) & self.status_words:
             return True
-        for sentence in SENTENCES.split(question.strip()):
+        for sentence in SENTENCES.split(question[:MAX_CHARS].strip()):
             tokens = normalise(sentence)
-            if tokens[:1] and tokens[0] in HAS_IT_HAPPENED and "got" not in tokens and tokens[1:2] != ["there"]:
+            while tokens and tokens[0] in OPENERS:
+                tokens = tokens[1:]
+            if not tokens or tokens[0] not in HAS_IT_HAPPENED or tokens[1:2] == ["there"]:
+                continue
+            if not set(tokens) & WHAT_IT_SAYS:
                 return True
         return False
 
-    def _is_topic(self, intent_id: str | None) -> bool:
+    def is_topic(self, intent_id: str | None) -> bool:
         intent = self.catalogue.get(intent_id)
         return intent is not None and intent.is_topic
 
@@ -255,7 +288,7 @@ class Engine:
         """The foreign words for which the topic matched is passed over: the question holds them and the
         topic does not lead the closest off-topic area by FOREIGN_MARGIN (see foreign_words). Empty when
         the topic stands."""
-        if not self._is_topic(match.intent_id) or match.confidence >= match.off_topic + FOREIGN_MARGIN:
+        if not self.is_topic(match.intent_id) or match.confidence >= match.off_topic + FOREIGN_MARGIN:
             return ()
         return tuple(sorted(set(self.matcher.words(question)) & self.foreign))
 
@@ -267,6 +300,9 @@ class Engine:
         start = 0
         while start < len(tokens) and tokens[start] in REQUEST_LEAD:
             start += 1
+        lead = set(tokens[:start])
+        if lead & FIRST_PERSON and "you" not in lead:
+            return None
         for opening in self.task_openings:
             if tuple(tokens[start : start + len(opening)]) == opening:
                 return " ".join(opening)
@@ -274,24 +310,35 @@ class Engine:
 
     def other_review(self, question: str) -> str | None:
         """The name of another review, report or programme the question asks about ("cass" in "key
-        findings of the Cass review?", "bevan" in "the Nye Bevan programme"): a word right before one of
-        REVIEW_WORDS that no topic example uses. None when there is none, or when the question also names
-        Messenger."""
+        findings of the Cass review?", "bevan" in "the Nye Bevan programme"): the word right before one of
+        REVIEW_WORDS, when no topic example uses it, it is no common describing word ("the independent
+        review", "a free course": NOT_NAMES), and it looks like a name: no example of any kind uses it, or
+        only off-topic ones do (a foreign word), or it is written with a capital inside the sentence ("the
+        Francis report"). None when there is none, or when the question also names Messenger."""
         tokens = self.matcher.normalise(question)
         names = [
-            stem(self.matcher.spelling.correct(before))
+            before
             for before, word in zip(tokens, tokens[1:], strict=False)
-            if word in REVIEW_WORDS and before not in STOPWORDS and not before.isdigit()
+            if word in REVIEW_WORDS and before not in STOPWORDS and before not in NOT_NAMES and not before.isdigit()
         ]
-        name = next((n for n in names if n not in self.topic_words), None)
-        if name is None or "messenger" in self.matcher.words(question):
-            return None
-        return name
+        for before in names:
+            name = stem(self.matcher.spelling.correct(before))
+            if name in self.topic_words or name in NOT_NAMES:
+                continue
+            unseen = before not in self.matcher.spelling.counts
+            if (unseen or name in self.foreign or _capitalised(question, before)) and not self._names_messenger(
+                question
+            ):
+                return name
+        return None
+
+    def _names_messenger(self, question: str) -> bool:
+        return "messenger" in self.matcher.words(question)
 
     def held_back(self, question: str, intent_id: str | None, confidence: float) -> bool:
         """Whether a topic scoring `confidence` is held back for want of an anchor word: weak, and the
         question shares no word of ours and points back at nothing (see ANCHOR_CONFIDENCE)."""
-        if confidence >= ANCHOR_CONFIDENCE or not self._is_topic(intent_id):
+        if confidence >= ANCHOR_CONFIDENCE or not self.is_topic(intent_id):
             return False
         return not self._speaks_of_us(question)
 

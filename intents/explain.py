@@ -98,19 +98,23 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
     small_talk = not answer.followup and topics.intent_id != intent_id
     alternatives = tuple((c.intent_id, c.score) for c in match.alternatives if c.intent_id != intent_id)
     best, of_intent = best_examples(engine, answer.question, intent_id)
-    held_back = None
-    if (
-        answer.intent is None
-        and match.intent_id is not None
-        and engine.held_back(answer.question, match.intent_id, match.confidence)
-    ):
-        held_back = match.intent_id
+    # The engine's order (Engine.match_topics): a request to make something, then a topic held back for
+    # want of our words, then a topic passed over for another review's name or for a foreign word.
+    fell_back = answer.intent is None and not answer.followup
+    task = engine.task_opening(answer.question) if fell_back else None
+    held_back = passed_over = other_review = None
+    foreign: tuple[str, ...] = ()
+    topic = match.intent_id if fell_back and task is None and engine.is_topic(match.intent_id) else None
+    if topic is not None and engine.held_back(answer.question, topic, match.confidence):
+        held_back = topic
+    elif topic is not None:
+        other_review = engine.other_review(answer.question)
+        foreign = () if other_review else engine.about_something_else(answer.question, match)
+        passed_over = topic if other_review or foreign else None
+    if topic is not None and (held_back or passed_over):
+        alternatives = ((topic, match.confidence), *alternatives)
+    elif task is not None and match.intent_id is not None:
         alternatives = ((match.intent_id, match.confidence), *alternatives)
-    other_review = engine.other_review(answer.question) if answer.intent is None and held_back is None else None
-    foreign = engine.about_something_else(answer.question, match) if answer.intent is None else ()
-    passed_over = match.intent_id if (foreign or other_review) and held_back is None else None
-    if passed_over is not None:
-        alternatives = ((passed_over, match.confidence), *alternatives)
     return Explanation(
         question=answer.question,
         intent_id=intent_id,
@@ -126,9 +130,9 @@ def explain(engine: Engine, answer: Answer) -> Explanation:
         small_talk=small_talk,
         topic_matcher_said=topics.intent_id if small_talk else None,
         passed_over=passed_over,
-        foreign=foreign if passed_over and not other_review else (),
-        other_review=other_review if passed_over else None,
-        task=engine.task_opening(answer.question) if answer.intent is None and not answer.followup else None,
+        foreign=foreign,
+        other_review=other_review,
+        task=task,
     )
 
 

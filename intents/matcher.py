@@ -237,6 +237,21 @@ def _key(variant: str) -> int:
     return int.from_bytes(hashlib.blake2b(variant.encode(), digest_size=4).digest(), "little")
 
 
+def _slip_of(typo: str, word: str) -> bool:
+    """Whether `typo` is `word` with two neighbouring letters swapped or one letter left out."""
+    if len(typo) == len(word):
+        diffs = [i for i, (a, b) in enumerate(zip(typo, word, strict=True)) if a != b]
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and typo[diffs[0]] == word[diffs[1]]
+            and typo[diffs[1]] == word[diffs[0]]
+        )
+    if len(typo) == len(word) - 1:
+        return any(word[:i] + word[i + 1 :] == typo for i in range(len(word)))
+    return False
+
+
 class _Spelling:
     """Corrects single-edit typos against the words the examples use (symmetric deletes: a typo and a
     word match when dropping at most one letter from each makes them equal). The deletes are kept as
@@ -385,7 +400,13 @@ class Matcher:
         return words or [stem(t) for t in tokens]
 
     def _mend_typed(self, token: str) -> str:
-        return token if token in self.spelling.counts else self.typed_spelling.correct(token)
+        """A typo of one of the vocabulary's long words, mended ("divesrity" -> "diversity"), when it is two
+        letters swapped or one letter missing: a real word one letter away ("drivers" and "diverse",
+        "identity" and "identify") differs by a changed or an added letter, and is left alone."""
+        if token in self.spelling.counts:
+            return token
+        mended = self.typed_spelling.correct(token)
+        return mended if mended != token and _slip_of(token, mended) else token
 
     def words(self, question: str) -> list[str]:
         return self._analyse(question, correct=True)

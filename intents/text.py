@@ -20,15 +20,19 @@ MAX_TOKENS = 60
 _MARKUP = re.compile(r"<([^<>\n]{0,500})>")
 _EMOJI = re.compile(r":[a-z0-9_+'-]{1,60}:")
 NON_WORD = re.compile(r"[^a-z0-9]+")
-_APOSTROPHES = re.compile(r"[’'`]")
+APOSTROPHES = re.compile(r"[’'`]")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
 # Only "i".."vii" as Roman numerals right after a recommendation word; elsewhere "i" is a pronoun.
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii"}
-# A comma, semicolon, colon, bracket or full stop ends a clause. A number word that opens a clause names
-# a recommendation only if one follows it ("recommended, one line each" is not recommendation 1).
+# A comma, semicolon, colon, question or exclamation mark, bracket or full stop ends a clause. A number
+# word that opens a clause names a recommendation only if a recommendation word stands right before or
+# after it ("recommended, one line each" is not recommendation 1; "rec. four" is recommendation 4).
 _CLAUSE_BREAK = re.compile(r"[,;:!?()]|\.(?:\s|$)")
-_REC_FOLLOWS = frozenset({"recommendation", "recommendations", "rec", "recs"})
+_REC_WORDS = frozenset(
+    {"recommendation", "recommendations", "rec", "recs", "recomendation", "recomendations", "reccomendation"}
+    | {"reccomendations", "recommendaton", "no", "number", "num"}
+)
 
 
 def strip_markup(text: str) -> str:
@@ -64,7 +68,8 @@ class Vocabulary:
         object.__setattr__(self, "_concept_of", concept_of)
 
     def raw_words(self) -> list[str]:
-        """The words this vocabulary reads (number words, synonyms and concept words), as typed."""
+        """The words this vocabulary reads (number words, synonyms, concept words and the words of its
+        phrases), as typed."""
         words = [*self.numbers, *self.synonyms]
         words += [w for members in self.concepts.values() for w in members]
         words += [w for pair in self.phrases for w in pair]
@@ -76,7 +81,7 @@ class Vocabulary:
         text = strip_markup(text)
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-        text = _APOSTROPHES.sub("", text)
+        text = APOSTROPHES.sub("", text)
         text = _THOUSANDS.sub("", text)
         raw: list[str] = []
         opens: set[int] = set()  # positions of the first token of each clause
@@ -93,8 +98,8 @@ class Vocabulary:
                 tokens.append(token)
                 continue
             if token in self.numbers:
-                following = raw[i + 1] if i + 1 < len(raw) else ""
-                if i in opens and i > 0 and self.synonyms.get(following, following) not in _REC_FOLLOWS:
+                beside = {raw[i - 1] if i > 0 else "", raw[i + 1] if i + 1 < len(raw) else ""}
+                if i in opens and i > 0 and not beside & _REC_WORDS:
                     continue
                 tokens.append(self.numbers[token])
                 continue

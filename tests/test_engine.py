@@ -149,6 +149,33 @@ def test_a_misspelt_vocabulary_word_is_mended_before_the_vocabulary_reads_it(eng
     assert engine.match(question).intent_id == "rec_edi"
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["has the review said anything about appraisals", "have you a summary of recommendation 4",
+     "has messenger recommended anything for NEDs"],
+)  # fmt: skip
+def test_has_it_said_asks_what_it_says_not_where_it_stands(engine: Engine, question: str) -> None:
+    assert not engine.asks_where_it_stands(question)
+    assert engine.match(question).intent_id not in {"implementation_progress", "recs_5_to_7_status"}
+
+
+def test_a_greeting_before_has_it_happened_still_asks_where_it_stands(engine: Engine) -> None:
+    assert engine.asks_where_it_stands("Hi, has the talent function been set up?")
+
+
+def test_a_real_word_one_letter_from_a_vocabulary_word_is_not_mended(engine: Engine) -> None:
+    # "drivers" is one letter from "diverse" (an EDI word): only swapped or missing letters are mended.
+    assert "edi" not in engine.matcher.words("what are the main drivers behind the recommendations")
+    assert "edi" in engine.matcher.words("what did the review say on divesrity")
+
+
+@pytest.mark.parametrize(
+    "question", ["what does rec. four say", "what does recommendation no. four say", "Rec four: what is it?"]
+)
+def test_a_number_word_after_a_full_stop_still_follows_its_recommendation_word(engine: Engine, question: str) -> None:
+    assert engine.match(question).intent_id == "rec_appraisal"
+
+
 def test_confidence_and_alternatives_are_bounded(engine: Engine) -> None:
     for question in ["key points", "what is the EDI programme", "xyzzy", "", "recommendation 2"]:
         match = engine.match(question)
@@ -346,6 +373,9 @@ def test_the_weekly_report_never_suggests_teaching_a_held_back_question(engine: 
     # Nor one passed over for its foreign word: the Hewitt review's recommendations are not Messenger's.
     [hewitt] = group_unanswered(engine, ["Hewitt review recommendations"])
     assert hewitt.suggested is None
+    # Nor a request to make something, which no example can ever teach the bot to answer.
+    [speech] = group_unanswered(engine, ["write me a speech about the talent management function"])
+    assert speech.suggested is None
 
 
 @pytest.mark.parametrize(
@@ -499,7 +529,7 @@ def test_a_foreign_word_leaves_a_clear_topic_alone(engine: Engine) -> None:
     [("Key findings of the Cass review?", "cass"), ("Can you summarise the Wachter review on NHS IT", "wachter"),
      ("what did the Berwick report recommend on patient safety", "berwick"),
      ("what did the Kirkup report say about leadership", "kirkup"),
-     ("how do I apply for the Nye Bevan programme", "bevan")],
+     ("how do I apply for the Nye Bevan programme", "bevan"), ("the Francis report recommendations", "francis")],
 )  # fmt: skip
 def test_another_named_review_gets_the_fallback(engine: Engine, question: str, name: str) -> None:
     assert engine.matcher.match(question, engine.threshold).intent_id is not None  # a topic, on its words
@@ -516,6 +546,9 @@ def test_another_named_review_gets_the_fallback(engine: Engine, question: str, n
      ("will our directors and their direct reports fall under the barring system", "managers_regulation"),
      ("what did the 2022 review recommend", "recommendations"),
      ("tell me about the ICS leadership programme", "offer_ics_leadership_programme"),
+     ("what did the independent review find", "review_findings"), ("any online courses for managers", None),
+     ("is there a mentoring programme for new managers", None),
+     ("the francis report recommendations", "recommendations"),  # a lower case name seen once is no name
      ("the Forward Institute programme", "offer_ics_leadership_programme")],
 )  # fmt: skip
 def test_a_review_we_cover_is_not_another_review(engine: Engine, question: str, intent_id: str | None) -> None:
@@ -538,6 +571,18 @@ def test_a_request_to_make_something_gets_the_fallback(engine: Engine, question:
     assert engine.answer(question, previous_intent="recommendations").intent is None
 
 
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [("I want to review our NED recruitment against messenger, what did it recommend?", "rec_non_executives"),
+     ("so i need to write a board paper on messenger, what are the key points?", "key_points"),
+     ("Edit: I meant what does recommendation 5 say?", "rec_talent_management")],
+)  # fmt: skip
+def test_the_members_own_plan_is_no_request_to_the_bot(engine: Engine, question: str, intent_id: str) -> None:
+    assert engine.task_opening(question) is None
+    assert engine.match(question).intent_id == intent_id
+    assert engine.task_opening("I'd like you to draft a speech on messenger") == "draft"
+
+
 def test_a_request_to_make_something_in_a_thread_is_no_follow_up(engine: Engine) -> None:
     # Without the task rule, "where I can read more" made this a follow-up on the thread's topic.
     answer = engine.answer("write up where I can read more", previous_intent="offer_ned_network")
@@ -550,6 +595,7 @@ def test_a_request_to_make_something_in_a_thread_is_no_follow_up(engine: Engine)
      ("can you tell me what the review found", "review_findings"), ("draft legislation on managers - where is it", None)],
 )  # fmt: skip
 def test_a_question_is_no_request_to_make_something(engine: Engine, question: str, intent_id: str | None) -> None:
+    # (see also test_the_members_own_plan_is_no_request_to_the_bot)
     if intent_id is None:  # "draft" opens it: a task opening is a whole-question rule, stated in the file
         assert engine.task_opening(question) == "draft"
         return
