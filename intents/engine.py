@@ -216,7 +216,7 @@ class Engine:
             return Match(None, match.confidence, (), match.off_topic)
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
-            return Match(None, match.confidence, ())
+            return Match(None, match.confidence, (), match.off_topic)
         if self.is_topic(match.intent_id) and self.other_review(question):
             return Match(None, match.confidence, (), match.off_topic)
         if self.about_something_else(question, match):
@@ -225,7 +225,7 @@ class Engine:
             # "Did you mean" offers topics only ("Did you mean: Hello?" helps nobody), and only when the
             # question holds one of our words.
             topics = tuple(c for c in match.alternatives if self.is_topic(c.intent_id))
-            return Match(None, match.confidence, topics if self._speaks_of_us(question) else ())
+            return Match(None, match.confidence, topics if self._speaks_of_us(question) else (), match.off_topic)
         if not self.is_topic(match.intent_id):
             return match
         return self._where_it_stands(question, match)
