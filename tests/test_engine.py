@@ -488,6 +488,13 @@ def test_each_off_topic_area_is_a_class_of_its_own(engine: Engine) -> None:
         assert best == f"__out_of_scope__.{area}" and engine.match(question).intent_id is None
 
 
+def test_cqc_inspections_are_not_ours_but_edi_in_inspections_is(engine: Engine) -> None:
+    # The issue's near-domain class: the CQC's own inspections fall back; the review's call to make EDI
+    # part of the inspection regime is recommendation 2.
+    assert engine.match("CQC inspections").intent_id is None
+    assert engine.match("should EDI be part of CQC inspections").intent_id == "rec_edi"
+
+
 def test_a_word_common_in_any_one_off_topic_area_is_no_anchor(engine: Engine) -> None:
     """'nhs' is rare among everyday requests but common among questions on other NHS policy: no anchor.
     Pooled into one list, the everyday questions would dilute it into one."""
