@@ -488,6 +488,14 @@ def test_each_off_topic_area_is_a_class_of_its_own(engine: Engine) -> None:
         assert best == f"__out_of_scope__.{area}" and engine.match(question).intent_id is None
 
 
+def test_a_pcn_is_primary_care(engine: Engine) -> None:
+    # vocabulary.concepts: a primary care network's leaders ask about primary care; "how do PCNs work"
+    # is still other NHS policy.
+    assert "primary" in engine.matcher.words("what did the review offer PCN leaders")
+    assert engine.match("what did the review offer PCN leaders").intent_id == "primary_social_care"
+    assert engine.match("how do PCNs work").intent_id is None
+
+
 def test_cqc_inspections_are_not_ours_but_edi_in_inspections_is(engine: Engine) -> None:
     # The near-domain class: the CQC's own inspections fall back; the review's call to make EDI
     # part of the inspection regime is recommendation 2.
