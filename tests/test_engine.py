@@ -496,6 +496,14 @@ def test_a_pcn_is_primary_care(engine: Engine) -> None:
     assert engine.match("how do PCNs work").intent_id is None
 
 
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [("what are ALS", "offer_action_learning_sets"), ("msgr review summary", "review_overview")],
+)
+def test_slack_shorthand_is_read_through_the_vocabulary(engine: Engine, question: str, intent_id: str) -> None:
+    assert engine.match(question).intent_id == intent_id
+
+
 def test_cqc_inspections_are_not_ours_but_edi_in_inspections_is(engine: Engine) -> None:
     # The near-domain class: the CQC's own inspections fall back; the review's call to make EDI
     # part of the inspection regime is recommendation 2.
