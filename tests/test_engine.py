@@ -498,7 +498,11 @@ def test_a_pcn_is_primary_care(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("question", "intent_id"),
-    [("what are ALS", "offer_action_learning_sets"), ("msgr review summary", "review_overview")],
+    [
+        ("what are ALS", "offer_action_learning_sets"),
+        ("msgr review summary", "review_overview"),
+        ("EDI prog dates", "offer_edi_programme"),
+    ],  # fmt: skip
 )
 def test_slack_shorthand_is_read_through_the_vocabulary(engine: Engine, question: str, intent_id: str) -> None:
     assert engine.match(question).intent_id == intent_id
