@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from intents.matcher import MAX_ALTERNATIVES, SENTENCES, Matcher, is_off_topic, off_topic_label, pop_off_topic
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
@@ -121,7 +121,23 @@ def speaks_of_us(matcher: Matcher, anchors: frozenset[str], question: str) -> bo
     return bool(set(matcher.words(question)) & anchors or set(matcher.normalise(question)) & POINTING_WORDS)
 
 
-def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
+WordsOf = Callable[[str], frozenset[str]]
+
+
+def words_of(matcher: Matcher) -> WordsOf:
+    """The distinct words (as the matcher reads them) of an example, each example read once: anchor,
+    topic and foreign words all count the same examples at start-up."""
+    cache: dict[str, frozenset[str]] = {}
+
+    def read(text: str) -> frozenset[str]:
+        if text not in cache:
+            cache[text] = frozenset(content_words(matcher.normalise(text)))
+        return cache[text]
+
+    return read
+
+
+def anchor_words(catalogue: Catalogue, matcher: Matcher, read: WordsOf | None = None) -> frozenset[str]:
     """The words (as the matcher reads them) that mark a question as being about our topics: used by the
     topics' examples far more often than by the off-topic examples of any one area (a word common among
     questions on other NHS policy is no anchor, however rare among weather questions). Empty without
@@ -129,13 +145,14 @@ def anchor_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
     areas = [texts for texts in catalogue.settings.out_of_scope.values() if texts]
     if not areas:
         return frozenset()
+    read = read or words_of(matcher)
 
     def rates(examples: Iterable[str]) -> tuple[Counter[str], int]:
         counts: Counter[str] = Counter()
         n = 0
         for example in examples:
             n += 1
-            counts.update(set(content_words(matcher.normalise(example))))
+            counts.update(read(example))
         return counts, n
 
     topics, count = rates(e for i in catalogue.intents if i.is_topic for e in i.examples)
@@ -166,22 +183,20 @@ def _capitalised(question: str, word: str) -> bool:
     return False
 
 
-def topic_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
+def topic_words(catalogue: Catalogue, matcher: Matcher, read: WordsOf | None = None) -> frozenset[str]:
     """Every word (as the matcher reads them) that some topic's examples use."""
-    examples = (e for i in catalogue.intents if i.is_topic for e in i.examples)
-    return frozenset(word for e in examples for word in content_words(matcher.normalise(e)))
+    read = read or words_of(matcher)
+    return frozenset(word for i in catalogue.intents if i.is_topic for e in i.examples for word in read(e))
 
 
-def foreign_words(catalogue: Catalogue, matcher: Matcher) -> frozenset[str]:
+def foreign_words(catalogue: Catalogue, matcher: Matcher, read: WordsOf | None = None) -> frozenset[str]:
     """The words (as the matcher reads them) that off-topic examples use and our intents never do: see
     FOREIGN_MIN_EXAMPLES. Empty without off-topic examples."""
-    ours: set[str] = set()
-    for intent in catalogue.intents:
-        for example in intent.examples:
-            ours.update(content_words(matcher.normalise(example)))
+    read = read or words_of(matcher)
+    ours = {word for intent in catalogue.intents for e in intent.examples for word in read(e)}
     counts: Counter[str] = Counter()
     for example in catalogue.settings.off_topic_examples:
-        counts.update(set(content_words(matcher.normalise(example))) - ours)
+        counts.update(read(example) - ours)
     return frozenset(word for word, n in counts.items() if n >= FOREIGN_MIN_EXAMPLES)
 
 
@@ -191,9 +206,10 @@ class Engine:
         self.threshold = catalogue.settings.confidence_threshold
         self.suggestion_floor = catalogue.settings.suggestion_floor
         self.matcher, self.followups, self.small_talk = build_matchers(catalogue)
-        self.anchors = anchor_words(catalogue, self.matcher)
-        self.foreign = foreign_words(catalogue, self.matcher)
-        self.topic_words = topic_words(catalogue, self.matcher)
+        read = words_of(self.matcher)
+        self.anchors = anchor_words(catalogue, self.matcher, read)
+        self.foreign = foreign_words(catalogue, self.matcher, read)
+        self.topic_words = topic_words(catalogue, self.matcher, read)
         self.task_openings = tuple(tuple(normalise(t)) for t in catalogue.settings.task_openings if normalise(t))
         # topic -> the intent reporting where it stands; and the words that ask that, as the matcher reads them
         self.status_intent = {topic: i.id for i in catalogue.intents for topic in i.status_of}
@@ -206,14 +222,24 @@ class Engine:
     def match(self, question: str) -> Match:
         """The best intent, and alternatives no weaker than the suggestion floor: a fallback that names
         a barely related topic ("weather in Leeds" -> action learning sets) misleads more than it helps."""
-        return self._read_as_small_talk(question, self.match_topics(question))
+        match, task = self._topics(question)
+        return match if task else self._read_as_small_talk(question, match)
 
     def match_topics(self, question: str) -> Match:
         """The topic matcher's answer alone, before small talk reads the question again (see
         _read_as_small_talk): what a thread follow-up is weighed against."""
+        return self._topics(question)[0]
+
+    def _topics(self, question: str) -> tuple[Match, bool]:
+        """match_topics, and whether the question is a request to make something (see task_opening),
+        which neither small talk nor a thread follow-up may answer: decided once per question."""
         match = self.matcher.match(question, self.threshold, floor=self.suggestion_floor)
         if self.task_opening(question):
-            return Match(None, match.confidence, (), match.off_topic)
+            return Match(None, match.confidence, (), match.off_topic), True
+        return self._checked(question, match), False
+
+    def _checked(self, question: str, match: Match) -> Match:
+        """The topic matcher's `match`, held back, passed over or sent to where it stands."""
         if self.held_back(question, match.intent_id, match.confidence):
             # Nothing in the question is ours: the plain fallback, with no far-fetched "did you mean".
             return Match(None, match.confidence, (), match.off_topic)
@@ -237,7 +263,7 @@ class Engine:
         off-topic area, answers; small talk the topic matcher chose falls back when an off-topic area
         leads all small talk by SMALL_TALK_OFF_TOPIC_MARGIN ("i need that said again" is no help
         request). A topic stands."""
-        if self.is_topic(match.intent_id) or self.task_opening(question):
+        if self.is_topic(match.intent_id):
             return match
         if self.small_talk is None or len(content_words(self.matcher.normalise(question))) > SMALL_TALK_MAX_WORDS:
             return match
@@ -351,9 +377,9 @@ class Engine:
 
     def answer(self, question: str, previous_intent: str | None = None) -> Answer:
         """Answer a question; in a thread, `previous_intent` is the topic last answered there."""
-        match = self.match_topics(question)
+        match, task = self._topics(question)
         previous = self.catalogue.get(previous_intent)
-        if previous is not None and self.followups is not None and not self.task_opening(question):
+        if previous is not None and self.followups is not None and not task:
             kind, score = self._followup_kind(question)
             # "how do I sign up?" follows the thread's topic; "how do I join the EDI network?" names
             # its own: a follow-up wins when nothing but follow-up words is left, or nothing else matched.
@@ -362,7 +388,8 @@ class Engine:
             if kind is not None and (not names_topic or match.intent_id is None):
                 mode = {"more": "more", "signup": "signup", "read": "read"}[kind]
                 return Answer(question, previous, round(score, 4), self._alternatives(match), mode, followup=True)  # type: ignore[arg-type]
-        match = self._read_as_small_talk(question, match)
+        if not task:
+            match = self._read_as_small_talk(question, match)
         intent = self.catalogue.get(match.intent_id)
         if intent is None:
             return Answer(question, None, match.confidence, self._alternatives(match), "fallback")

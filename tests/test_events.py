@@ -36,6 +36,12 @@ def _buttons(post: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _assert_plain_fallback(post: dict[str, Any]) -> None:
+    """The "I don't know" reply, with no "Did you mean" topic buttons."""
+    assert "don't know" in _all_text(post)
+    assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+
+
 async def test_mention_is_answered_in_the_thread_of_the_mention(harness: Harness) -> None:
     status, _, event = await harness.mention("what are the key points?")
     assert status == 200
@@ -182,8 +188,7 @@ async def test_fallback_says_it_does_not_know_offers_suggestions_and_contact(har
 async def test_fallback_with_nothing_near_has_no_suggestions(harness: Harness) -> None:
     await harness.dm("what's the weather like")
     [post] = await harness.posts(1)
-    assert "don't know" in _all_text(post)
-    assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+    _assert_plain_fallback(post)
 
 
 async def test_small_talk_missed_by_the_topic_matcher_gets_its_reply(harness: Harness) -> None:
@@ -203,24 +208,22 @@ async def test_an_off_topic_fallback_offers_no_small_talk_and_no_far_fetched_top
     posts = await harness.posts(2)
     assert len(posts) == 2
     for post in posts:
-        assert "don't know" in _all_text(post)
-        assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+        _assert_plain_fallback(post)
 
 
 async def test_another_reviews_recommendations_get_the_fallback_not_messengers(harness: Harness) -> None:
     # "hewitt" is used by off-topic examples and by no intent's: the close call goes to the fallback.
     await harness.dm("Hewitt review recommendations")
     [post] = await harness.posts(1)
-    assert "don't know" in _all_text(post) and "seven" not in _all_text(post)
-    assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+    _assert_plain_fallback(post)
+    assert "seven" not in _all_text(post)
 
 
 async def test_another_named_review_gets_the_fallback_not_our_findings(harness: Harness) -> None:
     # "the Cass review" is no review of ours: its findings are not the Messenger review's.
     await harness.dm("Key findings of the Cass review?")
     [post] = await harness.posts(1)
-    assert "don't know" in _all_text(post)
-    assert [b for b in _buttons(post) if b["action_id"].startswith("topic:")] == []
+    _assert_plain_fallback(post)
 
 
 async def test_a_request_to_write_something_gets_the_fallback_even_in_a_thread(harness: Harness) -> None:
