@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import fcntl
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,26 @@ def learn(path: Path, question: str, intent_id: str, commands: Commands | None =
 
 
 def learn_example(path: Path, question: str, intent_id: str, commands: Commands | None = None) -> Learned:
+    # Read, splice, write and check are one step: two learns at once (sandbox clicks, a CLI run beside
+    # them) would each splice into the same original and the later write would drop the earlier example.
+    with _editing(path):
+        return _learn_locked(path, question, intent_id, commands)
+
+
+@contextlib.contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """An exclusive lock on a file beside the content file, held by one editor at a time, across threads
+    and processes (flock locks conflict between separate opens, also within one process)."""
+    lock_path = path.parent / f".{path.name}.lock"
+    with open(lock_path, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _learn_locked(path: Path, question: str, intent_id: str, commands: Commands | None) -> Learned:
     question = " ".join(question.split())  # one line: an example is one question
     try:
         original = path.read_bytes()

@@ -1,19 +1,33 @@
-"""Outgoing text safety: nothing we post may ping a channel, a group or a person from member input."""
+"""Outgoing text safety: nothing we post may ping a channel, a group or a person from member input.
+
+Two tools for two kinds of text. `escape` is Slack's own escaping (`&amp;`, `&lt;`, `&gt;`) for text a
+member wrote that we show as written (the hand-off to staff): nothing in it is parsed at all, so no
+mention, link or channel reference can form. `clean` is for our own content, where links are wanted:
+it removes any mention or broadcast, however it is nested or padded.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-# <!here>, <!channel>, <!everyone>, <!subteam^S123|@team>, <@U123>, <@W123|name>
-_SPECIAL = re.compile(r"<[!@][^<>]{0,200}>")
+# <!here>, <!channel>, <!everyone>, <!subteam^S123|@team>, <@U123>, <@W123|name>, with labels of any length
+_SPECIAL = re.compile(r"<[!@][^<>]*>")
+# What removing one leaves behind when it was nested (<<!channel>!channel>): a '<' before '!' or '@'.
+# Dropping every such '<' run leaves no '<!' or '<@' in the text, so no special sequence can remain.
+_OPENER = re.compile(r"<+(?=[!@])")
 # Plain-text broadcasts that Slack may still expand when link_names is on.
 _PLAIN = re.compile(r"(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
 _TEXT_KEYS = frozenset({"text", "alt_text", "fallback", "pretext", "title"})
 
 
+def escape(text: str) -> str:
+    """Slack's escaping for text shown exactly as written: '&', '<' and '>' become entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def clean(text: str) -> str:
-    text = _SPECIAL.sub("", text)
+    text = _OPENER.sub("", _SPECIAL.sub("", text))
     return _PLAIN.sub(lambda m: m.group(1), text)
 
 

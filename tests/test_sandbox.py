@@ -282,3 +282,15 @@ async def test_why_says_when_small_talk_answered(sandbox: tuple[SandboxServer, P
     why = (await page.reply_to(0))["why"]
     assert why["intent"] == "greeting" and why["small_talk"] and why["topic_matcher_said"] == "goodbye"
     assert why["threshold"] == SMALL_TALK_CONFIDENCE
+
+
+async def test_simultaneous_learn_clicks_each_keep_their_example(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    """Learn calls at once: each that says ok has its example in the file (an attack saw 8 of 30 kept)."""
+    _, page, path = sandbox
+    questions = [f"is there a peer group number {n} for people running provider collaboratives" for n in range(6)]
+    results = await asyncio.gather(*(page.post("learn", {"question": q, "intent": ALS}) for q in questions))
+    text = path.read_text(encoding="utf-8")
+    saved = [q for q in questions if f"- {q}\n" in text]
+    said_ok = [q for q, r in zip(questions, results, strict=True) if r["ok"]]
+    assert said_ok == questions
+    assert saved == questions

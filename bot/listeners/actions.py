@@ -12,12 +12,22 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import FEEDBACK_ACTION, HANDOFF_ACTION, LINK_ACTION, SHARE_ACTION, TOPIC_ACTION
+from bot.blocks import FEEDBACK_ACTION, HANDOFF_ACTION, LINK_ACTION, SECTION_LIMIT, SHARE_ACTION, TOPIC_ACTION, Message
 from bot.listeners.commands import offers_intro
-from bot.listeners.common import apologise, log_question, new_question_id, object_of, post, respond_safely, text_of
+from bot.listeners.common import (
+    SLOW_DOWN,
+    apologise,
+    log_question,
+    new_question_id,
+    object_of,
+    post,
+    respond_safely,
+    text_of,
+)
 from bot.runtime import RequestRecord, Services
-from bot.safety import clean
+from bot.safety import escape
 from bot.storage import StoredQuestion
+from bot.stores import RateLimiter
 from intents import Answer
 from intents.model import OFFERS_OVERVIEW, Mode
 
@@ -29,6 +39,17 @@ SHAREABLE_MODES: tuple[Mode, ...] = ("full", "signup", "read", "more")
 THANKS_HELPFUL = "Thanks for letting us know it helped."
 SORRY_NOT_HELPFUL = "Sorry that didn't help. You can ask a person from the team instead:"
 ALREADY_HANDED_OFF = "You've already asked the team about this one; they'll reply here."
+HANDOFF_NOT_YOURS = (
+    "Only the member who asked this question can pass it to the team. Ask it yourself and I'll offer you the "
+    "same button."
+)
+HANDOFF_UNKNOWN = "Sorry, I can't find that question any more, so I can't pass it on."
+HANDOFF_TOO_MANY = "You've asked the team about several questions in the last hour; they'll get to those first."
+HANDOFFS_PER_HOUR = 5
+HANDOFF_SEEN_SECONDS = 24 * 3600.0
+# Room for the quoted question in one section block (Slack's limit is 3,000 characters).
+QUOTE_LIMIT = 2800
+_PERMALINK = re.compile(r"^https://[^\s<>|]+$")
 CANNOT_POST = "I can't post in this channel. Invite me with `/invite @` and my name, then try again."
 
 
@@ -58,7 +79,66 @@ async def _permalink(client: AsyncWebClient, stored: StoredQuestion | None) -> s
     return link if isinstance(link, str) else None
 
 
+def handoff_message(user: str, stored: StoredQuestion, permalink: str | None) -> Message:
+    """The staff channel's message. Everything the member wrote is escaped the way Slack escapes text
+    (never parsed for mentions) and quoted whole, line by line, in a block of its own, so no line of it
+    can pass for the bot's own lines below it."""
+    header = f"*Question from <@{user}>*" if _USER_ID.match(user) else "*A member's question*"
+    if stored.text is None:
+        quoted = "_(the question's text is not kept: QUESTION_LOG is off)_"
+    else:
+        quoted = _quote(stored.text)
+    guess = f"`{stored.intent}`" if stored.intent else "none (it fell back)"
+    confidence = f" at {stored.confidence:.2f}" if stored.confidence is not None else ""
+    if permalink is not None and _PERMALINK.match(permalink):
+        where = f"<{permalink}|Open the member's thread>"
+    elif stored.channel and stored.message_ts:
+        where = "No link: Slack did not give one for the member's message."
+    else:
+        where = "No link: it was asked by slash command, a button or in a direct message."
+    blocks: list[dict[str, Any]] = [
+        _section(header),
+        _section(quoted),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Best guess: {guess}{confidence}"}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
+    ]
+    return Message(text=f"{header}\n{quoted}"[:SECTION_LIMIT], blocks=blocks)
+
+
+def _quote(text: str) -> str:
+    """Escaped and quoted, every line; cut (with a mark) to fit one section block."""
+    quoted = "\n".join("> " + escape(line) for line in (text.splitlines() or [""]))
+    if len(quoted) <= QUOTE_LIMIT:
+        return quoted
+    cut = quoted[:QUOTE_LIMIT]
+    entity = cut.rfind("&", len(cut) - 4)  # never end inside &amp; &lt; or &gt;
+    if entity != -1 and ";" not in cut[entity:]:
+        cut = cut[:entity]
+    return cut.rstrip("\n") + " …"
+
+
+async def _rate_limited(services: Services, user: str, record: RequestRecord, respond: AsyncRespond) -> bool:
+    """Clicks that post an answer count against the member's limit, like questions: one note, then silence."""
+    verdict = services.limiter.check(user)
+    if verdict == "ok":
+        return False
+    if verdict == "warn":
+        await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=SLOW_DOWN)
+    record.finish("rate_limited")
+    return True
+
+
+def _short(exc: BaseException) -> str:
+    """Slack's error code, or the exception's type: never a message that could hold member text."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__
+
+
 def register(app: AsyncApp, services: Services) -> None:
+    # Hand-offs per member, on top of once per question: each one pages a person.
+    handoffs = RateLimiter(HANDOFFS_PER_HOUR, 3600.0)
+
     @app.action(re.compile(rf"^{LINK_ACTION}:"))
     @services.inflight.tracked
     async def on_link(ack: AsyncAck) -> None:
@@ -86,6 +166,8 @@ def register(app: AsyncApp, services: Services) -> None:
             f"click:{channel}:{message_ts}:{action.get('action_id')}:{who}", CLICK_WINDOW_SECONDS
         ):
             record.finish("duplicate")
+            return
+        if await _rate_limited(services, user, record, respond):
             return
         answer = Answer.chosen(intent)
         message_obj = object_of(body, "message")
@@ -141,7 +223,8 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         """Ask a person: the question, the member, the bot's best guess and a link to the thread go to the
-        staff channel; the member is told, in the content's words, who will reply."""
+        staff channel; the member is told, in the content's words, who will reply. Only the member who
+        asked may pass a question on, once, and a few times an hour at most."""
         await ack()
         record = RequestRecord(kind="handoff")
         question_id, user = text_of(action, "value"), _user(body)
@@ -149,38 +232,47 @@ def register(app: AsyncApp, services: Services) -> None:
         if not question_id or user is None or not settings.handoff_channel:
             record.finish("ignored:no_handoff")
             return
-        if not await services.seen.first_time(f"handoff:{question_id}:{user}", 24 * 3600):
-            await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
-                                 text=ALREADY_HANDED_OFF)  # fmt: skip
-            record.finish("duplicate")
-            return
+
+        async def tell(text: str, outcome: str) -> None:
+            await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
+            record.finish(outcome)
+
         stored = await services.recorder.get_question(question_id)
+        if stored is None:  # a made-up id, a question past retention, or the log out of reach
+            await tell(f"{HANDOFF_UNKNOWN} {settings.contact_text}", "refused:unknown_question")
+            return
+        if stored.member_hash != services.recorder.member_hash(user):
+            await tell(HANDOFF_NOT_YOURS, "refused:not_the_asker")
+            return
+        # The log says whether it was passed on before; the seen store closes the gap between two
+        # clicks arriving together, before either hand-off is written.
+        if stored.handed_off or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_SEEN_SECONDS):
+            await tell(ALREADY_HANDED_OFF, "duplicate")
+            return
+        if handoffs.check(user) != "ok":
+            await tell(f"{HANDOFF_TOO_MANY} {settings.contact_text}", "rate_limited")
+            return
         permalink = await _permalink(client, stored)
-        lines = [f"*Question from <@{user}>*" if _USER_ID.match(user) else "*A member's question*"]
-        if stored is not None and stored.text:
-            lines.append(f"> {clean(stored.text)[:1500]}")
-        elif stored is not None:
-            lines.append("_(the question's text is not kept: QUESTION_LOG is off)_")
-        if stored is not None:
-            guess = f"`{stored.intent}`" if stored.intent else "none (it fell back)"
-            confidence = f" at {stored.confidence:.2f}" if stored.confidence is not None else ""
-            lines.append(f"Best guess: {guess}{confidence}")
-        lines.append(
-            f"<{permalink}|Open the member's thread>" if permalink else "No link: it was asked by slash command."
-        )
+        message = handoff_message(user, stored, permalink)
         try:
-            await client.chat_postMessage(channel=settings.handoff_channel, text="\n".join(lines), unfurl_links=False)
+            await client.chat_postMessage(
+                channel=settings.handoff_channel,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                link_names=False,  # no name in the text becomes a mention, whatever it says
+                parse="none",
+            )
         except Exception as exc:
             record.outcome = "post_failed"
-            log.error("hand-off not posted: channel=%s error=%r", settings.handoff_channel, exc)
+            log.error("hand-off not posted: channel=%s error=%s", settings.handoff_channel, _short(exc))
             await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
-                                 text=services.content.current.catalogue.settings.contact_text)  # fmt: skip
+                                 text=settings.contact_text)  # fmt: skip
             record.emit()
             return
         services.recorder.handoff(question_id, user)
-        await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
-                             text=settings.handoff_text)  # fmt: skip
-        record.finish("handed_off")
+        await tell(settings.handoff_text, "handed_off")
 
     @app.action(SHARE_ACTION)
     @services.inflight.tracked
@@ -209,6 +301,8 @@ def register(app: AsyncApp, services: Services) -> None:
         record.intent = intent.id if intent is not None else OFFERS_OVERVIEW
         if not await services.seen.first_time(f"share:{channel}:{message_ts}:{user}", CLICK_WINDOW_SECONDS):
             record.finish("duplicate")
+            return
+        if await _rate_limited(services, user, record, respond):
             return
         if intent is None:
             message = content.renderer.offers(offers_intro(content))

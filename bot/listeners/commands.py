@@ -43,14 +43,16 @@ def offers_intro(content: Content) -> str:
     return overview.title if overview is not None else "Our offers to leaders"
 
 
+_STAFF = re.compile(r"^(reload|report)(?:\s+\d{1,4})?$")
+
+
 def staff_subcommand(text: str) -> str | None:
-    """'reload' or 'report' when `/messenger <text>` is one of the staff-only sub-commands, else None."""
-    words = text.strip().lower()
-    if words == "reload":
-        return "reload"
-    if words.startswith("report"):
-        return "report"
-    return None
+    """'reload' or 'report' when `/messenger <text>` is one of the staff-only sub-commands (`reload`,
+    `report`, `report 30`), else None: "report on the review's findings" is a member's question."""
+    found = _STAFF.match(" ".join(text.lower().split()))
+    if found is None or (found.group(1) == "reload" and found.group(0) != "reload"):
+        return None
+    return found.group(1)
 
 
 def route_command(content: Content, text: str, *, keypoints: bool = False) -> tuple[str, Message]:
@@ -135,15 +137,8 @@ def register(app: AsyncApp, services: Services) -> None:
         user = command.get("user_id")
         text = text_of(command, "text") or ""
         log.debug("command %s text=%r", command.get("command"), text)
-        staff = None if keypoints else staff_subcommand(text)
-        if staff == "reload":
-            await ack()
-            await reload(services, client, respond, user, record)
-            return
-        if staff == "report":
-            await ack()
-            await staff_report(services, client, respond, user, record, text)
-            return
+        # Every command counts against the member's limit, staff ones too: a refusal still costs a
+        # user-group lookup, and a reload rebuilds the content.
         verdict = services.limiter.check(str(user))
         if verdict != "ok":
             record.outcome = "rate_limited"
@@ -152,6 +147,15 @@ def register(app: AsyncApp, services: Services) -> None:
             else:
                 await ack()  # an empty 200: Slack shows nothing
             record.emit()
+            return
+        staff = None if keypoints else staff_subcommand(text)
+        if staff == "reload":
+            await ack()
+            await reload(services, client, respond, user, record)
+            return
+        if staff == "report":
+            await ack()
+            await staff_report(services, client, respond, user, record, text)
             return
         content = services.content.current
         what, message = route_command(content, text, keypoints=keypoints)
