@@ -85,7 +85,8 @@ def assemble(settings: Settings) -> Services:
     if settings.redis_url:
         from bot.redis_stores import redis_stores
 
-        services.seen, services.threads = redis_stores(settings.redis_url)
+        # Keys in Redis are hashed with the member-hash secret: Redis never names a member or channel.
+        services.seen, services.threads = redis_stores(settings.redis_url, secret=derive_secret(settings))
     return services
 
 

@@ -3,10 +3,11 @@ can serve several instances later. The in-memory versions are bounded in size an
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 Clock = Callable[[], float]
 V = TypeVar("V")
@@ -17,11 +18,28 @@ class SeenStore(Protocol):
         """Atomically record `key`; True only for the first caller within the time to live."""
         ...
 
+    def health(self) -> dict[str, Any]:
+        """Which backend is answering and since when (see `memory_health`), for /healthz."""
+        ...
+
 
 class ThreadMemory(Protocol):
     async def get(self, channel: str, thread: str) -> str | None: ...
 
     async def set(self, channel: str, thread: str, intent_id: str) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+def utc_iso(wall: float) -> str:
+    return datetime.datetime.fromtimestamp(wall, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def memory_health(since: float) -> dict[str, Any]:
+    """The shape every store's health() has: `backend` answering now ("redis" or "memory"), `configured`
+    (what REDIS_URL asked for), `since` (UTC, when `backend` last changed), `fallbacks` (times Redis was
+    given up for memory) and `last_error` (the last Redis error's type name, never its text)."""
+    return {"backend": "memory", "configured": "memory", "since": utc_iso(since), "fallbacks": 0, "last_error": None}
 
 
 class _Generations(Generic[V]):
@@ -78,6 +96,7 @@ class MemorySeenStore:
         self.expiries: _Generations[float] = _Generations(ttl, max_items, clock)
         self.max_lasting = max_lasting
         self.lasting: OrderedDict[str, float] = OrderedDict()
+        self.started = time.time()
 
     async def first_time(self, key: str, ttl: float | None = None) -> bool:
         now = self.clock()
@@ -104,6 +123,9 @@ class MemorySeenStore:
         lasting[key] = now + ttl
         return True
 
+    def health(self) -> dict[str, Any]:
+        return memory_health(self.started)
+
     def __len__(self) -> int:
         return len(self.expiries) + len(self.lasting)
 
@@ -114,12 +136,16 @@ class MemoryThreadMemory:
 
     def __init__(self, max_items: int = 20_000, ttl: float = 14 * 24 * 3600.0, clock: Clock = time.monotonic) -> None:
         self.topics: _Generations[str] = _Generations(ttl / 2, max_items, clock)
+        self.started = time.time()
 
     async def get(self, channel: str, thread: str) -> str | None:
         return self.topics.get(f"{channel}:{thread}")
 
     async def set(self, channel: str, thread: str, intent_id: str) -> None:
         self.topics.put(f"{channel}:{thread}", intent_id)
+
+    def health(self) -> dict[str, Any]:
+        return memory_health(self.started)
 
     def __len__(self) -> int:
         return len(self.topics)

@@ -1,9 +1,10 @@
 """The Redis-backed stores against the real local Redis: atomic first-time checks shared by two app
-instances, expiry, thread memory, and failing open when Redis is unreachable."""
+instances, expiry, thread memory, and keys that name no member or channel. (Outages: test_redis_outage.py.)"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,13 +17,14 @@ from redis.asyncio import Redis
 from bot.app import build_bolt_app
 from bot.blocks import Commands
 from bot.content import ContentHolder
-from bot.redis_stores import RedisSeenStore, RedisThreadMemory, redis_stores
+from bot.redis_stores import hashed_key, redis_stores
 from bot.runtime import Services
 from bot.server import build_web_app
 from bot.standin import SlackStandIn
-from tests.conftest import Harness, dm_event, make_settings
+from tests.conftest import MEMBER_SECRET, Harness, dm_event, make_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
+KEY_SECRET = "redis-store-test-secret"
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ async def prefix() -> AsyncIterator[str]:
 
 
 async def test_first_time_is_atomic_and_expires(prefix: str) -> None:
-    seen, _ = redis_stores(REDIS_URL, prefix)
+    seen, _ = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
     results = await asyncio.gather(*(seen.first_time("event:Ev1") for _ in range(20)))
     assert results.count(True) == 1
     assert await seen.first_time("click:short", ttl=0.2) is True
@@ -51,25 +53,71 @@ async def test_first_time_is_atomic_and_expires(prefix: str) -> None:
 
 
 async def test_thread_memory_round_trip(prefix: str) -> None:
-    _, threads = redis_stores(REDIS_URL, prefix)
+    _, threads = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
     assert await threads.get("C1", "1700000000.000001") is None
     await threads.set("C1", "1700000000.000001", "rec_appraisal")
     assert await threads.get("C1", "1700000000.000001") == "rec_appraisal"
 
 
-async def test_unreachable_redis_fails_open_and_logs(caplog: pytest.LogCaptureFixture) -> None:
-    client = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
-    seen, threads = RedisSeenStore(client), RedisThreadMemory(client)
-    assert await seen.first_time("event:Ev2") is True
-    assert await threads.get("C1", "1") is None
-    await threads.set("C1", "1", "key_points")
-    assert "unavailable" in caplog.text
+async def test_keys_in_redis_are_hashes_that_name_no_member_or_channel(prefix: str) -> None:
+    seen, threads = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
+    logical = [
+        "click:C0SECRET1:1700000000.000042:rec_edi:U0SECRET2",
+        "handoff:q-1234:U0SECRET2",
+        "msg:C0SECRET1:1700000000.000042",
+        "event:Ev0SECRET3",
+    ]
+    for key in logical:
+        assert await seen.first_time(key, 60) is True
+        assert await seen.first_time(key, 60) is False
+    await threads.set("C0SECRET1", "1700000000.000042", "rec_edi")
+    assert await threads.get("C0SECRET1", "1700000000.000042") == "rec_edi"
+
+    client = Redis.from_url(REDIS_URL)
+    names = sorted([k.decode() async for k in client.scan_iter(f"{prefix}*")])
+    values = [await client.get(name) for name in names]
+    await client.aclose()
+    assert len(names) == 5
+    for name in names:
+        assert re.fullmatch(re.escape(prefix) + r"(seen|thread):[0-9a-f]{64}", name), name
+        assert "SECRET" not in name and "1700000000" not in name
+    assert set(names) == {prefix + "seen:" + hashed_key(KEY_SECRET, k) for k in logical} | {
+        prefix + "thread:" + hashed_key(KEY_SECRET, "C0SECRET1:1700000000.000042")
+    }
+    assert sorted(values) == [b"1", b"1", b"1", b"1", b"rec_edi"]  # values: a flag, or an intent id
+
+
+@pytest.mark.parametrize("settings_overrides", [{"redis_url": REDIS_URL}])
+async def test_through_the_app_redis_holds_no_raw_event_member_or_channel_id(harness: Harness) -> None:
+    """assemble() hashes with the member-hash secret; the default prefix, so the keys are found by name."""
+    tag = uuid.uuid4().hex[:10].upper()
+    user, channel, event_id = f"U{tag}", f"D{tag}", f"Ev{tag}"
+    event = dm_event("recommendation 4", user=user, channel=channel, thread_ts="1700000000.000888")
+    await harness.event(event, event_id=event_id)
+    await harness.posts(1)
+    await harness.event(event, event_id, **{"X-Slack-Retry-Num": "1"})
+    await harness.settle(1)
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        expected = [
+            "confedbot:seen:" + hashed_key(MEMBER_SECRET, f"event:{event_id}"),
+            "confedbot:seen:" + hashed_key(MEMBER_SECRET, f"msg:{channel}:{event['ts']}"),
+            "confedbot:thread:" + hashed_key(MEMBER_SECRET, f"{channel}:1700000000.000888"),
+        ]
+        assert await client.exists(*expected) == 3
+        assert await client.get(expected[2]) == b"rec_appraisal"
+        # Nothing anywhere in this Redis database names this test's member, channel or event.
+        assert [k async for k in client.scan_iter(f"*{tag}*")] == []
+    finally:
+        await client.delete(*expected)
+        await client.aclose()
 
 
 async def _instance(standin: SlackStandIn, content_path: Path, prefix: str) -> tuple[web.AppRunner, str, Services]:
     settings = make_settings(standin, content_path)
     bot = Services(settings, ContentHolder(content_path, Commands()))
-    bot.seen, bot.threads = redis_stores(REDIS_URL, prefix)
+    bot.seen, bot.threads = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
     runner = web.AppRunner(build_web_app(build_bolt_app(bot), bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

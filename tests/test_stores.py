@@ -95,3 +95,10 @@ def test_rate_limiter_answers_then_warns_once_then_drops_then_recovers() -> None
     assert limiter.check("U2") == "ok"  # other members are unaffected
     clock.now += 11
     assert limiter.check("U1") == "ok"
+
+
+async def test_memory_stores_report_their_backend_for_healthz() -> None:
+    for store in (MemorySeenStore(), MemoryThreadMemory()):
+        health = store.health()
+        assert health["backend"] == "memory" and health["configured"] == "memory"
+        assert health["since"].endswith("Z") and health["fallbacks"] == 0 and health["last_error"] is None
