@@ -306,6 +306,8 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     finished = await services.inflight.wait_idle(settings.shutdown_grace_seconds)
     if not finished:
         log.warning("grace period over with %d replies still in flight", services.inflight.count)
+        for reply in await services.inflight.abandon():
+            log.warning("reply lost at shutdown: kind=%s event_id=%s", reply.kind, reply.event_id or "-")
     await runner.cleanup()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
