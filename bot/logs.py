@@ -1,5 +1,5 @@
 """Logging set-up: one line per record, secrets redacted from every line whatever logged it, and
-every line a library logs bounded: one line, a few hundred characters, no traceback, floods thinned."""
+every line a library logs bounded: one line, a few hundred characters, no traceback, repeats thinned."""
 
 from __future__ import annotations
 
@@ -44,19 +44,41 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class ThinLibraryRepeats(logging.Filter):
+    """A WARNING-or-worse line from LIBRARY_LOGGERS that repeats (same logger, same first words of its
+    message template) passes once per REPEAT_WINDOW_SECONDS; the next that passes carries how many were
+    left out. A flood (a garbage request per millisecond; CPython's accept() retries at the
+    file-descriptor limit, thousands a second) then costs a line every few seconds. First on the handler
+    and decided on the template alone, so a dropped record costs no formatting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (logger, the template's first words) -> (when one last passed, how many left out since)
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not _under(record.name):
+            return True
+        key = (record.name, str(record.msg).split("\n", 1)[0][:40])
+        now = time.monotonic()
+        passed, left_out = self._last.get(key, (float("-inf"), 0))
+        if now - passed < REPEAT_WINDOW_SECONDS:
+            self._last[key] = (passed, left_out + 1)
+            return False
+        if len(self._last) > 1000:  # a key per distinct template: never let it grow without bound
+            self._last.clear()
+        self._last[key] = (now, 0)
+        if left_out:
+            record.__dict__["left_out"] = f"{left_out} like it in {now - passed:.0f}s not logged"
+        return True
+
+
 class BoundLibraryLines(logging.Filter):
     """Every record from LIBRARY_LOGGERS becomes one line of at most MAX_LIBRARY_LINE characters: the
     message's first line, clipped, then the exception's type and first line instead of its traceback.
     Bolt's "Unhandled request (...)" loses its parenthesis, which holds payload fields (a member's
-    text, in dialog submissions and block suggestions). A line that repeats is let through once per
-    REPEAT_WINDOW_SECONDS, so a flood (a garbage request per millisecond, accept() failing at the
-    file-descriptor limit) costs a line every few seconds. On the handler, not the loggers: a logger's
+    text, in dialog submissions and block suggestions). On the handler, not the loggers: a logger's
     filters never see its children's records. Our own loggers keep their tracebacks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        # (logger, the line's first words) -> (when one last passed, how many left out since)
-        self._last: dict[tuple[str, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not _under(record.name):
@@ -68,16 +90,6 @@ class BoundLibraryLines(logging.Filter):
         line = text.split("\n", 1)[0].strip()
         if line.startswith("Unhandled request") and record.levelno > logging.DEBUG:
             line = "Unhandled request (payload not logged)"
-        now, left_out, passed = time.monotonic(), 0, 0.0
-        if record.levelno >= logging.WARNING:
-            key = (record.name, line[:40])
-            passed, left_out = self._last.get(key, (float("-inf"), 0))
-            if now - passed < REPEAT_WINDOW_SECONDS:
-                self._last[key] = (passed, left_out + 1)
-                return False
-            if len(self._last) > 1000:  # a key per distinct line: never let it grow without bound
-                self._last.clear()
-            self._last[key] = (now, 0)
         tail = ""
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:
@@ -86,11 +98,10 @@ class BoundLibraryLines(logging.Filter):
         elif record.exc_text:
             tail = _clip(record.exc_text.rstrip().splitlines()[-1], 100)
         tail = f" [{tail}]" if tail else ""
-        if left_out:
-            tail += f" ({left_out} like it in {now - passed:.0f}s not logged)"
+        if record.__dict__.get("left_out"):
+            tail += f" ({record.__dict__['left_out']})"
         limit = MAX_LIBRARY_LINE if record.levelno > logging.DEBUG else MAX_LIBRARY_DEBUG_LINE
-        line = _clip(line, limit - len(tail)) + tail
-        record.msg, record.args = line, None
+        record.msg, record.args = _clip(line, limit - len(tail)) + tail, None
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
 
@@ -106,7 +117,8 @@ def _under(name: str) -> bool:
 def configure(level: str, secrets: Iterable[str], stream=None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    # Redact first, on the whole message, so clipping can never leave half a secret behind.
+    handler.addFilter(ThinLibraryRepeats())
+    # Redact before clipping, on the whole message, so clipping can never leave half a secret behind.
     handler.addFilter(RedactSecrets(secrets))
     handler.addFilter(BoundLibraryLines())
     root = logging.getLogger()

@@ -5,6 +5,7 @@ the log at most one short line. Log output is read through bot.logs.configure(),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import hmac
@@ -36,19 +37,30 @@ from tests.test_shutdown import _wait_up
 MARKER = "SECRET-MEMBER-TEXT"
 
 
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """The process's logging as app.py sets it up (LOG_LEVEL=INFO), written to a string."""
+@contextlib.contextmanager
+def configured_log(level: str = "INFO") -> Iterator[io.StringIO]:
+    """The process's logging as app.py sets it up, written to a string; put back as it was after."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
+    touched = {name: logging.getLogger(name).level for name in ("aiohttp.access", "slack_sdk")}
     stream = io.StringIO()
-    configure("INFO", [TOKEN, SECRET], stream=stream)
-    yield stream
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
+    configure(level, [TOKEN, SECRET], stream=stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
+        for name, level_before in touched.items():
+            logging.getLogger(name).setLevel(level_before)
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    with configured_log() as stream:
+        yield stream
 
 
 def _lines(stream: io.StringIO, start: int = 0) -> list[str]:

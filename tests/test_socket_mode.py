@@ -88,16 +88,9 @@ async def test_reconnecting_while_slack_refuses_costs_short_lines_without_traceb
     """The real reconnect path (slack_sdk's client, logging through bot.socket) with Slack refusing
     apps.connections.open: every attempt fails, each failure is at most one short line (slack_sdk puts
     Slack's answer on a second line of its message), and repeats are thinned out by bot.logs."""
-    import io
-    import logging
+    from tests.test_http_attacks import configured_log
 
-    from bot.logs import configure
-
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure("INFO", [], stream=stream)
-    try:
+    with configured_log() as stream:
         await standin.wait_for("socket.connect", 1)
         standin.errors["apps.connections.open"] = "internal_error"
         await standin.socket_drop()
@@ -105,12 +98,6 @@ async def test_reconnecting_while_slack_refuses_costs_short_lines_without_traceb
         await asyncio.sleep(0.5)
         del standin.errors["apps.connections.open"]
         await standin.wait_for("socket.connect", 2, timeout=15)  # and it still reconnects by itself
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved_handlers:
-            root.addHandler(handler)
-        root.setLevel(saved_level)
     lines = stream.getvalue().splitlines()
     assert "Traceback" not in stream.getvalue()
     assert all(len(line) < 400 and line[:4].isdigit() for line in lines), lines  # one line per record
