@@ -21,23 +21,38 @@ from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenSto
 request_log = logging.getLogger("bot.requests")
 
 
+@dataclass(eq=False)
+class PendingReply:
+    """What shutdown can say about a reply still being worked on: never the member's text."""
+
+    kind: str
+    event_id: str | None
+    task: asyncio.Task[Any] | None
+
+
 class InFlight:
-    """Counts replies being worked on, so shutdown can wait for them to finish."""
+    """Counts replies being worked on, so shutdown can wait for them to finish, and names the ones it
+    gives up on when the grace period ends."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self._pending: set[PendingReply] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
+    @property
+    def count(self) -> int:
+        return len(self._pending)
+
     @asynccontextmanager
-    async def track(self) -> AsyncIterator[None]:
-        self.count += 1
+    async def track(self, kind: str = "reply", event_id: str | None = None) -> AsyncIterator[None]:
+        reply = PendingReply(kind, event_id, asyncio.current_task())
+        self._pending.add(reply)
         self._idle.clear()
         try:
             yield
         finally:
-            self.count -= 1
-            if self.count == 0:
+            self._pending.discard(reply)
+            if not self._pending:
                 self._idle.set()
 
     def tracked(self, listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -47,7 +62,7 @@ class InFlight:
 
         @functools.wraps(listener)
         async def run(*args: object, **kwargs: object) -> None:
-            async with self.track():
+            async with self.track(*_describe(listener, kwargs)):
                 await listener(*args, **kwargs)
 
         return run
@@ -58,6 +73,33 @@ class InFlight:
             return True
         except TimeoutError:
             return False
+
+    async def abandon(self, timeout: float = 1.0) -> list[PendingReply]:
+        """Cancel the replies still in flight and return them, so each can be named in the log
+        (otherwise asyncio cancels them silently as the loop closes). Waits up to `timeout` for them
+        to unwind."""
+        lost = list(self._pending)
+        tasks = [r.task for r in lost if r.task is not None and r.task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return lost
+
+
+def _describe(listener: Callable[..., Awaitable[None]], kwargs: dict[str, object]) -> tuple[str, str | None]:
+    """A listener's kind and event id from the payload Bolt hands it: the event type (message,
+    app_mention...), the payload type (block_actions...) or "command"; else the listener's name."""
+    body, kind, event_id = kwargs.get("body"), None, None
+    if isinstance(body, dict):
+        event = body.get("event")
+        kind = event.get("type") if isinstance(event, dict) else body.get("type")
+        event_id = body.get("event_id")
+    if not isinstance(kind, str) and isinstance(kwargs.get("command"), dict):
+        kind = "command"
+    kind = kind if isinstance(kind, str) else getattr(listener, "__name__", "reply")
+    # Slack's own identifiers, clipped all the same: they go into a log line.
+    return kind[:40], event_id[:40] if isinstance(event_id, str) else None
 
 
 @dataclass

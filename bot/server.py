@@ -5,6 +5,9 @@ SignatureVerifier (the one Bolt's own middleware uses), before anything parses t
 that fails gets 401 and one short log line that holds nothing from the body. Only a signed request
 reaches Bolt, through slack_bolt's aiohttp adapter, so Bolt's own verification (which logs a failing
 body in full) is switched off in bot/app.py. A signed body Bolt cannot parse gets 400, never a 500.
+
+Slack never compresses its requests, so aiohttp's automatic decompression is off and a body with any
+Content-Encoding but identity gets 415 unread. Connections are held briefly: see HANDLER_ARGS.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import asyncio
 import datetime
 import json
 import logging
+import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -35,6 +39,23 @@ BODY_READ_SECONDS = 5.0
 # Slack's documented window for X-Slack-Request-Timestamp.
 MAX_CLOCK_SKEW_SECONDS = 60 * 5
 EVENTS_PATH = "/slack/events"
+# Slack wants an answer within 3 s of sending a request; nothing it does needs a connection held longer.
+KEEPALIVE_SECONDS = 5.0
+# After an early answer (401, 413, 415) aiohttp reads and discards the unsent rest of the body for this
+# long, so the client sees the answer rather than a reset; then it closes the connection.
+LINGER_SECONDS = 2.0
+# aiohttp RequestHandler arguments (every connection), set on the Application as handler_args so that
+# serve() and the tests' harness, which builds its own AppRunner around build_web_app(), get the same.
+HANDLER_ARGS: dict[str, Any] = {
+    # Otherwise aiohttp inflates gzip/deflate/br/zstd bodies as their bytes arrive, before any handler
+    # (so before the signature check) runs. Slack never compresses and signs the bytes as sent.
+    "auto_decompress": False,
+    # aiohttp has no header-read time-out, but its keep-alive timer is armed when a connection opens
+    # and after each response, and is not re-armed as bytes arrive: a connection still idle, or still
+    # short of complete request headers, when it fires is closed. (Bodies: BODY_READ_SECONDS.)
+    "keepalive_timeout": KEEPALIVE_SECONDS,
+    "lingering_time": LINGER_SECONDS,
+}
 
 Readiness = Callable[[], Awaitable[bool]]
 
@@ -71,6 +92,10 @@ class SlackEndpoint:
         return None if valid else "bad_signature"
 
     async def handle(self, request: web.Request) -> web.Response:
+        # Decided on the headers alone: with auto_decompress off the body is never inflated, and a
+        # compressed body could not carry Slack's signature anyway (Slack signs what it sends, uncompressed).
+        if any(e.strip().lower() not in ("", "identity") for e in request.headers.getall(hdrs.CONTENT_ENCODING, ())):
+            return refused(415, "content_encoding")
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return refused(413, "body_too_large")
         try:
@@ -80,6 +105,9 @@ class SlackEndpoint:
             return refused(413, "body_too_large")
         except TimeoutError:
             return refused(408, "body_too_slow")
+        except (ConnectionError, web.RequestPayloadError):
+            # The client went away mid-body, or sent a broken chunked body: one line, no traceback.
+            return refused(400, "body_incomplete")
         reason = self.why_unsigned(raw, request.headers)
         if reason is not None:
             return refused(401, reason)
@@ -118,7 +146,7 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
         await services.recorder.stop()  # the last writes, then the database connection
         await close_client(bolt)
 
-    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=dict(HANDLER_ARGS))
     web_app.router.add_get("/healthz", health)
     web_app.on_cleanup.append(close)  # the Web API client's session lives as long as the server
     if not services.settings.socket_mode:
@@ -133,7 +161,10 @@ class _OneLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info or record.exc_text:
-            record.msg, record.args = record.getMessage().splitlines()[0][:300], None
+            line = record.getMessage().splitlines()[0][:150]
+            if record.exc_info and record.exc_info[1] is not None:
+                line = f"{line} [{_short(record.exc_info[1])}]"
+            record.msg, record.args = line, None
             record.exc_info, record.exc_text = None, None
         return True
 
@@ -217,10 +248,27 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
+def raise_open_files_limit() -> None:
+    """Every connection costs a file descriptor, and platforms often start a process with a soft limit
+    (1024) far below the hard one: raise it to the hard limit, so a flood of connections meets the
+    short time-outs in HANDLER_ARGS long before it meets the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("open files limit stays at %d: %s", soft, _short(exc))
+        return
+    log.info("open files limit raised from %d to %d", soft, target)
+
+
 async def serve(services: Services, bolt: AsyncApp) -> int:
     """Serve until SIGTERM or SIGINT, then stop accepting, let replies in flight finish, and return
     the exit code. Signals are heard in every state, connected to Slack or not."""
     settings = services.settings
+    raise_open_files_limit()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -258,6 +306,8 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     finished = await services.inflight.wait_idle(settings.shutdown_grace_seconds)
     if not finished:
         log.warning("grace period over with %d replies still in flight", services.inflight.count)
+        for reply in await services.inflight.abandon():
+            log.warning("reply lost at shutdown: kind=%s event_id=%s", reply.kind, reply.event_id or "-")
     await runner.cleanup()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)

@@ -176,3 +176,37 @@ async def test_a_refused_token_is_one_clear_line_and_exit_2(standin: SlackStandI
     assert len(refused) == 1, stderr
     assert ("SLACK_APP_TOKEN" if socket_mode else "SLACK_BOT_TOKEN") in refused[0]
     assert "Traceback" not in stderr
+
+
+async def test_replies_still_waiting_when_the_grace_ends_are_each_logged(standin: SlackStandIn) -> None:
+    """Slack is slow past the grace period: each reply given up on is one line (its kind and event id,
+    never the member's text), beside the summary, and the process still exits 0."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", cwd=PROJECT_DIR, stderr=asyncio.subprocess.PIPE,
+        env=_env(port, standin.api_url, SHUTDOWN_GRACE_SECONDS="1"),
+    )  # fmt: skip
+    try:
+        await _wait_up(port)
+        standin.slow_seconds = 60.0  # far past the grace; the stand-in lets go when the test ends
+        standin.fail_next("chat.postMessage", 2, "slow")
+        marker = "SECRET-MEMBER-TEXT key points"
+        assert await post_event_to(port, dm_event(text=marker), "EvLOST0001") == 200
+        mention = {"type": "app_mention", "channel": "C1", "user": "U1", "text": f"<@UBOT0001> {marker}", "ts": "1.1"}
+        assert await post_event_to(port, mention, "EvLOST0002") == 200
+        await standin.wait_for("chat.postMessage!slow", 2, timeout=10)  # both replies are in flight
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert "grace period over with 2 replies still in flight" in stderr
+    lost = [line for line in stderr.splitlines() if "reply lost" in line]
+    assert len(lost) == 2, stderr
+    assert any("kind=message" in line and "event_id=EvLOST0001" in line for line in lost), lost
+    assert any("kind=app_mention" in line and "event_id=EvLOST0002" in line for line in lost), lost
+    assert "SECRET-MEMBER-TEXT" not in stderr
+    assert "Traceback" not in stderr
+    assert len(standin.calls_to("chat.postMessage")) == 0

@@ -80,3 +80,26 @@ async def test_app_in_socket_mode_connects_and_still_serves_healthz(standin: Sla
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_reconnecting_while_slack_refuses_costs_short_lines_without_tracebacks(
+    standin: SlackStandIn, socket_services: Services
+) -> None:
+    """The real reconnect path (slack_sdk's client, logging through bot.socket) with Slack refusing
+    apps.connections.open: every attempt fails, each failure is at most one short line (slack_sdk puts
+    Slack's answer on a second line of its message), and repeats are thinned out by bot.logs."""
+    from tests.test_http_attacks import configured_log
+
+    with configured_log() as stream:
+        await standin.wait_for("socket.connect", 1)
+        standin.errors["apps.connections.open"] = "internal_error"
+        await standin.socket_drop()
+        await standin.wait_for("apps.connections.open", 5, timeout=15)  # several failed attempts (0.5 s apart)
+        await asyncio.sleep(0.5)
+        del standin.errors["apps.connections.open"]
+        await standin.wait_for("socket.connect", 2, timeout=15)  # and it still reconnects by itself
+    lines = stream.getvalue().splitlines()
+    assert "Traceback" not in stream.getvalue()
+    assert all(len(line) < 400 and line[:4].isdigit() for line in lines), lines  # one line per record
+    failures = [line for line in lines if "Failed to" in line]
+    assert 1 <= len(failures) <= 4, lines  # a line or two for the first attempt; later ones thinned
