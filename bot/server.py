@@ -139,6 +139,9 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
             "content": catalogue.digest,
             # A question-log outage never stops answers; it shows here.
             "question_log": services.recorder.health(),
+            # Deduplication and thread topics: "backend" says "memory" while Redis is out of reach. Still
+            # 200: the bot answers correctly on one instance; alert on backend != configured instead.
+            "stores": services.seen.health(),
         }
         return web.json_response(body, status=200 if is_ready else 503)
 

@@ -223,3 +223,8 @@ async def test_an_event_and_three_redeliveries_get_one_reply_with_redis_away(har
 
     await asyncio.wait_for(deliver(), LIMIT)
     assert harness.services.seen.health()["backend"] == "memory"
+    async with harness.http.get(harness.url + "/healthz") as resp:
+        health = await resp.json()
+    # Still ready (one instance answers correctly from memory), and the outage shows.
+    assert resp.status == 200 and health["ok"] is True
+    assert (health["stores"]["backend"], health["stores"]["configured"]) == ("memory", "redis")
