@@ -114,7 +114,9 @@ async def test_feedback_is_one_vote_per_member_that_can_change_without_a_new_pos
 
 
 async def test_ask_a_person_reaches_the_handoff_channel_with_a_permalink(harness: Harness) -> None:
-    status, _, event = await harness.dm("can I get a parking permit for the hospital site?", user=MEMBER)
+    # In a channel: its id is kept as it is, so the hand-off can link to the member's message. (A DM's id
+    # is kept only as a token, and its permalink would not open for staff anyway.)
+    status, _, event = await harness.mention("can I get a parking permit for the hospital site?", user=MEMBER)
     [fallback] = await harness.posts(1)
     message = {"channel": fallback["channel"], "ts": "1780000000.000200", "text": fallback["text"]}
     status, _ = await harness.action(_click(harness, _button(fallback, "handoff"), message=message))
