@@ -274,11 +274,9 @@ class Recorder:
         if not batch:
             self._done_retrying()
             return
-        self._current = batch
-        try:
-            all_written = await self._write(batch)
-        finally:
-            self._current = []
+        self._current = batch  # if stop() cancels the write, it finds the rows not yet written here
+        all_written = await self._write(batch)
+        self._current = []
         if all_written and not self._retained:
             self._done_retrying()
         elif all_written:
@@ -349,6 +347,8 @@ class Recorder:
             self._retained = self._retained[excess:]
 
     def _give_up(self, rows: list[_Pending], why: str) -> None:
+        for p in rows:
+            p.done = True  # settled: never counted twice
         self.dropped += len(rows)
         log.warning("question log: %d write%s given up (%s)", len(rows), "" if len(rows) == 1 else "s", why)
 

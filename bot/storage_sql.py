@@ -670,8 +670,10 @@ class PostgresStore:
                 await conn.executemany(statement, args)
 
     async def ping(self) -> None:
-        async with self._connection() as conn:
-            await conn.fetchval("select 1")
+        # The lock an insert takes, then nothing: a table locked by someone else fails this (by
+        # command_timeout) as it fails the writes, so it reads as an outage, not as rows that fail.
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("lock table questions, feedback, handoffs in row exclusive mode")
 
     async def record_question(self, record: QuestionRecord) -> None:
         await self.write([record])
