@@ -263,7 +263,9 @@ class Recorder:
         if not self._migrated:
             if not await self._call("migrate", self.store.migrate()):
                 self._outage = True
-                self._keep(self._take(len(self._queue)))  # tried: they wait for the schema
+                taken = self._take(len(self._queue))
+                self._keep(taken)  # tried: they wait for the schema
+                self._settle(taken)
                 self._back_off()
                 return
             self._migrated = True
@@ -277,6 +279,7 @@ class Recorder:
         self._current = batch  # if stop() cancels the write, it finds the rows not yet written here
         all_written = await self._write(batch)
         self._current = []
+        self._settle(batch)
         if all_written and not self._retained:
             self._done_retrying()
         elif all_written:
@@ -285,10 +288,12 @@ class Recorder:
             self._back_off()
 
     def _take(self, n: int) -> list[_Pending]:
-        taken = [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
-        if taken:
-            self._settled = max(self._settled, taken[-1].seq)
-        return taken
+        return [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
+
+    def _settle(self, rows: list[_Pending]) -> None:
+        """These rows have been tried (written, kept or given up): flush() may stop waiting for them."""
+        if rows:
+            self._settled = max(self._settled, max(p.seq for p in rows))
 
     async def _write(self, batch: list[_Pending]) -> bool:
         """Commit the batch in one transaction, else row by row; False when rows were kept."""

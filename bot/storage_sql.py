@@ -665,6 +665,10 @@ class PostgresStore:
                 runs.append((statement, [_row(self._secret, r)]))
         if not runs:
             return
+        if len(runs) == 1 and len(runs[0][1]) == 1:  # one row: one statement is its own transaction
+            async with self._connection() as conn:
+                await conn.execute(runs[0][0], *runs[0][1][0])
+            return
         async with self._connection() as conn, conn.transaction():
             for statement, args in runs:
                 await conn.executemany(statement, args)

@@ -327,10 +327,11 @@ async def test_sigterm_stops_the_bot_while_postgres_is_frozen_at_start(
         await _wait_up(port)
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
             assert resp.status == 200
-            assert (await resp.json())["question_log"]["state"] in ("starting", "degraded")
+            health = (await resp.json())["question_log"]
         # serve() went on past the recorder's start: it hears the signal and stops.
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert health["state"] in ("starting", "degraded")
         stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
         assert "stopped" in stderr and "Traceback" not in stderr and "s3cret" not in stderr
     finally:
@@ -355,3 +356,12 @@ async def test_the_recorder_hashes_a_member_as_the_store_does(backend: Backend) 
     nothing = Recorder(DiscardingStore())
     assert nothing.member_hash(MEMBER) != nothing.member_hash(MEMBER)  # matches nothing, not even itself
     assert len(nothing.member_hash(MEMBER)) != 64
+
+
+async def test_flush_waits_for_every_batch_of_a_long_queue(backend: Backend) -> None:
+    recorder = Recorder(backend.store())
+    for n in range(1200):  # more than one transaction's worth (MAX_BATCH)
+        recorder.question(question(f"b{n:04d}"))
+    assert await asyncio.wait_for(recorder.flush(timeout=60), 90) is True
+    assert recorder.written == 1200 and len(await stored_ids(backend)) == 1200
+    await recorder.stop()

@@ -634,8 +634,9 @@ async def test_a_vote_written_late_never_replaces_a_newer_one(store: QuestionSto
     clicked = datetime.datetime.now(datetime.UTC)
     newer = FeedbackRecord("q1", OTHER, False, clicked)
     older = FeedbackRecord("q1", OTHER, True, clicked - datetime.timedelta(seconds=5))
+    since = NOW - datetime.timedelta(days=1)
     await store.write([newer])
     await store.write([older])  # an earlier click whose write was retried after the later one
+    assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
     await store.write([newer])  # and a retried batch that had in fact committed
-    counts = await store.counts_since(NOW - datetime.timedelta(days=1))
-    assert (counts["helpful"], counts["not_helpful"]) == (0, 1)
+    assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
