@@ -1,5 +1,6 @@
-"""Question log write cost: microseconds per record_question (median and p99), one question at a time as
-the listeners write them, on SQLite (a temporary file) and on PostgreSQL (a temporary schema).
+"""Question log write cost, on SQLite (a temporary file) and on PostgreSQL (a temporary schema): microseconds
+per row (median and p99) committed one at a time ("one": a quiet hour) and in bursts of 20 ("20": the
+cost of the transaction shared by its rows), then the recorder's throughput end to end.
 
     .venv/bin/python bench/storage.py [--count N]
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.recorder import Recorder  # noqa: E402
 from bot.storage import QuestionRecord, QuestionStore  # noqa: E402
 from bot.storage_sql import open_store  # noqa: E402
 
@@ -30,8 +32,7 @@ POSTGRES_URL = (
     or "postgresql://postgres@127.0.0.1:5432/confedbot_test"
 )
 WARM_UP = 200
-
-BATCH = 20  # writes per commit in SQLite: a burst the recorder gathers in its quarter-second wait
+BATCH = 20  # rows per transaction in a burst: the recorder commits whatever waits, up to 500, at once
 
 
 def _record(n: int) -> QuestionRecord:
@@ -43,44 +44,54 @@ def _record(n: int) -> QuestionRecord:
         intent="review_overview",
         confidence=0.62,
         outcome="answered",
-        text="what was the messenger review of nhs leadership about, in short?",
+        text="what was the messenger review of nhs leadership about, in short? ask <@U0123ABCD> in <#C0123ABCD>",
         channel="D0123456",
         message_ts=f"1700000000.{n:06d}",
     )
 
 
-async def _measure(store: QuestionStore, count: int) -> list[float]:
+async def _measure(name: str, store: QuestionStore, count: int) -> None:
     await store.migrate()
-    for n in range(WARM_UP):  # connections opened, pages cached, the thread pool started
-        await store.record_question(_record(n))
-    commit = getattr(store, "commit", None)  # SQLite batches appends until the recorder commits
-    if commit is not None:
-        await commit()
+    for n in range(WARM_UP):  # connections opened, pages cached, the worker thread started
+        await store.write([_record(n)])
+    # A quiet hour: each question committed on its own (the recorder commits as soon as it is free).
     times = []
     for n in range(count):
         record = _record(WARM_UP + n)
         start = time.perf_counter()
-        await store.record_question(record)
-        if commit is not None and n % BATCH == BATCH - 1:
-            await commit()  # the recorder commits a burst once; its cost is shared by the burst's writes
+        await store.write([record])
         times.append((time.perf_counter() - start) * 1e6)
-    if commit is not None:
-        total = sum(times)
-        print(f"(SQLite: one commit every {BATCH} writes, as a burst would be; mean {total / count:.0f} µs a write)")
-    return times
+    _print(f"{name} one", times)
+    # A burst: BATCH questions in one transaction; the cost shared by the burst's rows.
+    times = []
+    for n in range(0, count, BATCH):
+        rows = [_record(WARM_UP + count + n + i) for i in range(BATCH)]
+        start = time.perf_counter()
+        await store.write(rows)
+        times.extend([(time.perf_counter() - start) * 1e6 / BATCH] * BATCH)
+    _print(f"{name} {BATCH}", times)
+    # The recorder end to end: `count` questions handed over at once, then flushed.
+    recorder = Recorder(store)
+    start = time.perf_counter()
+    for n in range(count):
+        recorder.question(_record(10 * count + n))
+    await recorder.flush(timeout=120)
+    elapsed = time.perf_counter() - start
+    rate = count / elapsed
+    print(f"{name + ' recorder':15} {rate:9.0f} questions/s handed over and committed ({recorder.written} written)")
 
 
 def _print(name: str, times: list[float]) -> None:
     ordered = sorted(times)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    print(f"{name:10} median {statistics.median(ordered):7.0f} µs   p99 {p99:7.0f} µs   ({len(times)} writes)")
+    print(f"{name:15} median {statistics.median(ordered):7.0f} µs   p99 {p99:7.0f} µs   ({len(times)} writes)")
 
 
 async def _sqlite(count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(f"sqlite:///{folder}/questions.sqlite3", "bench-secret")
         try:
-            _print("SQLite", await _measure(store, count))
+            await _measure("SQLite", store, count)
         finally:
             await store.close()
 
@@ -98,7 +109,7 @@ async def _postgres(count: int) -> None:
     separator = "&" if "?" in POSTGRES_URL else "?"
     store = open_store(f"{POSTGRES_URL}{separator}search_path={schema}", "bench-secret")
     try:
-        _print("PostgreSQL", await _measure(store, count))
+        await _measure("PostgreSQL", store, count)
     finally:
         await store.close()
         await admin.execute(f'drop schema "{schema}" cascade')

@@ -196,13 +196,16 @@ def _on_question_log(
     `hashing_note`: say so when members would be hashed with local mode's key (not for `migrate`,
     which hashes no one)."""
     from bot.settings import SettingsError
-    from bot.storage_sql import store_from_environment
+    from bot.storage_sql import StoreUnavailable, store_from_environment
 
     try:
         store, note = store_from_environment()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2, None
+    except StoreUnavailable as exc:  # a SQLite path whose folder cannot be made or written
+        print(f"error: cannot reach the question log: {exc}", file=sys.stderr)
+        return 1, None
     if note and hashing_note:
         print(note, file=sys.stderr)
 

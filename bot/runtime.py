@@ -121,9 +121,14 @@ def assemble(settings: Settings) -> Services:
     Raises ContentError when the content file has errors."""
     commands = Commands(settings.messenger_command, settings.keypoints_command)
     services = Services(settings, ContentHolder(settings.responses_path, commands))
-    from bot.storage_sql import derive_secret, open_store
+    from bot.storage_sql import StoreUnavailable, derive_secret, open_store
 
-    services.recorder = Recorder(open_store(settings.database_url, derive_secret(settings)))
+    try:
+        services.recorder = Recorder(open_store(settings.database_url, derive_secret(settings)))
+    except StoreUnavailable as exc:
+        # An unusable SQLite path: one line, and the bot answers without a question log (/healthz says
+        # "off"). A database out of reach is not known here: the recorder retries it in the background.
+        services.recorder = Recorder.off(str(exc))
     if settings.redis_url:
         from bot.redis_stores import redis_stores
 

@@ -3,12 +3,14 @@
 The question log and feedback live in SQLite by default (a file under the project, no set-up) or in
 PostgreSQL when DATABASE_URL says so (bot/storage_sql.py). Members are kept only as a keyed hash
 (HMAC-SHA256 with a secret), never as their Slack user id: callers pass the raw id and the store
-hashes it before anything is written.
+hashes it before anything is written. Slack ids typed into a question (mentions, bare ids) and DM
+channel ids are stored as tokens of the same keyed hash (see bot/storage_sql.py, redact()).
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -33,6 +35,27 @@ class QuestionRecord:
 
 
 @dataclass(frozen=True)
+class FeedbackRecord:
+    """One vote, timed when the member clicked: a vote retried later never replaces a newer one."""
+
+    question_id: str
+    member: str  # the raw Slack user id: hashed by the store
+    helpful: bool
+    at: datetime.datetime  # UTC
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    question_id: str
+    member: str  # the raw Slack user id: hashed by the store
+    at: datetime.datetime  # UTC
+
+
+# What the recorder hands to a store: written in order, all of a batch in one transaction.
+Write = QuestionRecord | FeedbackRecord | HandoffRecord
+
+
+@dataclass(frozen=True)
 class StoredQuestion:
     id: str
     at: datetime.datetime
@@ -41,8 +64,11 @@ class StoredQuestion:
     confidence: float | None
     outcome: str
     text: str | None
-    channel: str | None
+    channel: str | None  # public (C...) and private (G...) channels as they are; a DM (D...) as "d:<token>"
     message_ts: str | None
+    # The asker's keyed hash (compare with Recorder.member_hash(user)); "" never matches anyone.
+    member_hash: str = ""
+    handed_off: bool = False  # a row exists in handoffs for this question id
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,19 @@ class QuestionStore(Protocol):
         """Create or upgrade the schema (versioned; safe with several instances at once)."""
         ...
 
+    async def write(self, rows: Sequence[Write]) -> None:
+        """Write and commit these rows in order, in one transaction: all of them or (raising) none.
+        Idempotent: a batch retried after a timeout that did commit adds nothing twice."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise unless the database takes a write now (tells an outage from a row that fails)."""
+        ...
+
+    def member_hash(self, member: str) -> str:
+        """The keyed hash the store writes for this raw Slack user id."""
+        ...
+
     async def record_question(self, record: QuestionRecord) -> None: ...
 
     async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
@@ -83,7 +122,8 @@ class QuestionStore(Protocol):
     async def get_question(self, question_id: str) -> StoredQuestion | None: ...
 
     async def forget(self, member: str) -> int:
-        """Delete every row of this member (right to erasure); returns how many rows went."""
+        """Delete every row of this member (right to erasure) and redact every mention of them in other
+        members' questions; returns how many rows were deleted."""
         ...
 
     async def purge(self, older_than: datetime.timedelta) -> int:

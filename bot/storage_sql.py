@@ -15,15 +15,17 @@ import datetime
 import hashlib
 import hmac
 import os
+import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from bot.settings import PROJECT_DIR, Settings, SettingsError, has_credentials, load_settings
-from bot.storage import QuestionRecord, QuestionStore, StoredQuestion
+from bot.storage import FeedbackRecord, HandoffRecord, QuestionRecord, QuestionStore, StoredQuestion, Write
 
 DEFAULT_SQLITE_PATH = PROJECT_DIR / ".data" / "questions.sqlite3"
 # Local mode talks to a stand-in with made-up members: nothing to protect, and a fixed secret keeps
@@ -33,6 +35,18 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_SCHEME = "sqlite:///"
 # pg_advisory_lock key for migrations: any fixed bigint, the same in every instance ("confedbt").
 MIGRATION_LOCK = 0x636F6E6665646274
+
+# Every database call is bounded, so a frozen database never holds a reply, a hand-off or shutdown.
+# SQLite: how long a statement waits for another process's lock (sqlite3's busy timeout), and how long
+# the event loop waits for the store's worker thread (longer: a busy wait ends first, with its error).
+SQLITE_BUSY_SECONDS = 5.0
+SQLITE_CALL_SECONDS = 15.0
+# PostgreSQL: opening a connection, each statement (asyncpg cancels it on the server), a pooled
+# connection, and closing the pool (then it is terminated).
+PG_CONNECT_SECONDS = 5.0
+PG_COMMAND_SECONDS = 10.0
+PG_ACQUIRE_SECONDS = 5.0
+PG_CLOSE_SECONDS = 3.0
 
 T = TypeVar("T")
 Step = tuple[int, tuple[str, ...]]
@@ -123,6 +137,52 @@ def member_hash(secret: str, member: str) -> str:
     return hmac.new(secret.encode(), member.encode(), hashlib.sha256).hexdigest()
 
 
+# Slack ids in stored text become tokens of the same keyed hash, cut to TOKEN_HEX hex digits (48 bits:
+# enough to tell a workspace's members apart, too short to be a member_hash on its own):
+#   <@U0123ABC> and <@W0123|name>  ->  <@u:3f2a9c1b7d4e>   (a user mention; the label goes too)
+#   <#C0123|general>               ->  <#c:9b0e1f2a3c4d>   (a channel mention; C, G and D alike)
+#   <!subteam^S0123|@team>         ->  <!subteam^s:0a1b2c3d4e5f>
+#   a bare U0123ABCD or W0123ABCD  ->  @u:3f2a9c1b7d4e;  a bare C/G/D id  ->  #c:...
+# A user's token is member_hash(secret, id)[:TOKEN_HEX], so `forget` finds every mention of a member
+# ("@u:" + token) and replaces it with "@u:erased" (the other member's question stays, minus the id).
+TOKEN_HEX = 12
+ERASED = "erased"
+_MENTION = re.compile(r"<([@#])([UWCGD][A-Z0-9]{2,})(?:\|[^>]*)?>")
+_SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]{2,})(?:\|[^>]*)?>")
+# Bare ids: a capital U/W/C/G/D then 6 or more capitals and digits, at least one a digit ("UNDERSTAND"
+# is a word, "U0123ABCD" an id), standing alone (not inside a longer word).
+_BARE = re.compile(r"(?<![A-Za-z0-9])(?=[UWCGD][A-Z]*[0-9])[UWCGD][A-Z0-9]{6,}(?![A-Za-z0-9])")
+
+
+def id_token(secret: str, slack_id: str) -> str:
+    """The short keyed hash that stands for a Slack id in stored text and in the channel column."""
+    return member_hash(secret, slack_id)[:TOKEN_HEX]
+
+
+def redact(text: str, secret: str, member: str | None = None) -> str:
+    """The text with every Slack user, group and channel id replaced by its token (see TOKEN_HEX); the
+    asker's own raw id (`member`, any length) too, wherever it is."""
+
+    def user_or_channel(slack_id: str) -> str:
+        return ("u:" if slack_id[0] in "UW" else "c:") + id_token(secret, slack_id)
+
+    text = _MENTION.sub(lambda m: f"<{m.group(1)}{user_or_channel(m.group(2))}>", text)
+    text = _SUBTEAM.sub(lambda m: f"<!subteam^s:{id_token(secret, m.group(1))}>", text)
+    text = _BARE.sub(lambda m: ("@" if m.group(0)[0] in "UW" else "#") + user_or_channel(m.group(0)), text)
+    if member and member in text:
+        text = text.replace(member, "@" + user_or_channel(member) if member[0] in "UW" else "@member")
+    return text
+
+
+def stored_channel(secret: str, channel: str | None) -> str | None:
+    """The channel column: a DM (D...) as "d:<token>", since a DM id stands for one member; public (C...)
+    and private (G...) channel ids as they are, because the hand-off asks Slack for a permalink to the
+    member's message there (a DM's permalink would not open for staff anyway)."""
+    if channel and channel.startswith("D"):
+        return "d:" + id_token(secret, channel)
+    return channel
+
+
 def derive_secret(settings: Settings | None, env: Mapping[str, str] | None = None) -> str:
     """The member-hash key: MEMBER_HASH_SECRET when set; otherwise derived from a Slack secret the bot
     already has, so nothing new must be configured; LOCAL_SECRET in local mode (settings None).
@@ -152,14 +212,26 @@ def sqlite_path(database_url: str | None) -> Path:
     return path if path.is_absolute() else PROJECT_DIR / path
 
 
+class StoreUnavailable(Exception):
+    """The question log cannot be used where DATABASE_URL puts it; the message is one short line."""
+
+
 def open_store(database_url: str | None, secret: str) -> QuestionStore:
-    """The store DATABASE_URL asks for; nothing connects until the first call (call migrate() first)."""
+    """The store DATABASE_URL asks for; nothing connects until the first call (call migrate() first).
+    Raises StoreUnavailable when the SQLite file's folder cannot be created or written."""
     if not secret:
         raise ValueError("a member-hash secret is needed (see derive_secret)")
     if database_url is not None and database_url.startswith(POSTGRES_SCHEMES):
         return PostgresStore(database_url, secret)
     path = sqlite_path(database_url)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"cannot create the folder {path.parent} ({exc.strerror or type(exc).__name__})"
+        ) from None
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+        raise StoreUnavailable(f"cannot write the SQLite file {path} (permission denied)")
     return SQLiteStore(path, secret)
 
 
@@ -200,9 +272,32 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _scrub(text: str | None, member: str) -> str | None:
-    """A member who writes their own id (a pasted mention) must not put it in the log that way."""
-    return text.replace(member, "@member") if text is not None and member else text
+def _question_row(secret: str, record: QuestionRecord) -> tuple[Any, ...]:
+    """The questions row, in column order, with nothing that names a member or a DM in clear."""
+    return (
+        record.id,
+        _utc(record.at),
+        record.surface,
+        member_hash(secret, record.member),
+        record.intent,
+        record.confidence,
+        record.outcome,
+        None if record.text is None else redact(record.text, secret, record.member),
+        stored_channel(secret, record.channel),
+        record.message_ts,
+    )
+
+
+def _feedback_row(secret: str, row: FeedbackRecord) -> tuple[Any, ...]:
+    return (row.question_id, member_hash(secret, row.member), row.helpful, _utc(row.at))
+
+
+def _handoff_row(secret: str, row: HandoffRecord) -> tuple[Any, ...]:
+    return (row.question_id, member_hash(secret, row.member), _utc(row.at))
+
+
+def _now_feedback(question_id: str, member: str, helpful: bool) -> FeedbackRecord:
+    return FeedbackRecord(question_id, member, helpful, _now())
 
 
 def _counts(handoffs: int, votes: Sequence[tuple[bool, str | None, int]]) -> dict[str, int]:
@@ -215,21 +310,88 @@ def _counts(handoffs: int, votes: Sequence[tuple[bool, str | None, int]]) -> dic
     return out
 
 
-class SQLiteStore:
-    """The stdlib sqlite3 module, one connection, each call in a worker thread so the event loop never
-    waits on the disk. WAL lets `python -m bot report` read while the bot writes."""
+# The SQL each kind of write runs. Every one is idempotent, so a batch retried after a timeout that had in
+# fact committed adds nothing twice: a question id is kept once; a vote replaces an older vote only (a
+# retried vote never undoes a newer one); one hand-off per member per question.
+_SQLITE_WRITES = {
+    QuestionRecord: "insert into questions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing",
+    FeedbackRecord: "insert into feedback values (?, ?, ?, ?) on conflict (question_id, member_hash) "
+    "do update set helpful = excluded.helpful, at = excluded.at where excluded.at >= feedback.at",
+    HandoffRecord: "insert into handoffs select ?1, ?2, ?3 where not exists "
+    "(select 1 from handoffs where question_id = ?1 and member_hash = ?2)",
+}
+_POSTGRES_WRITES = {
+    QuestionRecord: "insert into questions values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+    "on conflict (id) do nothing",
+    FeedbackRecord: "insert into feedback values ($1, $2, $3, $4) on conflict (question_id, member_hash) "
+    "do update set helpful = excluded.helpful, at = excluded.at where excluded.at >= feedback.at",
+    HandoffRecord: "insert into handoffs select $1, $2, $3 where not exists "
+    "(select 1 from handoffs where question_id = $1 and member_hash = $2)",
+}
 
-    def __init__(self, path: Path, secret: str) -> None:
+
+def _row(secret: str, write: Write) -> tuple[Any, ...]:
+    if isinstance(write, QuestionRecord):
+        return _question_row(secret, write)
+    if isinstance(write, FeedbackRecord):
+        return _feedback_row(secret, write)
+    return _handoff_row(secret, write)
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(timespec="microseconds")  # ISO 8601 UTC: sorts as text
+    return int(value) if isinstance(value, bool) else value
+
+
+# What forget() does to other members' questions that mention the member: the token goes, the rest stays.
+_SQLITE_REDACT = (
+    "update questions set text = replace(replace(text, ?1, ?2), ?3, ?4) where instr(text, ?1) or instr(text, ?3)"
+)
+_POSTGRES_REDACT = (
+    "update questions set text = replace(replace(text, $1, $2), $3, $4) "
+    "where strpos(text, $1) > 0 or strpos(text, $3) > 0"
+)
+
+
+def _redaction(secret: str, member: str) -> tuple[str, str, str, str]:
+    """(token, its replacement, raw id, its replacement): a member's token in text written since ids are
+    tokenised, and their raw id in text written before (those rows age out with the retention period)."""
+    token = f"@u:{id_token(secret, member)}"
+    raw = member if len(member) >= 6 else token  # a made-up short id ("U1") could be part of any word
+    return (token, f"@u:{ERASED}", raw, f"u:{ERASED}")
+
+
+class SQLiteStore:
+    """The stdlib sqlite3 module, one connection, each call in the store's own worker thread so the
+    event loop never waits on the disk, and never longer than call_timeout. WAL lets
+    `python -m bot report` read while the bot writes."""
+
+    def __init__(
+        self,
+        path: Path,
+        secret: str,
+        *,
+        busy_timeout: float = SQLITE_BUSY_SECONDS,
+        call_timeout: float = SQLITE_CALL_SECONDS,
+    ) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
+        self.call_timeout = call_timeout
         self._secret = secret
         self._conn: sqlite3.Connection | None = None
-        # asyncio.to_thread may use any pool thread: one lock keeps the connection to one at a time.
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        # One thread of its own: a call stuck on the disk or a lock holds this store's queue only, never
+        # the loop's default executor (DNS lookups, other stores).
+        self._executor: ThreadPoolExecutor | None = None
+
+    def member_hash(self, member: str) -> str:
+        return member_hash(self._secret, member)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None)
             conn.execute("pragma journal_mode = wal")
             # With WAL, NORMAL loses at most the last commits on power loss, never integrity; a full
             # fsync per question would cost more than the answer.
@@ -244,44 +406,12 @@ class SQLiteStore:
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
             with self._lock:
-                conn = self._connection()
-                self._commit_appends(conn)
-                return work(conn)
+                return work(self._connection())
 
-        return await asyncio.to_thread(locked)
-
-    def _commit_appends(self, conn: sqlite3.Connection) -> None:
-        """Write the rows waiting in memory, in one transaction (called with the lock held)."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        with self._transaction(conn):
-            for statement, row in pending:
-                conn.execute(statement, row)
-
-    async def _append(self, statement: str, row: tuple[Any, ...]) -> None:
-        """Queue a one-row insert in memory; the recorder commits the batch when its queue runs dry
-        (commit()), so a burst of questions costs one transaction, not one each, and no lock is held
-        between them."""
-        with self._lock:
-            self._pending.append((statement, row))
-
-    async def commit(self) -> None:
-        def work() -> None:
-            with self._lock:
-                self._commit_appends(self._connection())
-
-        if self._pending:
-            await asyncio.to_thread(work)
-
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """A one-row write, done in place. With WAL and synchronous=NORMAL a commit appends to the log
-        without waiting for the disk: tens of microseconds, less than handing it to a thread costs
-        (measured with bench/load.py), and it runs after the reply has gone."""
-        with self._lock:
-            conn = self._connection()
-            self._commit_appends(conn)
-            return work(conn)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-log")
+        future = asyncio.get_running_loop().run_in_executor(self._executor, locked)
+        return await asyncio.wait_for(future, self.call_timeout)
 
     @staticmethod
     @contextlib.contextmanager
@@ -290,10 +420,11 @@ class SQLiteStore:
         conn.execute("begin immediate")
         try:
             yield
+            conn.execute("commit")
         except BaseException:
-            conn.execute("rollback")
+            if conn.in_transaction:  # a failed commit leaves the transaction open
+                conn.execute("rollback")
             raise
-        conn.execute("commit")
 
     async def migrate(self) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -307,49 +438,51 @@ class SQLiteStore:
                         conn.execute(statement)
                     conn.execute("insert into schema_version values (?, ?)", (version, _now().isoformat()))
 
-        await self._write(work)  # at start-up, before any request: no need for a thread
+        await self._run(work)
+
+    async def write(self, rows: Sequence[Write]) -> None:
+        statements = [(_SQLITE_WRITES[type(r)], tuple(map(_sqlite_value, _row(self._secret, r)))) for r in rows]
+
+        def work(conn: sqlite3.Connection) -> None:
+            with self._transaction(conn):
+                for statement, row in statements:
+                    conn.execute(statement, row)
+
+        if statements:
+            await self._run(work)
+
+    async def ping(self) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            with self._transaction(conn):  # takes the write lock: waits out (or fails on) another's
+                pass
+
+        await self._run(work)
 
     async def record_question(self, record: QuestionRecord) -> None:
-        row = (
-            record.id,
-            _utc(record.at).isoformat(timespec="microseconds"),
-            record.surface,
-            member_hash(self._secret, record.member),
-            record.intent,
-            record.confidence,
-            record.outcome,
-            _scrub(record.text, record.member),
-            record.channel,
-            record.message_ts,
-        )
-        await self._append(
-            "insert into questions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing", row
-        )
+        await self.write([record])
 
     async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
-        row = (question_id, member_hash(self._secret, member), int(helpful), _now().isoformat(timespec="microseconds"))
-        await self._append(
-            "insert into feedback values (?, ?, ?, ?) on conflict (question_id, member_hash) "
-            "do update set helpful = excluded.helpful, at = excluded.at",
-            row,
-        )
+        await self.write([_now_feedback(question_id, member, helpful)])
 
     async def record_handoff(self, question_id: str, member: str) -> None:
-        row = (question_id, member_hash(self._secret, member), _now().isoformat(timespec="microseconds"))
-        await self._append("insert into handoffs values (?, ?, ?)", row)
+        await self.write([HandoffRecord(question_id, member, _now())])
 
     async def get_question(self, question_id: str) -> StoredQuestion | None:
         rows = await self._run(
-            lambda conn: conn.execute(f"select {_COLUMNS} from questions where id = ?", (question_id,)).fetchall()
+            lambda conn: conn.execute(f"select {_COLUMNS} from questions q where id = ?", (question_id,)).fetchall()
         )
         return _stored(rows[0]) if rows else None
 
     async def forget(self, member: str) -> int:
         hashed = member_hash(self._secret, member)
+        token, erased, raw, raw_erased = _redaction(self._secret, member)
 
         def work(conn: sqlite3.Connection) -> int:
             with self._transaction(conn):
-                return sum(conn.execute(f"delete from {t} where member_hash = ?", (hashed,)).rowcount for t in TABLES)
+                n = sum(conn.execute(f"delete from {t} where member_hash = ?", (hashed,)).rowcount for t in TABLES)
+                # instr, not like: an id's letters are matched exactly, case and all.
+                conn.execute(_SQLITE_REDACT, (token, erased, raw, raw_erased))
+                return n
 
         return await self._run(work)
 
@@ -369,7 +502,7 @@ class SQLiteStore:
         start = _utc(since).isoformat(timespec="microseconds")
         rows = await self._run(
             lambda conn: conn.execute(
-                f"select {_COLUMNS} from questions where at >= ? order by at, id", (start,)
+                f"select {_COLUMNS} from questions q where at >= ? order by at, id", (start,)
             ).fetchall()
         )
         return [_stored(row) for row in rows]
@@ -389,19 +522,31 @@ class SQLiteStore:
         return await self._run(work)
 
     async def close(self) -> None:
-        def work() -> None:
-            with self._lock:
-                if self._conn is not None:
-                    self._commit_appends(self._conn)
-                    # Fold the WAL back into the file, so the file alone holds everything kept.
-                    self._conn.execute("pragma wal_checkpoint(truncate)")
+        def work(conn: sqlite3.Connection) -> None:
+            # Fold the WAL back into the file, so the file alone holds everything kept.
+            conn.execute("pragma wal_checkpoint(truncate)")
+
+        executor = self._executor
+        try:
+            if self._conn is not None:
+                await self._run(work)
+        finally:
+            if self._conn is not None and self._lock.acquire(timeout=0.1):  # not while a stuck call holds it
+                try:
                     self._conn.close()
                     self._conn = None
+                finally:
+                    self._lock.release()
+            self._executor = None
+            if executor is not None:
+                executor.shutdown(wait=False)
 
-        await asyncio.to_thread(work)
 
-
-_COLUMNS = "id, at, surface, intent, confidence, outcome, text, channel, message_ts"
+# The questions' columns, then the asker's hash and whether anyone handed the question off.
+_COLUMNS = (
+    "q.id, q.at, q.surface, q.intent, q.confidence, q.outcome, q.text, q.channel, q.message_ts, q.member_hash, "
+    "exists (select 1 from handoffs h where h.question_id = q.id)"
+)
 
 
 def _stored(row: Sequence[Any]) -> StoredQuestion:
@@ -416,6 +561,8 @@ def _stored(row: Sequence[Any]) -> StoredQuestion:
         text=row[6],
         channel=row[7],
         message_ts=row[8],
+        member_hash=row[9],
+        handed_off=bool(row[10]),
     )
 
 
@@ -426,28 +573,59 @@ def _rowcount(status: str) -> int:
 
 class PostgresStore:
     """asyncpg with its own connection pool, opened on first use. The driver is imported only here, so
-    a bot on SQLite never loads it."""
+    a bot on SQLite never loads it. Connecting, every statement, taking a pooled connection and closing
+    are all bounded (PG_*_SECONDS): a frozen server costs a timeout, never a hang."""
 
-    def __init__(self, url: str, secret: str, *, max_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        *,
+        max_size: int = 5,
+        connect_timeout: float = PG_CONNECT_SECONDS,
+        command_timeout: float = PG_COMMAND_SECONDS,
+        acquire_timeout: float = PG_ACQUIRE_SECONDS,
+        close_timeout: float = PG_CLOSE_SECONDS,
+    ) -> None:
         self.url = url
         self.max_size = max_size
+        self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+        self.acquire_timeout = acquire_timeout
+        self.close_timeout = close_timeout
         self._secret = secret
         self._pool: Any = None
         self._opening = asyncio.Lock()
 
+    def member_hash(self, member: str) -> str:
+        return member_hash(self._secret, member)
+
     async def _get_pool(self) -> Any:
         if self._pool is None:
-            async with self._opening:
-                if self._pool is None:
-                    import asyncpg
+            async with asyncio.timeout(self.connect_timeout + self.acquire_timeout):
+                async with self._opening:
+                    if self._pool is None:
+                        import asyncpg
 
-                    self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.max_size)
+                        self._pool = await asyncpg.create_pool(
+                            self.url,
+                            min_size=0,  # connections open when needed, each bounded by `timeout`
+                            max_size=self.max_size,
+                            timeout=self.connect_timeout,
+                            command_timeout=self.command_timeout,
+                        )
         return self._pool
 
-    async def migrate(self) -> None:
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
         pool = await self._get_pool()
-        async with pool.acquire() as conn:
+        async with pool.acquire(timeout=self.acquire_timeout) as conn:
+            yield conn
+
+    async def migrate(self) -> None:
+        async with self._connection() as conn:
             # Instances starting together: one migrates, the others wait here and then find nothing to do.
+            # The wait is bounded by command_timeout; a migration that times out is retried by the recorder.
             await conn.execute("select pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
                 await self._create_schema(conn)
@@ -476,77 +654,81 @@ class PostgresStore:
         if first and first != "$user":
             await conn.execute(f"create schema if not exists {await conn.fetchval('select quote_ident($1)', first)}")
 
+    async def write(self, rows: Sequence[Write]) -> None:
+        # Runs of the same statement go in one executemany (pipelined), in order.
+        runs: list[tuple[str, list[tuple[Any, ...]]]] = []
+        for r in rows:
+            statement = _POSTGRES_WRITES[type(r)]
+            if runs and runs[-1][0] == statement:
+                runs[-1][1].append(_row(self._secret, r))
+            else:
+                runs.append((statement, [_row(self._secret, r)]))
+        if not runs:
+            return
+        if len(runs) == 1 and len(runs[0][1]) == 1:  # one row: one statement is its own transaction
+            async with self._connection() as conn:
+                await conn.execute(runs[0][0], *runs[0][1][0])
+            return
+        async with self._connection() as conn, conn.transaction():
+            for statement, args in runs:
+                await conn.executemany(statement, args)
+
+    async def ping(self) -> None:
+        # The lock an insert takes, then nothing: a table locked by someone else fails this (by
+        # command_timeout) as it fails the writes, so it reads as an outage, not as rows that fail.
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("lock table questions, feedback, handoffs in row exclusive mode")
+
     async def record_question(self, record: QuestionRecord) -> None:
-        pool = await self._get_pool()
-        await pool.execute(
-            "insert into questions values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (id) do nothing",
-            record.id,
-            _utc(record.at),
-            record.surface,
-            member_hash(self._secret, record.member),
-            record.intent,
-            record.confidence,
-            record.outcome,
-            _scrub(record.text, record.member),
-            record.channel,
-            record.message_ts,
-        )
+        await self.write([record])
 
     async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
-        pool = await self._get_pool()
-        await pool.execute(
-            "insert into feedback values ($1, $2, $3, $4) on conflict (question_id, member_hash) "
-            "do update set helpful = excluded.helpful, at = excluded.at",
-            question_id,
-            member_hash(self._secret, member),
-            helpful,
-            _now(),
-        )
+        await self.write([_now_feedback(question_id, member, helpful)])
 
     async def record_handoff(self, question_id: str, member: str) -> None:
-        pool = await self._get_pool()
-        await pool.execute(
-            "insert into handoffs values ($1, $2, $3)", question_id, member_hash(self._secret, member), _now()
-        )
+        await self.write([HandoffRecord(question_id, member, _now())])
 
     async def get_question(self, question_id: str) -> StoredQuestion | None:
-        pool = await self._get_pool()
-        row = await pool.fetchrow(f"select {_COLUMNS} from questions where id = $1", question_id)
+        async with self._connection() as conn:
+            row = await conn.fetchrow(f"select {_COLUMNS} from questions q where id = $1", question_id)
         return None if row is None else _stored(tuple(row))
 
     async def forget(self, member: str) -> int:
         hashed = member_hash(self._secret, member)
-        pool = await self._get_pool()
-        async with pool.acquire() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             statuses = [await conn.execute(f"delete from {t} where member_hash = $1", hashed) for t in TABLES]
+            await conn.execute(_POSTGRES_REDACT, *_redaction(self._secret, member))
             return sum(_rowcount(s) for s in statuses)
 
     async def purge(self, older_than: datetime.timedelta) -> int:
         cutoff = _now() - older_than
-        pool = await self._get_pool()
         old = "at < $1 or question_id in (select id from questions where at < $1)"
-        async with pool.acquire() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             n = _rowcount(await conn.execute(f"delete from feedback where {old}", cutoff))
             n += _rowcount(await conn.execute(f"delete from handoffs where {old}", cutoff))
             return n + _rowcount(await conn.execute("delete from questions where at < $1", cutoff))
 
     async def questions_since(self, since: datetime.datetime) -> list[StoredQuestion]:
-        pool = await self._get_pool()
-        rows = await pool.fetch(f"select {_COLUMNS} from questions where at >= $1 order by at, id", _utc(since))
+        async with self._connection() as conn:
+            rows = await conn.fetch(f"select {_COLUMNS} from questions q where at >= $1 order by at, id", _utc(since))
         return [_stored(tuple(row)) for row in rows]
 
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
-        pool = await self._get_pool()
         start = _utc(since)
-        handoffs = await pool.fetchval("select count(*) from handoffs where at >= $1", start)
-        votes = await pool.fetch(
-            "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
-            "where f.at >= $1 group by f.helpful, q.intent",
-            start,
-        )
+        async with self._connection() as conn:
+            handoffs = await conn.fetchval("select count(*) from handoffs where at >= $1", start)
+            votes = await conn.fetch(
+                "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
+                "where f.at >= $1 group by f.helpful, q.intent",
+                start,
+            )
         return _counts(handoffs, [(v[0], v[1], v[2]) for v in votes])
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), self.close_timeout)
+        except (TimeoutError, Exception):
+            pool.terminate()  # a frozen server: drop the sockets rather than wait for it

@@ -114,7 +114,9 @@ async def test_feedback_is_one_vote_per_member_that_can_change_without_a_new_pos
 
 
 async def test_ask_a_person_reaches_the_handoff_channel_with_a_permalink(harness: Harness) -> None:
-    status, _, event = await harness.dm("can I get a parking permit for the hospital site?", user=MEMBER)
+    # In a channel: its id is kept as it is, so the hand-off can link to the member's message. (A DM's id
+    # is kept only as a token, and its permalink would not open for staff anyway.)
+    status, _, event = await harness.mention("can I get a parking permit for the hospital site?", user=MEMBER)
     [fallback] = await harness.posts(1)
     message = {"channel": fallback["channel"], "ts": "1780000000.000200", "text": fallback["text"]}
     status, _ = await harness.action(_click(harness, _button(fallback, "handoff"), message=message))
@@ -200,6 +202,29 @@ class TestDatabaseOutage:
         async with harness.http.get(harness.url + "/healthz") as resp:
             health = await resp.json()
         assert resp.status == 200 and health["question_log"]["errors"] >= 1
+        assert health["question_log"]["state"] == "degraded" and health["question_log"]["reason"]
+
+
+async def test_other_members_ids_and_the_dm_are_kept_only_as_tokens_and_forget_erases_them(harness: Harness) -> None:
+    other, channel = "U0NAMED0001", "C0ROOM0001"
+    await harness.dm(f"can <@{other}> or <@W0HELPER01|sam> in <#{channel}|general> help? ask {other}", user=MEMBER)
+    await harness.posts(1)
+    [row] = await _stored(harness)
+    assert row.channel is not None and row.channel.startswith("d:")  # the DM's id is one member's
+    assert row.text is not None and other not in row.text and "W0HELPER01" not in row.text
+    assert channel not in row.text and "general" not in row.text and "<@u:" in row.text
+    forgotten = _cli(harness, "forget", "--user", other)
+    assert forgotten.returncode == 0, forgotten.stderr
+    [kept] = await _stored(harness)  # the asker's question stays, without the forgotten member in it
+    assert (
+        kept.text is not None
+        and kept.text.startswith("can <@u:erased> or <@u:")
+        and kept.text.endswith("ask @u:erased")
+    )
+    sqlite = harness.content_path.parent / "questions.sqlite3"
+    if sqlite.exists():
+        data = b"".join(p.read_bytes() for p in sqlite.parent.glob("questions.sqlite3*"))
+        assert other.encode() not in data and b"D0000001" not in data
 
 
 async def test_staff_see_the_report_in_slack_and_members_do_not(harness: Harness) -> None:

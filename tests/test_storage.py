@@ -5,6 +5,7 @@ proof that a member's raw Slack id is never stored."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import os
@@ -22,7 +23,7 @@ from bot.blocks import Commands
 from bot.content import build_content
 from bot.report import build_report, format_report, learn_command, report_json
 from bot.settings import PROJECT_DIR, SettingsError
-from bot.storage import QuestionRecord, QuestionStore
+from bot.storage import FeedbackRecord, QuestionRecord, QuestionStore
 from bot.storage_sql import (
     DEFAULT_SQLITE_PATH,
     LOCAL_SECRET,
@@ -30,8 +31,10 @@ from bot.storage_sql import (
     SQLITE_STEPS,
     PostgresStore,
     SQLiteStore,
+    StoreUnavailable,
     derive_secret,
     describe_store,
+    id_token,
     member_hash,
     open_store,
     sqlite_path,
@@ -94,9 +97,10 @@ async def _postgres_or_skip() -> None:
     await conn.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    if request.param == "sqlite":
+@contextlib.asynccontextmanager
+async def open_backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
+    """A SQLite file in tmp_path, or a PostgreSQL schema of its own (dropped afterwards)."""
+    if kind == "sqlite":
         path = tmp_path / "questions.sqlite3"
         yield Backend("sqlite", f"sqlite:///{path}", sqlite_file=path)
         return
@@ -112,6 +116,12 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     finally:
         await conn.execute(f'drop schema "{schema}" cascade')
         await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async with open_backend(request.param, tmp_path) as b:
+        yield b
 
 
 @pytest.fixture
@@ -227,8 +237,6 @@ async def test_instances_migrating_at_once(backend: Backend) -> None:
     steps = SQLITE_STEPS if backend.kind == "sqlite" else POSTGRES_STEPS
     assert await _versions(backend) == [version for version, _ in steps]
     await asyncio.gather(*(s.record_question(record(f"q{i}")) for i, s in enumerate(stores)))
-    # SQLite batches appends until the recorder commits them (Recorder.flush does, as here).
-    await asyncio.gather(*(s.commit() for s in stores if hasattr(s, "commit")))
     assert len(await stores[0].questions_since(NOW - datetime.timedelta(days=1))) == 4
     await asyncio.gather(*(s.close() for s in stores))
 
@@ -491,6 +499,18 @@ def test_describe_store_names_the_database_but_not_the_password(tmp_path: Path) 
     assert describe_store(open_store(f"sqlite:///{path}", SECRET)) == f"SQLite {path}, schema version 1"
 
 
+def test_an_unusable_sqlite_folder_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable, match="cannot create the folder"):
+        open_store(f"sqlite:///{blocker}/sub/q.sqlite3", SECRET)
+    # The command line says so in one line, no traceback.
+    down = _cli("forget", "--user", RAW, database_url=f"sqlite:///{blocker}/sub/q.sqlite3")
+    assert down.returncode == 1 and down.stdout == ""
+    [line] = down.stderr.splitlines()
+    assert line.startswith("error: cannot reach the question log: cannot create the folder")
+
+
 async def test_postgres_creates_the_schema_a_url_names() -> None:
     await _postgres_or_skip()
     import asyncpg
@@ -520,3 +540,103 @@ def test_cli_migrate_on_a_dyno_without_a_database_warns_that_the_log_will_not_la
     assert result.returncode == 0, result.stderr
     [warning] = result.stderr.splitlines()
     assert warning.startswith("warning: DATABASE_URL is not set") and "lost at every restart" in warning
+
+
+# --- ids in the text, DM channels, and what forget reaches ---
+
+MENTIONED = "U0MENTIONED9"  # a member who never asks anything, only named in others' questions
+
+
+async def test_slack_ids_in_the_text_and_dm_channels_are_stored_as_tokens(
+    backend: Backend, store: QuestionStore
+) -> None:
+    text = (f"can <@{MENTIONED}> or <@W0123ABCD|pat.smith> see <#C0123ABCD|general> and <#G0PRIVATE1>? "
+            f"ask {MENTIONED} or <!subteam^S0TEAM123|@content> in D0DMCHAN77")  # fmt: skip
+    at = NOW - datetime.timedelta(hours=1)
+    await store.record_question(QuestionRecord("q1", at, "dm", RAW, None, None, "fallback", text, "D0DMCHAN77", "1.2"))
+    await store.record_question(
+        QuestionRecord("q2", at, "mention", RAW, None, None, "fallback", "x", "C0PUBLIC1", "1.3")
+    )
+    q1, q2 = await store.get_question("q1"), await store.get_question("q2")
+    assert q1 is not None and q2 is not None
+    token = id_token(SECRET, MENTIONED)
+    assert q1.text == (
+        f"can <@u:{token}> or <@u:{id_token(SECRET, 'W0123ABCD')}> see <#c:{id_token(SECRET, 'C0123ABCD')}> and "
+        f"<#c:{id_token(SECRET, 'G0PRIVATE1')}>? ask @u:{token} or <!subteam^s:{id_token(SECRET, 'S0TEAM123')}> "
+        f"in #c:{id_token(SECRET, 'D0DMCHAN77')}"
+    )
+    # A DM's id is one member's: kept as a token. A channel's stays, for the hand-off's permalink.
+    assert q1.channel == f"d:{id_token(SECRET, 'D0DMCHAN77')}" and q2.channel == "C0PUBLIC1"
+    await store.close()
+    rows, raw_bytes = await backend.dump()
+    for raw in (MENTIONED, "W0123ABCD", "pat.smith", "C0123ABCD", "general", "G0PRIVATE1", "S0TEAM123", "D0DMCHAN77"):
+        assert raw not in rows and raw.encode() not in raw_bytes
+
+
+async def test_forget_erases_a_member_from_other_members_questions(backend: Backend, store: QuestionStore) -> None:
+    await store.record_question(record("q1", RAW, text=f"did <@{MENTIONED}> answer? cc {MENTIONED}"))
+    await store.record_question(record("q2", OTHER, text=f"<@{OTHER}> here, same as <@{RAW}>"))
+    assert await store.forget(MENTIONED) == 0  # no rows of their own...
+    q1 = await store.get_question("q1")
+    assert q1 is not None and q1.text == "did <@u:erased> answer? cc @u:erased"  # ...but named in one
+    # Forgetting RAW deletes their rows and erases them from OTHER's question, which stays.
+    assert await store.forget(RAW) == 1
+    q2 = await store.get_question("q2")
+    assert q2 is not None and q2.text == f"<@u:{id_token(SECRET, OTHER)}> here, same as <@u:erased>"
+    await store.close()
+    rows, raw_bytes = await backend.dump()
+    for gone in (MENTIONED, RAW, id_token(SECRET, MENTIONED), id_token(SECRET, RAW)):
+        assert gone not in rows and gone.encode() not in raw_bytes
+
+
+async def test_forget_reaches_raw_ids_in_rows_written_before_ids_were_tokenised(
+    backend: Backend, store: QuestionStore
+) -> None:
+    await store.record_question(record("q1", OTHER, text="placeholder"))
+    await store.close()
+    # A row as an older version wrote it: the other member's raw id in the text.
+    if backend.sqlite_file is not None:
+        import sqlite3
+
+        conn = sqlite3.connect(backend.sqlite_file)
+        conn.execute("update questions set text = ?", (f"ask <@{MENTIONED}>",))
+        conn.commit()
+        conn.close()
+    else:
+        import asyncpg
+
+        pg = await asyncpg.connect(TEST_DATABASE_URL)
+        await pg.execute(f'update "{backend.schema}".questions set text = $1', f"ask <@{MENTIONED}>")
+        await pg.close()
+    again = backend.store()
+    await again.forget(MENTIONED)
+    q1 = await again.get_question("q1")
+    await again.close()
+    assert q1 is not None and q1.text == "ask <@u:erased>"
+
+
+async def test_a_stored_question_says_whose_it_is_and_whether_it_was_handed_off(store: QuestionStore) -> None:
+    await store.record_question(record("q1", RAW))
+    q1 = await store.get_question("q1")
+    assert q1 is not None and q1.member_hash == store.member_hash(RAW) == member_hash(SECRET, RAW)
+    assert q1.member_hash != store.member_hash(OTHER) and not q1.handed_off
+    await store.record_handoff("q1", RAW)
+    await store.record_handoff("q1", RAW)  # retried: still one hand-off
+    handed = await store.get_question("q1")
+    assert handed is not None and handed.handed_off
+    assert (await store.counts_since(NOW - datetime.timedelta(days=1)))["handoffs"] == 1
+    [listed] = await store.questions_since(NOW - datetime.timedelta(days=1))
+    assert listed.handed_off and listed.member_hash == q1.member_hash
+
+
+async def test_a_vote_written_late_never_replaces_a_newer_one(store: QuestionStore) -> None:
+    await store.record_question(record("q1"))
+    clicked = datetime.datetime.now(datetime.UTC)
+    newer = FeedbackRecord("q1", OTHER, False, clicked)
+    older = FeedbackRecord("q1", OTHER, True, clicked - datetime.timedelta(seconds=5))
+    since = NOW - datetime.timedelta(days=1)
+    await store.write([newer])
+    await store.write([older])  # an earlier click whose write was retried after the later one
+    assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
+    await store.write([newer])  # and a retried batch that had in fact committed
+    assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
