@@ -68,7 +68,9 @@ def _section(text: str) -> dict[str, Any]:
 
 
 async def _permalink(client: AsyncWebClient, stored: StoredQuestion | None) -> str | None:
-    if stored is None or not stored.channel or not stored.message_ts:
+    # Only a channel's id is kept as it is (C... public, G... private); a DM's is kept as a token, and
+    # staff could not open a member's DM anyway.
+    if stored is None or not stored.channel or not stored.message_ts or stored.channel[:1] not in ("C", "G"):
         return None
     try:
         result = await client.chat_getPermalink(channel=stored.channel, message_ts=stored.message_ts)
