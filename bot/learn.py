@@ -57,15 +57,15 @@ def learn_example(path: Path, question: str, intent_id: str, commands: Commands 
 
 @contextlib.contextmanager
 def _editing(path: Path) -> Iterator[None]:
-    """An exclusive lock on a file beside the content file, held by one editor at a time, across threads
-    and processes (flock locks conflict between separate opens, also within one process)."""
-    lock_path = path.parent / f".{path.name}.lock"
-    with open(lock_path, "a+b") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    """An exclusive lock on the content file's folder, held by one editor at a time, across threads and
+    processes (flock locks conflict between separate opens, also within one process). The folder, not a
+    lock file: nothing is left beside the content, and the file itself is replaced by every write."""
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
 
 
 def _learn_locked(path: Path, question: str, intent_id: str, commands: Commands | None) -> Learned:
