@@ -119,16 +119,21 @@ class Recorder:
     async def get_question(self, question_id: str, timeout: float | None = None) -> StoredQuestion | None:
         """The stored question, after every write handed over before this call; None when it is not
         there, or when the log cannot say within `timeout` (READ_SECONDS), counted in read_failures."""
+        return (await self.lookup(question_id, timeout))[0]
+
+    async def lookup(self, question_id: str, timeout: float | None = None) -> tuple[StoredQuestion | None, bool]:
+        """(the stored question or None, whether the log could say): a question the log does not hold
+        is (None, True); a log that is off, or failed or timed out reading, gives (None, False)."""
         if self._off is not None:
-            return None
+            return None, False
         try:
             async with asyncio.timeout(self.read_timeout if timeout is None else timeout):
                 await self.flush(self.read_timeout if timeout is None else timeout)
-                return await self.store.get_question(question_id)
+                return await self.store.get_question(question_id), True
         except Exception as exc:
             self.read_failures += 1
             self._failed("read", exc)
-            return None
+            return None, False
 
     # --- running ---
 

@@ -306,6 +306,7 @@ class TestFrozenPostgres:
         assert status == 200
         [_, handoff] = await harness.posts(2, timeout=20)
         assert handoff["channel"] == HANDOFF_CHANNEL and f"<@{MEMBER}>" in handoff["text"]
+        assert "question log is out of reach" in handoff["text"]  # who asked, never a guess at the text
         [told] = await harness.standin.wait_for("response_url", 1, timeout=20)
         assert told.params["text"] == harness.services.content.current.catalogue.settings.handoff_text
         async with harness.http.get(harness.url + "/healthz") as resp:

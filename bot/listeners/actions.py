@@ -81,27 +81,30 @@ async def _permalink(client: AsyncWebClient, stored: StoredQuestion | None) -> s
     return link if isinstance(link, str) else None
 
 
-def handoff_message(user: str, stored: StoredQuestion, permalink: str | None) -> Message:
+def handoff_message(user: str, stored: StoredQuestion | None, permalink: str | None) -> Message:
     """The staff channel's message. Everything the member wrote is escaped the way Slack escapes text
     (never parsed for mentions) and quoted whole, line by line, in a block of its own, so no line of it
     can pass for the bot's own lines below it."""
     header = f"*Question from <@{user}>*" if _USER_ID.match(user) else "*A member's question*"
-    if stored.text is None:
-        quoted = "_(the question's text is not kept: QUESTION_LOG is off)_"
+    if stored is None:
+        quoted = "_(the question could not be read: the question log is out of reach; ask the member)_"
+        guess = "unknown"
     else:
-        quoted = _quote(stored.text)
-    guess = f"`{stored.intent}`" if stored.intent else "none (it fell back)"
-    confidence = f" at {stored.confidence:.2f}" if stored.confidence is not None else ""
+        quoted = _quote(stored.text) if stored.text is not None else "_(not kept: QUESTION_LOG is off)_"
+        guess = f"`{stored.intent}`" if stored.intent else "none (it fell back)"
+        guess += f" at {stored.confidence:.2f}" if stored.confidence is not None else ""
     if permalink is not None and _PERMALINK.match(permalink):
         where = f"<{permalink}|Open the member's thread>"
-    elif stored.channel and stored.message_ts:
+    elif stored is None:
+        where = "No link: the question log is out of reach."
+    elif stored.channel and stored.message_ts and stored.channel[:1] in ("C", "G"):
         where = "No link: Slack did not give one for the member's message."
     else:
         where = "No link: it was asked by slash command, a button or in a direct message."
     blocks: list[dict[str, Any]] = [
         _section(header),
         _section(quoted),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Best guess: {guess}{confidence}"}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Best guess: {guess}"}]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
     ]
     return Message(text=f"{header}\n{quoted}"[:SECTION_LIMIT], blocks=blocks)
@@ -239,16 +242,19 @@ def register(app: AsyncApp, services: Services) -> None:
             await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
             record.finish(outcome)
 
-        stored = await services.recorder.get_question(question_id)
-        if stored is None:  # a made-up id, a question past retention, or the log out of reach
+        stored, known = await services.recorder.lookup(question_id)
+        if stored is None and known:  # a made-up id, or a question past its retention
             await tell(f"{HANDOFF_UNKNOWN} {settings.contact_text}", "refused:unknown_question")
             return
-        if stored.member_hash != services.recorder.member_hash(user):
+        # With the log out of reach (stored None, not known) the member still reaches a person: staff get
+        # who asked and no text, so a click on a question not theirs would give away nothing.
+        if stored is not None and stored.member_hash != services.recorder.member_hash(user):
             await tell(HANDOFF_NOT_YOURS, "refused:not_the_asker")
             return
         # The log says whether it was passed on before; the seen store closes the gap between two
         # clicks arriving together, before either hand-off is written.
-        if stored.handed_off or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_SEEN_SECONDS):
+        handed_off = stored is not None and stored.handed_off
+        if handed_off or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_SEEN_SECONDS):
             await tell(ALREADY_HANDED_OFF, "duplicate")
             return
         if handoffs.check(user) != "ok":
