@@ -94,6 +94,7 @@ class Recorder:
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @classmethod
     def off(cls, reason: str) -> Recorder:
@@ -123,9 +124,14 @@ class Recorder:
 
     async def lookup(self, question_id: str, timeout: float | None = None) -> tuple[StoredQuestion | None, bool]:
         """(the stored question or None, whether the log could say): a question the log does not hold
-        is (None, True); a log that is off, or failed or timed out reading, gives (None, False)."""
+        is (None, True); a log that is off, or failed or timed out reading, gives (None, False). A
+        question still waiting to be written (a database that is slow, locked or out) is read from
+        memory: the hand-off never waits on the database for it."""
         if self._off is not None:
             return None, False
+        held = self._held(question_id)
+        if held is not None:
+            return held, True
         try:
             async with asyncio.timeout(self.read_timeout if timeout is None else timeout):
                 await self.flush(self.read_timeout if timeout is None else timeout)
@@ -134,6 +140,27 @@ class Recorder:
             self.read_failures += 1
             self._failed("read", exc)
             return None, False
+
+    def _held(self, question_id: str) -> StoredQuestion | None:
+        """The question as handed over, while it (or a hand-off of it) still waits to be written."""
+        rows = [p.row for p in (*self._current, *self._retained, *self._queue) if not p.done]
+        record = next((r for r in rows if isinstance(r, QuestionRecord) and r.id == question_id), None)
+        if record is None:
+            return None
+        channel = record.channel if record.channel and record.channel[:1] in ("C", "G") else None
+        return StoredQuestion(
+            id=record.id,
+            at=record.at,
+            surface=record.surface,
+            intent=record.intent,
+            confidence=record.confidence,
+            outcome=record.outcome,
+            text=record.text,
+            channel=channel,  # a DM's id is only ever kept as a token (see bot/storage_sql.py)
+            message_ts=record.message_ts,
+            member_hash=self.store.member_hash(record.member),
+            handed_off=any(isinstance(r, HandoffRecord) and r.question_id == question_id for r in rows),
+        )
 
     # --- running ---
 
@@ -150,6 +177,8 @@ class Recorder:
             return True
         if not self._queue and not self._retained and not self._current and self._migrated:
             return True
+        if self._stopping:  # the writer has ended: nothing more will be saved
+            return self._unsaved() == 0
         self._ensure_task()
         target, need = self._handed, self._rounds_started + 1
         self._forced = True
@@ -170,12 +199,13 @@ class Recorder:
         deadline = loop.time() + timeout
         if self._off is None and (self._queue or self._retained or self._current):
             await self.flush(timeout)
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            # Bounded: a cancel that lands as a store call times out can surface as that TimeoutError
+            # and be taken for an ordinary failure; the writer then sees _stopping and ends, but never
+            # wait on it past the deadline (SIGTERM must not hang on a frozen database).
+            await asyncio.wait({self._task}, timeout=max(0.1, deadline - loop.time()))
             self._task = None
         unsaved = [p for p in self._current if not p.done] + self._retained + list(self._queue)
         self._current, self._retained = [], []
@@ -229,7 +259,14 @@ class Recorder:
         if not self._outage:  # while the database is out, new rows wait for the next retry
             self._wake.set()
 
+    @property
+    def migrated(self) -> bool:
+        """Whether the schema is in place (the retention purge waits for it)."""
+        return self._migrated
+
     def _ensure_task(self) -> None:
+        if self._stopping:
+            return
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
 
@@ -246,7 +283,7 @@ class Recorder:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             while not self._ready(loop.time()):
                 self._wake.clear()
                 wait = None if self._retry_at is None else max(0.0, self._retry_at - loop.time())
@@ -340,6 +377,8 @@ class Recorder:
             await asyncio.wait_for(call, self.call_timeout)
             return True
         except Exception as exc:
+            if self._stopping:  # stop() cancelled this call: end the writer, whatever the call raised
+                raise asyncio.CancelledError from exc
             self._failed(what, exc)
             return False
 

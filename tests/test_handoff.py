@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.listeners import actions
 from bot.listeners.actions import HANDOFFS_PER_HOUR
 from bot.settings import PROJECT_DIR
 from tests.conftest import Harness
@@ -21,6 +22,12 @@ from tests.test_slack_corpus import fixture
 MEMBER = "U0HANDOFF1"
 OTHER = "U0HANDOFF2"
 STAFF_CHANNEL = "C0STAFF001"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # Room for the floods below: the member-wide limit (every click counts) is tested in test_rate_limits.py.
+    return {"rate_limit_count": 100}
 
 
 @pytest.fixture
@@ -94,9 +101,12 @@ async def test_a_members_text_reaches_staff_escaped_and_quoted_whole(harness: Ha
     assert "evil.example" not in " ".join(re.findall(r"<[^>]*>", everything))
     # The member's words are there, escaped the way Slack escapes text, every line of them quoted.
     quote = staff["blocks"][1]["text"]["text"]
+    assert staff["blocks"][1]["text"]["verbatim"] is True  # Slack parses nothing in the quote
     assert "&lt;&lt;!channel&gt;!channel&gt;" in quote
-    # Another member's id was kept only as a token (see bot/storage_sql.py), and is shown escaped.
-    assert "&lt;@u:" in quote and "U0VICTIM1" not in everything
+    # Another member's id is shown escaped: as typed while the question waits in memory, or as the token
+    # the log keeps (see bot/storage_sql.py) once written; never as a mention.
+    assert "&lt;@u:" in quote or "&lt;@U0VICTIM1&gt;" in quote
+    assert "<@U0VICTIM1" not in everything
     assert all(line.startswith("> ") for line in quote.split("\n")), quote
     assert len(quote.split("\n")) == 4
     # The bot's own lines stand apart from the quote, once each.
@@ -149,3 +159,24 @@ async def test_hand_offs_are_rate_limited_per_member(harness: Harness) -> None:
     assert len(_staff_posts(harness)) == HANDOFFS_PER_HOUR
     assert "several questions in the last hour" in calls[-1].params["text"]
     assert json.dumps(_staff_posts(harness)).count("parking permit number") == HANDOFFS_PER_HOUR * 2
+
+
+async def test_a_hand_off_that_could_not_be_posted_can_be_tried_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed post is no hand-off: the member is told how to reach the team, and a later click works."""
+    monkeypatch.setattr(actions, "HANDOFF_LOCK_SECONDS", 0.2)
+    post = await _fallback(harness, "can I get a parking permit for the hospital site?")
+    payload = _click(harness, _handoff_id(post), post, MEMBER)
+    harness.standin.errors["chat.postMessage"] = "channel_not_found"
+    await harness.action(payload)
+    [told] = await harness.standin.wait_for("response_url", 1)
+    settings = harness.services.content.current.catalogue.settings
+    assert told.params["text"] == settings.contact_text
+    del harness.standin.errors["chat.postMessage"]
+    await asyncio.sleep(0.3)  # past the short mark that keeps two simultaneous clicks to one post
+    await harness.action(payload)
+    calls = await harness.standin.wait_for("response_url", 2)
+    assert calls[-1].params["text"] == settings.handoff_text
+    delivered = [p for p in _staff_posts(harness) if p is not None]
+    assert len(delivered) == 2 and harness.standin.calls_to("chat.postMessage")[-1].response is not None

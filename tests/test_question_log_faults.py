@@ -284,7 +284,11 @@ async def test_frozen_postgres_never_blocks_start_reads_or_stop(frozen_postgres:
     recorder = Recorder(frozen_store(frozen_postgres), read_timeout=1, retry_seconds=FAST_RETRY)
     await asyncio.wait_for(recorder.start(), 5)
     recorder.question(question("q1"))
-    assert await asyncio.wait_for(recorder.get_question("q1"), 10) is None
+    # A question still waiting to be written is read from memory, at once; one the log would have to
+    # look up gives up at read_timeout.
+    held = await asyncio.wait_for(recorder.get_question("q1"), 10)
+    assert held is not None and held.member_hash == recorder.member_hash(MEMBER) and not held.handed_off
+    assert await asyncio.wait_for(recorder.get_question("q2"), 10) is None
     health = recorder.health()
     assert health["read_failures"] == 1 and health["state"] == "degraded"
     assert health["written"] == 0 and "s3cret" not in str(health)
@@ -306,12 +310,14 @@ class TestFrozenPostgres:
         assert status == 200
         [_, handoff] = await harness.posts(2, timeout=20)
         assert handoff["channel"] == HANDOFF_CHANNEL and f"<@{MEMBER}>" in handoff["text"]
-        assert "question log is out of reach" in handoff["text"]  # who asked, never a guess at the text
+        # The question waits in memory for the database, and is shown from there.
+        assert "parking permit" in handoff["text"]
         [told] = await harness.standin.wait_for("response_url", 1, timeout=20)
         assert told.params["text"] == harness.services.content.current.catalogue.settings.handoff_text
         async with harness.http.get(harness.url + "/healthz") as resp:
             health = (await resp.json())["question_log"]
-        assert health["read_failures"] == 1 and health["state"] == "degraded"
+        # Read from memory, not the log; the schema is still waiting for the database.
+        assert health["read_failures"] == 0 and health["state"] in ("starting", "degraded")
 
 
 async def test_sigterm_stops_the_bot_while_postgres_is_frozen_at_start(
@@ -366,3 +372,27 @@ async def test_flush_waits_for_every_batch_of_a_long_queue(backend: Backend) -> 
     assert await asyncio.wait_for(recorder.flush(timeout=60), 90) is True
     assert recorder.written == 1200 and len(await stored_ids(backend)) == 1200
     await recorder.stop()
+
+
+class _DeafToCancel(DiscardingStore):
+    """A database call that does not end when cancelled: a driver stuck in a frozen server's time-out, or
+    a cancel that lands as the call's own time-out fires and comes back as a TimeoutError (Python 3.11's
+    wait_for can return the call's result, an exception included, and drop the cancel)."""
+
+    async def migrate(self) -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                continue
+
+
+async def test_stop_never_waits_past_its_bound_on_a_writer_that_will_not_end() -> None:
+    """An attack saw SIGTERM with PostgreSQL frozen leave the bot running for minutes, the writer taking
+    the cancel for one more failed migration. Stop gives up on the writer at its deadline."""
+    recorder = Recorder(_DeafToCancel(), retry_seconds=FAST_RETRY)
+    await recorder.start()
+    recorder.question(question("q1"))
+    await asyncio.sleep(0.1)  # the writer is inside migrate()
+    await asyncio.wait_for(recorder.stop(timeout=1), 10)
+    assert recorder.dropped == 1

@@ -29,7 +29,7 @@ from bot.safety import escape
 from bot.storage import StoredQuestion
 from bot.stores import RateLimiter
 from intents import Answer
-from intents.model import OFFERS_OVERVIEW, Mode
+from intents.model import OFFERS_OVERVIEW, ContentSettings, Mode
 
 log = logging.getLogger("bot.actions")
 # Two clicks on the same button within this many seconds post one answer.
@@ -46,7 +46,7 @@ HANDOFF_NOT_YOURS = (
 HANDOFF_UNKNOWN = "Sorry, I can't find that question any more, so I can't pass it on."
 HANDOFF_TOO_MANY = "You've asked the team about several questions in the last hour; they'll get to those first."
 HANDOFFS_PER_HOUR = 5
-HANDOFF_SEEN_SECONDS = 24 * 3600.0
+HANDOFF_LOCK_SECONDS = 30.0
 # Room for the quoted question in one section block (Slack's limit is 3,000 characters).
 QUOTE_LIMIT = 2800
 _PERMALINK = re.compile(r"^https://[^\s<>|]+$")
@@ -103,7 +103,9 @@ def handoff_message(user: str, stored: StoredQuestion | None, permalink: str | N
         where = "No link: it was asked by slash command, a button or in a direct message."
     blocks: list[dict[str, Any]] = [
         _section(header),
-        _section(quoted),
+        # verbatim: Slack parses nothing in it, not even a plain @channel (the message's link_names and
+        # parse options do the same for the text; this holds for the block).
+        {"type": "section", "text": {"type": "mrkdwn", "text": quoted, "verbatim": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Best guess: {guess}"}]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
     ]
@@ -133,6 +135,41 @@ async def _rate_limited(services: Services, user: str, record: RequestRecord, re
     return True
 
 
+async def _pass_on(
+    services: Services,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    record: RequestRecord,
+    settings: ContentSettings,
+    question_id: str,
+    user: str,
+    stored: StoredQuestion | None,
+) -> None:
+    """Post the hand-off to the staff channel; only once it is there is it recorded as handed off."""
+    assert settings.handoff_channel is not None
+    message = handoff_message(user, stored, await _permalink(client, stored))
+    try:
+        await client.chat_postMessage(
+            channel=settings.handoff_channel,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            link_names=False,  # no name in the text becomes a mention, whatever it says
+            parse="none",
+        )
+    except Exception as exc:
+        record.outcome = "post_failed"
+        log.error("hand-off not posted: channel=%s error=%s", settings.handoff_channel, _short(exc))
+        await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
+                             text=settings.contact_text)  # fmt: skip
+        record.emit()
+        return
+    services.recorder.handoff(question_id, user)
+    await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=settings.handoff_text)
+    record.finish("handed_off")
+
+
 def _short(exc: BaseException) -> str:
     """Slack's error code, or the exception's type: never a message that could hold member text."""
     if isinstance(exc, SlackApiError):
@@ -143,6 +180,7 @@ def _short(exc: BaseException) -> str:
 def register(app: AsyncApp, services: Services) -> None:
     # Hand-offs per member, on top of once per question: each one pages a person.
     handoffs = RateLimiter(HANDOFFS_PER_HOUR, 3600.0)
+    passing: set[str] = set()  # question ids being handed off by this instance right now
 
     @app.action(re.compile(rf"^{LINK_ACTION}:"))
     @services.inflight.tracked
@@ -208,6 +246,8 @@ def register(app: AsyncApp, services: Services) -> None:
         if not question_id or user is None:
             record.finish("ignored:bad_feedback")
             return
+        if await _rate_limited(services, user, record, respond):  # each vote is a row and a reply
+            return
         helpful = text_of(action, "action_id") == f"{FEEDBACK_ACTION}:helpful"
         services.recorder.feedback(question_id, user, helpful)
         renderer = services.content.current.renderer
@@ -242,6 +282,9 @@ def register(app: AsyncApp, services: Services) -> None:
             await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
             record.finish(outcome)
 
+        # Refusals cost a read of the log: every click counts against the member's limit, like a question.
+        if await _rate_limited(services, user, record, respond):
+            return
         stored, known = await services.recorder.lookup(question_id)
         if stored is None and known:  # a made-up id, or a question past its retention
             await tell(f"{HANDOFF_UNKNOWN} {settings.contact_text}", "refused:unknown_question")
@@ -251,36 +294,22 @@ def register(app: AsyncApp, services: Services) -> None:
         if stored is not None and stored.member_hash != services.recorder.member_hash(user):
             await tell(HANDOFF_NOT_YOURS, "refused:not_the_asker")
             return
-        # The log says whether it was passed on before; the seen store closes the gap between two
-        # clicks arriving together, before either hand-off is written.
-        handed_off = stored is not None and stored.handed_off
-        if handed_off or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_SEEN_SECONDS):
+        if stored is not None and stored.handed_off:  # the log holds it (or holds it waiting to be written)
             await tell(ALREADY_HANDED_OFF, "duplicate")
             return
         if handoffs.check(user) != "ok":
             await tell(f"{HANDOFF_TOO_MANY} {settings.contact_text}", "rate_limited")
             return
-        permalink = await _permalink(client, stored)
-        message = handoff_message(user, stored, permalink)
-        try:
-            await client.chat_postMessage(
-                channel=settings.handoff_channel,
-                text=message.text,
-                blocks=message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-                link_names=False,  # no name in the text becomes a mention, whatever it says
-                parse="none",
-            )
-        except Exception as exc:
-            record.outcome = "post_failed"
-            log.error("hand-off not posted: channel=%s error=%s", settings.handoff_channel, _short(exc))
-            await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
-                                 text=settings.contact_text)  # fmt: skip
-            record.emit()
+        # Two clicks arriving together, on this instance or another sharing Redis: one passes. The mark
+        # is short-lived: a hand-off that fails can be tried again, and one that succeeds is in the log.
+        if question_id in passing or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_LOCK_SECONDS):
+            await tell(ALREADY_HANDED_OFF, "duplicate")
             return
-        services.recorder.handoff(question_id, user)
-        await tell(settings.handoff_text, "handed_off")
+        passing.add(question_id)
+        try:
+            await _pass_on(services, client, respond, record, settings, question_id, user, stored)
+        finally:
+            passing.discard(question_id)
 
     @app.action(SHARE_ACTION)
     @services.inflight.tracked
