@@ -39,6 +39,7 @@ BODY_READ_SECONDS = 5.0
 # Slack's documented window for X-Slack-Request-Timestamp.
 MAX_CLOCK_SKEW_SECONDS = 60 * 5
 EVENTS_PATH = "/slack/events"
+PURGE_WAIT_SECONDS = 5.0  # how often the retention purge looks for the schema before its first run
 # Slack wants an answer within 3 s of sending a request; nothing it does needs a connection held longer.
 KEEPALIVE_SECONDS = 5.0
 # After an early answer (401, 413, 415) aiohttp reads and discards the unsent rest of the body for this
@@ -235,15 +236,20 @@ class SocketConnection:
 
 
 async def purge_daily(services: Services) -> None:
-    """Delete question-log rows older than LOG_RETENTION_DAYS: now, then once a day."""
+    """Delete question-log rows older than LOG_RETENTION_DAYS: once the schema is in place, then once a
+    day; a purge that fails is tried again within the hour, not the next day."""
     keep = datetime.timedelta(days=services.settings.log_retention_days)
+    recorder = services.recorder
     while True:
+        while not recorder.migrated:  # a fresh database, or one out of reach at start-up
+            await asyncio.sleep(PURGE_WAIT_SECONDS)
         try:
-            removed = await services.recorder.store.purge(keep)
+            removed = await recorder.store.purge(keep)
             log.info("question log: %d rows older than %d days deleted", removed, keep.days)
+            await asyncio.sleep(24 * 3600)
         except Exception as exc:
             log.warning("question log purge failed: %s", type(exc).__name__)
-        await asyncio.sleep(24 * 3600)
+            await asyncio.sleep(3600)
 
 
 def _short(exc: BaseException) -> str:

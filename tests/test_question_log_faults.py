@@ -396,3 +396,26 @@ async def test_stop_never_waits_past_its_bound_on_a_writer_that_will_not_end() -
     await asyncio.sleep(0.1)  # the writer is inside migrate()
     await asyncio.wait_for(recorder.stop(timeout=1), 10)
     assert recorder.dropped == 1
+
+
+async def test_the_retention_purge_waits_for_the_schema(
+    harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a fresh database the first purge used to run before the schema existed, fail, and wait a day."""
+    from bot import server
+
+    monkeypatch.setattr(server, "PURGE_WAIT_SECONDS", 0.05)
+    caplog.set_level(logging.INFO, logger="bot.server")
+    purger = asyncio.create_task(server.purge_daily(harness.services))
+    try:
+        await asyncio.sleep(0.2)  # the schema is not there yet: nothing is tried
+        await harness.services.recorder.start()
+        await asyncio.wait_for(_logged(caplog, "rows older than"), 10)
+    finally:
+        purger.cancel()
+    assert "purge failed" not in caplog.text
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    while text not in caplog.text:
+        await asyncio.sleep(0.05)
