@@ -5,7 +5,6 @@ a saved content file changes the next answer, and a broken one shows the check's
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from bot.sandbox.web import SandboxServer
 from bot.server import EVENTS_PATH
 from bot.standin import BOT_USER_ID
 from intents.engine import SMALL_TALK_CONFIDENCE
-from tests.conftest import RESPONSES
+from tests.conftest import copy_content
 
 QUESTION = "tell me about the action learning sets"
 ALS = "offer_action_learning_sets"
@@ -68,8 +67,7 @@ def _header(message: dict[str, Any]) -> str:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[SandboxServer, Page, Path]]:
-    path = tmp_path / "responses.yaml"
-    shutil.copy(RESPONSES, path)
+    path = copy_content(tmp_path)
     server = SandboxServer(path, port=0)
     url = await server.start()
     async with aiohttp.ClientSession() as http:
