@@ -57,7 +57,7 @@ def build_pipeline(folds: int = CALIBRATION_FOLDS) -> Pipeline:
 
     features = make_union(tfidf("word", WORD_NGRAMS), tfidf("char_wb", CHAR_NGRAMS))
     # dual="auto" picks the faster solver for a few thousand rows of many features.
-    svm = LinearSVC(C=C, dual="auto")
+    svm = LinearSVC(C=C, dual="auto", random_state=0)
     return make_pipeline(features, CalibratedClassifierCV(svm, method="temperature", cv=folds))
 
 

@@ -73,7 +73,7 @@ class Followup:
 
     def run(self, engine: Engine, d: Decision) -> None:
         previous = engine.catalogue.get(d.previous)
-        if previous is None or not previous.is_topic:
+        if previous is None:
             return
         kind, score = self.kind(engine, d.question)
         if kind is None:
