@@ -87,7 +87,7 @@ class Classifier:
         if len(set(labels)) < 2:
             raise ValueError("the classifier needs examples of at least two intents (or one and off-topic ones)")
         self.model = _fit([self.read(t) for t in texts], labels)
-        self.labels: tuple[str, ...] = tuple(self.model.classes_)
+        self.labels: tuple[str, ...] = tuple(str(c) for c in self.model.classes_)
 
     def read(self, text: str) -> str:
         """The text as the model sees it: the vocabulary's tokens (synonyms, numbers, concepts) joined."""

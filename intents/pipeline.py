@@ -89,8 +89,7 @@ class Classify:
 
     def run(self, engine: Engine, d: Decision) -> None:
         d.ranked = engine.classifier.ranked(d.text or d.question.lower())
-        d.intent_id, d.confidence = d.ranked[0]
-        d.confidence = round(d.confidence, 4)
+        d.intent_id, d.confidence = d.ranked[0][0], round(d.ranked[0][1], 4)
         d.say(self.name, f"{d.intent_id} p={d.confidence:.2f}")
 
 
@@ -132,7 +131,8 @@ class Fallback:
 # The order questions take. normalise and classify are the model itself; status is a rule that measured
 # its worth on never-read sets (README, "What each stage is worth"); followup acts only in a conversation.
 # Deleted for paying nothing there: task (a request to write something -> fallback; the model sends
-# those to "none" itself), and the matcher's old rules (anchors, foreign words, other reviews, small talk).
+# those to "none" itself), number (a recommendation named by number the model gave to no topic: it
+# changed no answer there), and the matcher's old rules (anchors, foreign words, other reviews, small talk).
 STAGES: tuple[Stage, ...] = (Normalise(), Followup(), Classify(), Status(), Fallback())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 # Without classify and fallback there is no answer at all; normalise is part of the model (it learnt from
