@@ -291,7 +291,11 @@ async def test_a_thread_under_a_dm_answer_keeps_the_dm_topic(harness: Harness) -
 async def test_the_passport_conversation_gets_the_fallback_in_a_dm(harness: Harness) -> None:
     # A fallback ends the topic, and a message with a topic of its own is a new question, whatever it
     # opens with: "how do I renew my passport?" is not "how do I sign up?" for the EDI programme.
-    texts = ("tell me about the EDI programme", "what's the weather like in Leeds tomorrow?", "how do I renew my passport?")
+    texts = (
+        "tell me about the EDI programme",
+        "what's the weather like in Leeds tomorrow?",
+        "how do I renew my passport?",
+    )
     for n, text in enumerate(texts, 1):
         await harness.dm(text)
         await harness.posts(n)  # each answered (and the topic moved on) before the next is asked
