@@ -88,7 +88,7 @@ class Classify:
     name = "classify"
 
     def run(self, engine: Engine, d: Decision) -> None:
-        d.ranked = engine.classifier.ranked(d.text or d.question.lower())
+        d.ranked = engine.classifier.ranked(d.text)  # empty for emoji or markup alone: the model says "none"
         d.intent_id, d.confidence = d.ranked[0][0], round(d.ranked[0][1], 4)
         d.say(self.name, f"{d.intent_id} p={d.confidence:.2f}")
 
