@@ -1,4 +1,4 @@
-"""Matcher speed: microseconds per question for ordinary questions and for hostile ones
+"""Engine speed (the model and the stages): microseconds per question for ordinary questions and for hostile ones
 (40,000 characters, only emoji, only markup).
 
     .venv/bin/python bench/matcher.py
@@ -28,7 +28,7 @@ def main() -> None:
     content.CONTENT_CACHE = None  # time the whole validation and build, as a changed file costs
     start = time.perf_counter()
     engine = content.build_content(ROOT / "responses.yaml", Commands()).engine
-    print(f"validation (all checks, Slack's included) + index build: {(time.perf_counter() - start) * 1000:.1f} ms")
+    print(f"validation (all checks, Slack's included) + model training: {(time.perf_counter() - start) * 1000:.1f} ms")
     for name, questions in CASES.items():
         runs = 200
         start = time.perf_counter()

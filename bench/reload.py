@@ -1,5 +1,6 @@
 """Hot reload: seconds from saving responses.yaml to the new version answering /healthz, with app.py
-running as deployed (default RELOAD_INTERVAL_SECONDS). The bar is 2 s.
+running as deployed (default RELOAD_INTERVAL_SECONDS). The bar is 2 s, retraining included: each save also
+adds a labelled question to training/, so the model is fitted again every time.
 
     .venv/bin/python bench/reload.py [RUNS]
 """
@@ -29,6 +30,8 @@ async def main(runs: int) -> None:
     folder = Path(tempfile.mkdtemp())
     content = folder / "responses.yaml"
     shutil.copy(ROOT / "responses.yaml", content)
+    shutil.copytree(ROOT / "training", folder / "training")
+    extra = folder / "training" / "bench.tsv"
     os.environ["RESPONSES_PATH"] = str(content)
     port = free_port()
     proc = spawn(["app.py"], port, "http://127.0.0.1:9/api/")
@@ -37,6 +40,8 @@ async def main(runs: int) -> None:
         await wait_listening(port)
         for n in range(runs):
             before = _digest(port)
+            questions = "".join(f"bench question number {k} about the weather\tnone\n" for k in range(n + 1))
+            extra.write_text(questions, encoding="utf-8")
             content.write_text(content.read_text(encoding="utf-8") + f"\n# edit {n}\n", encoding="utf-8")
             start = time.perf_counter()
             while _digest(port) == before:

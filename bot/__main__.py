@@ -2,9 +2,10 @@
 
 ask [--json] [QUESTION ...]   what the bot would answer; "/messenger ..." runs the slash command
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
-eval FILE.tsv [--summary] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z]
+eval FILE.tsv [--summary] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z] [--without STAGE]
                               accuracy per intent, and what fallbacks suggest, on a labelled set;
-                              non-zero exit under the thresholds; Z tries another suggestion floor
+                              non-zero exit under the thresholds; Z tries another suggestion floor;
+                              --without (repeatable) skips a stage of intents/pipeline.py, to measure it
 run                           serve (with credentials) or local mode (without)
 sandbox [--port 3001] [--path FILE]
                               a local Slack page for staff at http://127.0.0.1:3001/: the real bot,
@@ -35,6 +36,7 @@ from bot.settings import PROJECT_DIR, has_credentials
 from bot.storage import QuestionStore
 from intents import Answer, ContentError, Engine
 from intents.evaluate import LabelError, evaluate, format_report, read_labelled
+from intents.pipeline import REQUIRED, STAGE_NAMES
 
 T = TypeVar("T")
 DEFAULT_PATH = Path(os.environ.get("RESPONSES_PATH") or PROJECT_DIR / "responses.yaml")
@@ -138,7 +140,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # The same catalogue with only the floor changed: nothing else moves between two runs.
         catalogue = replace(content.catalogue, settings=replace(settings, suggestion_floor=args.suggestion_floor))
         engine = Engine(catalogue)
-    report = evaluate(engine, questions)
+    try:
+        report = evaluate(engine, questions, frozenset(args.without))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     text = format_report(report)
     print("\n".join(text.split("\n")[:2]) if args.summary else text)
     failed = []
@@ -309,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="measure with this suggestion floor instead of settings.suggestion_floor",
+    )
+    ev.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=[n for n in STAGE_NAMES if n not in REQUIRED],
+        help="skip this stage of the pipeline (repeatable): what is it worth?",
     )
     ev.set_defaults(func=cmd_eval)
     run = sub.add_parser("run", help="serve, or local mode without Slack credentials")

@@ -19,6 +19,7 @@ from bot.cache import cache_key, cached
 from bot.settings import PROJECT_DIR
 from intents import Answer, Catalogue, ContentError, Engine, Problem
 from intents.loader import iter_texts, read_content
+from intents.training import training_files
 from intents.validate import Validation, validate, validate_text
 
 log = logging.getLogger("bot.content")
@@ -108,7 +109,9 @@ def build_content(path: Path, commands: Commands) -> Content:
             log.warning("%s", warning)
         return Content(result.catalogue, Engine(result.catalogue), rendering.renderer)
 
-    key = cache_key(text, str(path.resolve()), commands.messenger, commands.keypoints, code=_BUILDER_CODE)
+    # The model learns from training/*.tsv too: a change there is a change of content.
+    training = [part for f in training_files(path) for part in (f.name, f.read_bytes())]
+    key = cache_key(text, str(path.resolve()), commands.messenger, commands.keypoints, *training, code=_BUILDER_CODE)
     return cached(CONTENT_CACHE, key, build)
 
 
@@ -124,12 +127,14 @@ class ContentHolder:
         # The errors of the last reload, which kept the previous content; empty once a reload succeeds.
         self.problems: list[Problem] = []
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> tuple[tuple[int, int], ...] | None:
+        """The content file's and each training file's (mtime, size): any change is a reload."""
         try:
-            st = self.path.stat()
+            return tuple(
+                (st.st_mtime_ns, st.st_size) for st in (p.stat() for p in (self.path, *training_files(self.path)))
+            )
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size)
 
     async def reload(self) -> list[Problem]:
         """Try to load the file now. Returns the errors (empty on success); on errors nothing changes."""

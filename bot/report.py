@@ -12,12 +12,10 @@ from typing import Any
 
 from bot.storage import QuestionStore, Report, StoredQuestion, UnansweredGroup
 from intents import Engine
-from intents.matcher import pop_off_topic
-from intents.model import Match
 from intents.text import content_words
 
-# An answer below this confidence is a near miss worth a look, though the bot did answer it.
-WEAK_CONFIDENCE = 0.35
+# An answer the model gave less than this probability is a near miss worth a look, though the bot answered.
+WEAK_CONFIDENCE = 0.5
 # Two questions are "the same question" when their content words overlap at least this much.
 SAME_QUESTION = 0.5
 # The people's report lists this many groups; the JSON has them all.
@@ -36,20 +34,10 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _suggest(engine: Engine, text: str) -> str | None:
-    """The intent closest to the question, unless the off-topic examples are closer still: teaching the
-    bot that "will it rain in Leeds" means some topic would make it worse."""
-    scores = engine.matcher.scores(text)
-    off_topic = pop_off_topic(scores)
-    if not scores:
-        return None
-    best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0]))
-    if score <= off_topic or engine.held_back(text, best, score):
-        return None  # off-topic, or nothing in it is ours: teaching it to a topic would mislead
-    if engine.task_opening(text):
-        return None  # "write me a speech about ...": a request to make something, never a topic's question
-    if engine.about_something_else(text, Match(best, score, (), off_topic)) or engine.other_review(text):
-        return None  # "Hewitt review recommendations", "the Cass review": another review's, not Messenger's
-    return best
+    """The intent the model puts closest to the question, from the reasons written on its answer: None
+    when it thinks the question off-topic or a stage refused it (a request to write something), since
+    teaching the bot that "will it rain in Leeds" means some topic would make it worse."""
+    return engine.closest_topic(engine.answer(text))
 
 
 def group_unanswered(engine: Engine, texts: Sequence[str]) -> list[UnansweredGroup]:
@@ -58,9 +46,10 @@ def group_unanswered(engine: Engine, texts: Sequence[str]) -> list[UnansweredGro
     frequent wording."""
     groups: list[tuple[frozenset[str], list[str]]] = []
     for text in texts:
-        words = frozenset(content_words(engine.matcher.normalise(text)))
+        tokens = engine.catalogue.vocabulary.normalise(text)
+        words = frozenset(content_words(tokens))
         # A question of stopwords only ("what is it?") matches only its own wording.
-        key = words or frozenset({" ".join(engine.matcher.normalise(text)) or text.strip().lower()})
+        key = words or frozenset({" ".join(tokens) or text.strip().lower()})
         for seed, members in groups:
             if _jaccard(seed, key) >= SAME_QUESTION:
                 members.append(text)

@@ -1,22 +1,13 @@
-"""Measure the matcher against a labelled set: question TAB expected intent id (or 'none')."""
+"""Measure the engine against a labelled set: question TAB expected intent id (or 'none')."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from intents.engine import Engine
 from intents.model import Match
-
-NONE_LABEL = "none"
-
-
-@dataclass(frozen=True)
-class LabelledQuestion:
-    question: str
-    expected: str | None
-    line: int
+from intents.training import NONE_LABEL, LabelError, LabelledQuestion, read_labelled
 
 
 @dataclass
@@ -68,30 +59,11 @@ class Report:
         return self.tp[intent_id] / self.expected[intent_id] if self.expected[intent_id] else 1.0
 
 
-class LabelError(ValueError):
-    pass
-
-
-def read_labelled(path: str | Path, known_ids: set[str]) -> list[LabelledQuestion]:
-    """Read a TSV file; lines starting with # and blank lines are skipped."""
-    out = []
-    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        parts = raw.split("\t")
-        if len(parts) != 2:
-            raise LabelError(f"{path}:{number}: expected 'question<TAB>intent', found {len(parts)} columns")
-        question, label = parts[0].strip(), parts[1].strip()
-        if label != NONE_LABEL and label not in known_ids:
-            raise LabelError(f"{path}:{number}: unknown intent id '{label}'")
-        out.append(LabelledQuestion(question, None if label == NONE_LABEL else label, number))
-    return out
-
-
-def evaluate(engine: Engine, questions: list[LabelledQuestion]) -> Report:
+def evaluate(engine: Engine, questions: list[LabelledQuestion], without: frozenset[str] = frozenset()) -> Report:
+    """Each question asked once, with no conversation before it, through every stage but `without`."""
     report = Report(suggestion_floor=engine.suggestion_floor)
     for item in questions:
-        match = engine.match(item.question)
+        match = engine.match(item.question, without)
         got = match.intent_id
         _count_suggestions(report, engine, item, match)
         report.total += 1
@@ -178,3 +150,6 @@ def format_report(report: Report, most_confused: int = 10) -> str:
             lines.append(f"  {expected} -> {actual} ({len(questions)})")
             lines.extend(f"      {q}" for q in questions[:5])
     return "\n".join(lines)
+
+
+__all__ = ["NONE_LABEL", "LabelError", "LabelledQuestion", "Report", "evaluate", "format_report", "read_labelled"]

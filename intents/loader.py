@@ -27,9 +27,8 @@ MAX_FILE_BYTES = 512 * 1024
 MIN_EXAMPLES = 8
 MIN_SUMMARY_CHARS = 40
 FOLLOWUP_KINDS = ("more", "signup", "read")
-# Measured on tests/data/eval.tsv (`bot eval --suggestion-floor`): the highest floor that still offers
-# every right topic the misses had within reach, while off-topic fallbacks mostly show no suggestion.
-DEFAULT_SUGGESTION_FLOOR = 0.18
+# A probability: a topic the model gives one chance in ten is worth offering as "did you mean".
+DEFAULT_SUGGESTION_FLOOR = 0.1
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP_ID_RE = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -320,8 +319,14 @@ def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list
     errors = [p for p in checker.problems if p.level == "error"]
     if errors or settings is None:
         return None, checker.problems
+    from intents.training import read_training  # it reports its problems as this module's Problem
+
+    # The staff-kept labelled questions beside the file (training/*.tsv): the model learns from them too.
+    training, bad = read_training(path, {i.id for i in intents})
+    if bad:
+        return None, [*checker.problems, *bad]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    catalogue = Catalogue(settings, tuple(intents), vocabulary, path=Path(path), digest=digest)
+    catalogue = Catalogue(settings, tuple(intents), vocabulary, path=Path(path), digest=digest, training=training)
     return catalogue, checker.problems
 
 
@@ -480,9 +485,6 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
     status_words: tuple[str, ...] = ()
     if "status_words" in fields:
         status_words = tuple(t for t, _ in c.strings(fields["status_words"], "settings.status_words") or [])
-    task_openings: tuple[str, ...] = ()
-    if "task_openings" in fields:
-        task_openings = tuple(t for t, _ in c.strings(fields["task_openings"], "settings.task_openings") or [])
     if threshold is None or floor is None or None in texts.values():
         return None
     return ContentSettings(
@@ -496,7 +498,6 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         followups=followups,
         out_of_scope=out_of_scope,
         status_words=status_words,
-        task_openings=task_openings,
         review_after_days=review_after_days,
         **handoff,  # type: ignore[arg-type]
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from intents.text import Vocabulary
 
@@ -87,9 +87,6 @@ class ContentSettings:
     out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=in_file(required=False))
     # Words that ask where something stands now ("yet", "since", "progress"): see Intent.status_of.
     status_words: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
-    # How a request to make something starts ("draft", "write", "make me"): the bot answers questions and
-    # cannot write documents, so such a request gets the fallback, whatever topic its words name.
-    task_openings: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     # `bot check` warns about an intent whose `reviewed` date is older than this many days.
     review_after_days: int = field(default=365, metadata=in_file(required=False))
     # "Ask a person": the Slack channel staff watch (C... or G...), and what the member is told.
@@ -112,6 +109,8 @@ class Catalogue:
     vocabulary: Vocabulary = field(default_factory=Vocabulary, metadata=in_file(required=False))
     path: Path = Path("responses.yaml")
     digest: str = ""  # a short hash of the file's text: which version is in service
+    # training/*.tsv beside the file (intents.training.LabelledQuestion): labelled questions to learn from.
+    training: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {i.id: i for i in self.intents})
@@ -163,6 +162,10 @@ class Answer:
     alternatives: tuple[Intent, ...]
     mode: Mode
     followup: bool = False
+    # (stage, reason) for each stage that acted, in order: ("classify", "key_points p=0.83").
+    reasons: tuple[tuple[str, str], ...] = ()
+    # The model's probabilities, best first, "none" (off-topic) among them; empty when no model was asked.
+    ranked: tuple[tuple[str, float], ...] = ()
 
     @property
     def is_fallback(self) -> bool:

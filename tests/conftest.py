@@ -151,11 +151,17 @@ async def standin() -> AsyncIterator[SlackStandIn]:
     await server.stop()
 
 
+def copy_content(folder: Path) -> Path:
+    """The shipped content file and its training/ folder, copied into `folder`: the model learns from both."""
+    path = folder / "responses.yaml"
+    shutil.copy(RESPONSES, path)
+    shutil.copytree(RESPONSES.parent / "training", folder / "training", dirs_exist_ok=True)
+    return path
+
+
 @pytest.fixture
 def content_path(tmp_path: Path) -> Path:
-    path = tmp_path / "responses.yaml"
-    shutil.copy(RESPONSES, path)
-    return path
+    return copy_content(tmp_path)
 
 
 @pytest.fixture

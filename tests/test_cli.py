@@ -14,7 +14,6 @@ from pathlib import Path
 from bot.settings import PROJECT_DIR
 from intents import load_catalogue
 from tests.conftest import RESPONSES
-from tests.test_engine import EVAL_SET
 
 
 def run(
@@ -68,6 +67,10 @@ def test_check_reports_file_line_column_and_exits_1(tmp_path: Path) -> None:
     assert f"{broken}:{line}:5: intent 'rec_appraisal': unknown field 'colour'" in result.stdout
 
 
+# A blind set: measured on, never trained or tuned on.
+EVAL_SET = Path(__file__).parent / "data" / "blind.tsv"
+
+
 def test_eval_prints_accuracy_and_gates_on_thresholds() -> None:
     result = run("-m", "bot", "eval", str(EVAL_SET))
     assert result.returncode == 0
@@ -79,10 +82,9 @@ def test_eval_prints_accuracy_and_gates_on_thresholds() -> None:
 
 
 def test_eval_reports_fallback_suggestions_at_any_floor() -> None:
-    # dev.tsv: on eval.tsv the one off-topic question offered a topic offers it at any floor.
-    dev_set = EVAL_SET.with_name("dev.tsv")
+    dev_set = EVAL_SET
     shipped = run("-m", "bot", "eval", str(dev_set))
-    assert "fallback suggestions (suggestion floor 0.18):" in shipped.stdout
+    assert "fallback suggestions (suggestion floor 0.1):" in shipped.stdout
     assert "off-topic fallbacks showing suggestions:" in shipped.stdout and "suggestion hit rate" in shipped.stdout
     loose = run("-m", "bot", "eval", str(dev_set), "--suggestion-floor", "0")
     assert loose.returncode == 0 and "fallback suggestions (suggestion floor 0):" in loose.stdout
@@ -94,7 +96,16 @@ def test_eval_reports_fallback_suggestions_at_any_floor() -> None:
     assert off_topic_suggested(loose.stdout) > off_topic_suggested(shipped.stdout)
     above = run("-m", "bot", "eval", str(EVAL_SET), "--suggestion-floor", "0.5")
     assert above.returncode == 2
-    assert "--suggestion-floor must be from 0 up to the confidence threshold (0.22)" in above.stderr
+    assert "--suggestion-floor must be from 0 up to the confidence threshold (0.3)" in above.stderr
+
+
+def test_eval_without_a_stage_measures_it(tmp_path: Path) -> None:
+    labelled = tmp_path / "status.tsv"
+    labelled.write_text("has the national induction been introduced yet?\tsince_2022\n", encoding="utf-8")
+    without = run("-m", "bot", "eval", str(EVAL_SET), "--summary", "--without", "status")
+    assert without.returncode == 0 and "in-scope top-1 accuracy:" in without.stdout
+    refused = run("-m", "bot", "eval", str(EVAL_SET), "--without", "classify")
+    assert refused.returncode == 2 and "invalid choice" in refused.stderr
 
 
 def test_check_reports_a_bad_link_inside_text_where_it_is_written(tmp_path: Path) -> None:
@@ -215,14 +226,3 @@ def test_check_warns_about_overlapping_intents(tmp_path: Path) -> None:
     path, _ = _with_examples(tmp_path, "thanks", strays)
     result = run("-m", "bot", "check", str(path))
     assert "warning: intents 'key_points' and 'thanks' overlap" in result.stdout
-
-
-def test_check_warns_about_examples_the_anchor_gate_would_hold_back(tmp_path: Path) -> None:
-    """A topic example with none of the topics' words, scoring weakly without itself, would be held back
-    for a member who asks that way: `check` says so at the example's line."""
-    path, text = _with_examples(tmp_path, "funding_implementation", ["how do I book a table for dinner"])
-    result = run("-m", "bot", "check", str(path))
-    line = text.splitlines().index("      - how do I book a table for dinner") + 1
-    assert f"{path}:{line}:9: warning: intent 'funding_implementation' field 'examples': " in result.stdout
-    assert "has none of the words the topics share" in result.stdout
-    assert "has none of the words" not in run("-m", "bot", "check", str(RESPONSES)).stdout

@@ -159,13 +159,10 @@ def test_content_mistakes_are_named(tmp_path: Path, fragment: str, problem: str)
 def test_staff_vocabulary_changes_what_the_bot_understands(tmp_path: Path) -> None:
     path = content_file(tmp_path)
     content = build_content(path, Commands())
-    assert content.engine.answer("what about pcn leaders").intent.id == "topic_more"  # type: ignore[union-attr]
+    assert content.engine.answer("pcn").intent.id == "topic_more"  # type: ignore[union-attr]
     unknown = content_file(tmp_path, replace=("    pcn: primary care network\n", "    pcns: primary care network\n"))
-    without = build_content(unknown, Commands())
-    assert (
-        without.engine.answer("what about pcn leaders").confidence
-        < content.engine.answer("what about pcn leaders").confidence
-    )
+    without = build_content(unknown, Commands()).engine.answer("pcn")
+    assert without.intent is None or without.intent.id != "topic_more" or without.confidence < 0.9
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,8 @@ def test_every_command_shown_runs(block: list[str], tmp_path: Path) -> None:
     """Each block runs line by line, as a staff member would type it, in a copy of the project's content."""
     shutil.copy(PROJECT_DIR / "responses.yaml", tmp_path / "responses.yaml")
     (tmp_path / "tests" / "data").mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "tests" / "data" / "eval.tsv", tmp_path / "tests" / "data" / "eval.tsv")
+    shutil.copy(PROJECT_DIR / "tests" / "data" / "blind.tsv", tmp_path / "tests" / "data" / "blind.tsv")
+    shutil.copytree(PROJECT_DIR / "training", tmp_path / "training")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["RESPONSES_PATH"] = str(tmp_path / "responses.yaml")
     for command in block:

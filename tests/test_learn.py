@@ -154,7 +154,7 @@ def test_restores_the_file_when_validation_fails(path: Path) -> None:
 
 
 def test_refuses_a_file_that_already_has_errors(path: Path) -> None:
-    path.write_text(path.read_text().replace("confidence_threshold: 0.22", "confidence_threshold: lots", 1))
+    path.write_text(path.read_text().replace("confidence_threshold: 0.3", "confidence_threshold: lots", 1))
     before = path.read_bytes()
     problems = learn(path, QUESTION, INTENT)
     assert "fix them first" in problems[0] and "confidence_threshold" in problems[0]

@@ -169,18 +169,6 @@ def test_settings_problems(tmp_path: Path) -> None:
     assert "settings: missing field 'fallback_text'" in found
 
 
-def test_task_openings_load_and_a_bad_one_is_named(tmp_path: Path) -> None:
-    good = SETTINGS.replace("intents:\n", "  task_openings: [draft, make me]\nintents:\n") + GOOD_INTENT.format(
-        id="alpha"
-    )
-    assert load_catalogue(write(tmp_path, good)).settings.task_openings == ("draft", "make me")
-    bad = SETTINGS.replace("intents:\n", "  task_openings: draft\nintents:\n") + GOOD_INTENT.format(id="alpha")
-    path = write(tmp_path, bad)
-    [problem] = problems_of(path)
-    line = bad.splitlines().index("  task_openings: draft") + 1
-    assert problem.startswith(f"{path}:{line}:") and "settings.task_openings" in problem
-
-
 def test_alias_bombs_are_refused(tmp_path: Path) -> None:
     bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
     bomb += "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"

@@ -5,7 +5,6 @@ a saved content file changes the next answer, and a broken one shows the check's
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ from bot.sandbox.payloads import DM, GENERAL
 from bot.sandbox.web import SandboxServer
 from bot.server import EVENTS_PATH
 from bot.standin import BOT_USER_ID
-from intents.engine import SMALL_TALK_CONFIDENCE
-from tests.conftest import RESPONSES
+from tests.conftest import copy_content
 
 QUESTION = "tell me about the action learning sets"
 ALS = "offer_action_learning_sets"
@@ -68,8 +66,7 @@ def _header(message: dict[str, Any]) -> str:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[SandboxServer, Page, Path]]:
-    path = tmp_path / "responses.yaml"
-    shutil.copy(RESPONSES, path)
+    path = copy_content(tmp_path)
     server = SandboxServer(path, port=0)
     url = await server.start()
     async with aiohttp.ClientSession() as http:
@@ -253,35 +250,13 @@ async def test_a_link_button_on_the_home_tab_reaches_the_bot_as_slack_sends_it(
     assert [d.kind for d in server.sandbox.sent] == ["app_home_opened", "block_actions"]
 
 
-async def test_why_says_when_a_topic_was_passed_over_for_a_foreign_word(
-    sandbox: tuple[SandboxServer, Page, Path],
-) -> None:
+async def test_why_lists_the_stages_reasons(sandbox: tuple[SandboxServer, Page, Path]) -> None:
     _, page, _ = sandbox
-    await page.post("say", {"channel": DM, "text": "what did patricia hewitt say about leadership"})
+    await page.post("say", {"channel": DM, "text": "what's the weather like in Leeds tomorrow?"})
     why = (await page.reply_to(0))["why"]
-    assert why["intent"] is None and why["passed_over"] == "review_findings" and why["foreign"] == ["hewitt"]
-
-
-async def test_why_says_when_a_question_names_another_review(sandbox: tuple[SandboxServer, Page, Path]) -> None:
-    _, page, _ = sandbox
-    await page.post("say", {"channel": DM, "text": "Key findings of the Cass review?"})
-    why = (await page.reply_to(0))["why"]
-    assert why["intent"] is None and why["passed_over"] == "review_findings" and why["other_review"] == "cass"
-
-
-async def test_why_says_when_a_question_asks_to_make_something(sandbox: tuple[SandboxServer, Page, Path]) -> None:
-    _, page, _ = sandbox
-    await page.post("say", {"channel": DM, "text": "Can you draft a speech on the Messenger review?"})
-    why = (await page.reply_to(0))["why"]
-    assert why["intent"] is None and why["task"] == "draft"
-
-
-async def test_why_says_when_small_talk_answered(sandbox: tuple[SandboxServer, Page, Path]) -> None:
-    _, page, _ = sandbox
-    await page.post("say", {"channel": DM, "text": "all good with you?"})
-    why = (await page.reply_to(0))["why"]
-    assert why["intent"] == "greeting" and why["small_talk"] and why["topic_matcher_said"] == "goodbye"
-    assert why["threshold"] == SMALL_TALK_CONFIDENCE
+    assert why["intent"] is None
+    assert [stage for stage, _ in why["reasons"]] == ["classify", "fallback"]
+    assert why["reasons"][1][1].startswith("off-topic")
 
 
 async def test_simultaneous_learn_clicks_each_keep_their_example(sandbox: tuple[SandboxServer, Page, Path]) -> None:

@@ -6,7 +6,6 @@ docs/images/sandbox.png; any other run writes it to a temporary folder, so tests
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from bot.sandbox.web import SandboxServer
 from bot.settings import PROJECT_DIR
-from tests.conftest import RESPONSES
+from tests.conftest import copy_content
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = PROJECT_DIR / "docs" / "images" / "sandbox.png"
@@ -48,8 +47,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[SandboxServer, Path]]:
-    path = tmp_path / "responses.yaml"
-    shutil.copy(RESPONSES, path)
+    path = copy_content(tmp_path)
     server = SandboxServer(path, port=0)
     await server.start()
     yield server, path

@@ -18,7 +18,6 @@ from bot.content import Content
 from bot.listeners.common import SLOW_DOWN, log_question, new_question_id, respond_safely, text_of
 from bot.runtime import RequestRecord, Services
 from intents import Answer
-from intents.matcher import recommendation_number
 from intents.model import HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
 
 log = logging.getLogger("bot.commands")
@@ -77,12 +76,11 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
         if answer is not None:
             return fixed[words], renderer.answer(answer, shareable=True)
     if _REC.match(words):
-        by_number = content.engine.matcher.rec_numbers
-        target = by_number.get(recommendation_number(words, content.engine.matcher.vocabulary.numbers) or 0)
-        answer = _intent_answer(content, target, text) if target else None
+        target = content.engine.recommendation_named(words)
+        answer = _intent_answer(content, target.id, text) if target else None
         if answer is not None:
             return answer.intent.id, renderer.answer(answer, shareable=True)  # type: ignore[union-attr]
-        count = len(by_number)
+        count = content.engine.recommendation_count
         return "recommendation_unknown", renderer.notice(
             f"There are {count} recommendations: try `recommendation 1` to `recommendation {count}`."
         )

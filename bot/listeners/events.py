@@ -12,7 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, log_question, new_question_id, post, text_of
 from bot.runtime import RequestRecord, Services
 from bot.storage import Surface
-from intents.model import KEY_POINTS
+from intents import Answer
+from intents.model import CONTACT, KEY_POINTS
 
 log = logging.getLogger("bot.events")
 DM_THREAD = "dm"
@@ -81,6 +82,21 @@ def _route(bot_user_id: str | None, event: dict[str, Any], mentioned: bool) -> t
     return Route(channel, thread_ts, thread_ts), "thread_followup"
 
 
+def next_topic(answer: Answer, previous: str | None) -> str:
+    """What the conversation is about after this answer: a topic answered becomes it; a fallback ends the
+    old one ("" = answered, no topic, so a rephrased question in the thread is still heard); small talk
+    ("thanks") keeps it."""
+    if answer.intent is None:
+        return ""
+    return answer.intent.id if answer.intent.is_topic else (previous or "")
+
+
+def wants_person(answer: Answer) -> bool:
+    """A fallback, or a member asking for a person ("can a real person help?": the contact intent), gets
+    the Ask a person button instead of Helpful / Not helpful."""
+    return answer.is_fallback or (answer.intent is not None and answer.intent.id == CONTACT)
+
+
 async def handle_message(
     services: Services,
     client: AsyncWebClient,
@@ -138,15 +154,12 @@ async def handle_message(
         record.intent = answer.intent.id if answer.intent else None
         record.confidence = answer.confidence
         message = content.renderer.with_feedback(
-            content.renderer.answer(answer), question_id, fallback=answer.is_fallback
+            content.renderer.answer(answer), question_id, fallback=wants_person(answer)
         )
         delivered = await post(client, record, route.channel, route.reply_thread, message)
         if delivered:
             record.outcome = "fallback" if answer.is_fallback else "answered"
-            # Remember the topic for follow-ups; after a fallback or small talk keep the earlier
-            # topic, and mark the thread as answered ("" = no topic) so a rephrased question is heard.
-            topic = answer.intent.id if answer.intent and answer.intent.is_topic else (previous or "")
-            await services.threads.set(route.channel, route.memory_thread, topic)
+            await services.threads.set(route.channel, route.memory_thread, next_topic(answer, previous))
     except Exception:
         await apologise(client, record, route.channel, route.reply_thread)
     record.emit()

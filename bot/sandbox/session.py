@@ -274,13 +274,7 @@ class Sandbox:
             "offered": list(found.offered),
             "best_example": _example(found.best_example, titles),
             "best_of_intent": _example(found.best_of_intent, titles),
-            "held_back": found.held_back,
-            "small_talk": found.small_talk,
-            "topic_matcher_said": found.topic_matcher_said,
-            "passed_over": found.passed_over,
-            "foreign": list(found.foreign),
-            "other_review": found.other_review,
-            "task": found.task,
+            "reasons": [list(r) for r in found.reasons],
             "path": self.responses_path.name,
         }
 

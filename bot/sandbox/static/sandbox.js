@@ -106,34 +106,19 @@
     const fill = el("span", "bar-fill" + (why.confidence < why.threshold ? " low" : ""));
     fill.style.width = Math.round(Math.min(1, why.confidence) * 100) + "%";
     bar.appendChild(fill);
-    conf.appendChild(document.createTextNode(why.confidence.toFixed(2) + " (answers from " + why.threshold + ") "));
+    conf.appendChild(document.createTextNode(why.confidence.toFixed(2) + " (probability; answers from " + why.threshold + ") "));
     conf.appendChild(bar);
     row("confidence", conf);
     if (why.followup) row("follow-up", "a reply in the thread, about its topic (" + why.mode + ")");
-    if (why.small_talk) {
-      row("small talk", "a short question read again with every word, against the short small-talk and " +
-        "off-topic examples only; the topic matcher alone said " +
-        (why.topic_matcher_said || "none (it would have fallen back)") + ".");
+    // Each stage that acted, in the pipeline's order, with the reason it wrote on the answer.
+    const stages = el("ol", "reasons");
+    for (const [stage, reason] of why.reasons) {
+      const li = el("li");
+      li.appendChild(el("code", "stage", stage));
+      li.appendChild(document.createTextNode(" " + reason));
+      stages.appendChild(li);
     }
-    if (why.held_back) {
-      row("held back", "the closest topic, " + why.held_back + ", scored under 0.35 and the question " +
-        "shares no word with the topics' examples, so the bot said it does not know. If it is a real " +
-        "question for this topic, add examples with its words.");
-    }
-    if (why.task) {
-      row("a request to make something", "the question starts with \"" + why.task + "\" (settings.task_openings " +
-        "in " + why.path + "): the bot answers questions and cannot write documents, so it said it does not know.");
-    }
-    if (why.passed_over && why.other_review) {
-      row("someone else's", "the question asks about a review, report or programme named \"" + why.other_review +
-        "\", a name no topic's examples use, and does not name Messenger, so the closest topic, " +
-        why.passed_over + ", was passed over. If it is ours to answer, add examples naming it to its topic.");
-    } else if (why.passed_over) {
-      row("about something else", "the closest topic, " + why.passed_over + ", did not lead the off-topic " +
-        "examples clearly, and the question uses " + why.foreign.join(", ") + ", which off-topic examples " +
-        "use and no topic's examples do. If it is a real question for this topic, add examples with " +
-        "those words.");
-    }
+    row("stages", why.reasons.length ? stages : "none");
     const alts = el("ol", "alternatives");
     for (const a of why.alternatives) {
       const li = el("li");

@@ -1,0 +1,108 @@
+"""The intent classifier: TF-IDF over word 1-2-grams and character 2-5-grams (within words) into a linear
+SVM, calibrated so that its scores are probabilities. Trained at start-up and on every reload from the
+intents' examples, the off-topic areas (all one class, "none") and training/*.tsv; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline, make_pipeline, make_union
+from sklearn.svm import LinearSVC
+
+from intents.model import Catalogue
+from intents.text import Vocabulary
+from intents.training import NONE_LABEL
+
+# Chosen by 5-fold cross-validation on the training data (examples, off-topic areas, training/*.tsv).
+C = 0.5
+WORD_NGRAMS = (1, 2)
+CHAR_NGRAMS = (2, 5)
+# Temperature scaling: one parameter for all classes, fitted on 3 folds; faster than per-class sigmoids.
+CALIBRATION_FOLDS = 3
+# Trained models kept per process, by a digest of what they learnt from: the test suite builds hundreds
+# of apps on a few catalogues, and a reload of unchanged training data needs no new fit.
+MEMO_SIZE = 4
+
+_memo: OrderedDict[str, Pipeline] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def training_data(catalogue: Catalogue) -> tuple[list[str], list[str]]:
+    """Texts and labels: every intent's examples, every off-topic example as "none", training/*.tsv."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for intent in catalogue.intents:
+        texts += intent.examples
+        labels += [intent.id] * len(intent.examples)
+    off_topic = catalogue.settings.off_topic_examples
+    texts += off_topic
+    labels += [NONE_LABEL] * len(off_topic)
+    for item in catalogue.training:
+        texts.append(item.question)
+        labels.append(item.expected or NONE_LABEL)
+    return texts, labels
+
+
+def build_pipeline(folds: int = CALIBRATION_FOLDS) -> Pipeline:
+    def tfidf(analyzer: str, ngrams: tuple[int, int]) -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True, strip_accents="unicode")
+
+    features = make_union(tfidf("word", WORD_NGRAMS), tfidf("char_wb", CHAR_NGRAMS))
+    # dual="auto" picks the faster solver for a few thousand rows of many features.
+    svm = LinearSVC(C=C, dual="auto", random_state=0)
+    return make_pipeline(features, CalibratedClassifierCV(svm, method="temperature", cv=folds))
+
+
+def _fit(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
+    digest = hashlib.sha256(f"{sklearn.__version__} {C} {WORD_NGRAMS} {CHAR_NGRAMS}".encode())
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    key = digest.hexdigest()
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    model = build_pipeline().fit(list(texts), list(labels))
+    with _memo_lock:
+        _memo[key] = model
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return model
+
+
+class Classifier:
+    """Probabilities over the intents and "none" for one question, best first."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.vocabulary: Vocabulary = catalogue.vocabulary
+        texts, labels = training_data(catalogue)
+        if len(set(labels)) < 2:
+            raise ValueError("the classifier needs examples of at least two intents (or one and off-topic ones)")
+        self.model = _fit([self.read(t) for t in texts], labels)
+        self.labels: tuple[str, ...] = tuple(str(c) for c in self.model.classes_)
+
+    def read(self, text: str) -> str:
+        """The text as the model sees it: the vocabulary's tokens (synonyms, numbers, concepts) joined."""
+        return " ".join(self.vocabulary.normalise(text))
+
+    def ranked(self, text: str) -> tuple[tuple[str, float], ...]:
+        """(label, probability) for every label, most probable first; `text` already read (see read)."""
+        probabilities = self.model.predict_proba([text])[0]
+        order = sorted(range(len(self.labels)), key=lambda i: (-probabilities[i], self.labels[i]))
+        return tuple((self.labels[i], float(probabilities[i])) for i in order)
+
+    def similarities(self, text: str, examples: Sequence[str]) -> list[float]:
+        """Cosine similarity (0 to 1) of the text to each example in the model's own feature space: which
+        example a question is most like, for the why panel."""
+        features: Any = self.model.steps[0][1]
+        matrix = features.transform([self.read(e) for e in examples])
+        # Each half of the union is L2-normalised: the dot product of two rows is at most 2.
+        return [float(v) / 2 for v in (matrix @ features.transform([text]).T).toarray().ravel()]
