@@ -162,9 +162,9 @@ def test_off_topic_falls_back_with_its_reason(fx: Engine) -> None:
 def test_a_threshold_above_every_probability_falls_back(fixture_catalogue: Catalogue) -> None:
     from dataclasses import replace
 
-    strict = Engine(replace(fixture_catalogue, settings=replace(fixture_catalogue.settings, confidence_threshold=1.0)))
+    strict = Engine(replace(fixture_catalogue, settings=replace(fixture_catalogue.settings, confidence_threshold=1.5)))
     answer = strict.answer("my tomato plants are wilting")
-    assert answer.is_fallback and "< threshold 1" in answer.reasons[-1][1]
+    assert answer.is_fallback and "< threshold 1.5" in answer.reasons[-1][1]
     # "Did you mean" offers the topic that was too unsure to answer.
     assert [i.id for i in answer.alternatives][:1] == ["gardens"]
 
