@@ -24,8 +24,8 @@ from intents.loader import load_catalogue
 from tests.conftest import RESPONSES
 
 INTENT = "review_people"
-# Today the matcher sends this to review_findings; taught once, it should go to review_people.
-QUESTION = "which army officer did the report"
+# Today the model sends this to the fallback; taught once, it should go to review_people.
+QUESTION = "whose name is on the front cover"
 
 
 @pytest.fixture(autouse=True)
