@@ -1,4 +1,4 @@
-"""The intent classifier: TF-IDF over word 1-2-grams and character 2-5-grams (within words) into a linear
+"""The intent classifier: TF-IDF over word 1-2-grams and character 2-4-grams (within words) into a linear
 SVM, calibrated so that its scores are probabilities. Trained at start-up and on every reload from the
 intents' examples, the off-topic areas (all one class, "none") and training/*.tsv; nothing is downloaded.
 """
@@ -24,12 +24,17 @@ from intents.training import NONE_LABEL
 # Chosen by 5-fold cross-validation on the training data (examples, off-topic areas, training/*.tsv).
 C = 0.5
 WORD_NGRAMS = (1, 2)
-CHAR_NGRAMS = (2, 5)
-# Temperature scaling: one parameter for all classes, fitted on 3 folds' held-out predictions; faster than
-# per-class sigmoids. One SVM fitted on all the data answers (ensemble=False), not one per fold: a third
-# of the CPU per question, and 5-fold cross-validation on the training data put it a point ahead
-# (90.2% against 89.2% top-1, off-topic included).
-CALIBRATION_FOLDS = 3
+# Character 2-4-grams rather than 2-5: a third fewer features, a fit in two thirds of the time, and 5-fold
+# cross-validation a little ahead (90.3% against 90.2%).
+CHAR_NGRAMS = (2, 4)
+# The SVM's stopping tolerance: 1e-2 fits in half the time of the default 1e-4, with the same
+# cross-validated accuracy; a hot reload retrains, and must be in service within 2 s.
+TOLERANCE = 1e-2
+# Temperature scaling: one parameter for all classes, fitted on 2 folds' held-out predictions; faster than
+# per-class sigmoids, and 2 folds cross-validated as well as 3 at two thirds of the fitting. One SVM fitted
+# on all the data answers (ensemble=False), not one per fold: a third of the CPU per question, and 5-fold
+# cross-validation on the training data put it a point ahead (90.2% against 89.2% top-1, off-topic included).
+CALIBRATION_FOLDS = 2
 # Trained models kept per process, by a digest of what they learnt from: the test suite builds hundreds
 # of apps on a few catalogues, and a reload of unchanged training data needs no new fit.
 MEMO_SIZE = 4
@@ -59,13 +64,14 @@ def build_pipeline(folds: int = CALIBRATION_FOLDS) -> Pipeline:
         return TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True, strip_accents="unicode")
 
     features = make_union(tfidf("word", WORD_NGRAMS), tfidf("char_wb", CHAR_NGRAMS))
-    # dual="auto" picks the faster solver for a few thousand rows of many features.
-    svm = LinearSVC(C=C, dual="auto", random_state=0)
+    # The dual solver: a few thousand rows of many more features.
+    svm = LinearSVC(C=C, dual=True, tol=TOLERANCE, random_state=0)
     return make_pipeline(features, CalibratedClassifierCV(svm, method="temperature", cv=folds, ensemble=False))
 
 
 def _fit(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
-    digest = hashlib.sha256(f"{sklearn.__version__} {C} {WORD_NGRAMS} {CHAR_NGRAMS} single".encode())
+    settings = f"{sklearn.__version__} {C} {WORD_NGRAMS} {CHAR_NGRAMS} {TOLERANCE} {CALIBRATION_FOLDS} single"
+    digest = hashlib.sha256(settings.encode())
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"{label}\t{text}\n".encode())
     key = digest.hexdigest()

@@ -379,23 +379,34 @@ class _DeafToCancel(DiscardingStore):
     a cancel that lands as the call's own time-out fires and comes back as a TimeoutError (Python 3.11's
     wait_for can return the call's result, an exception included, and drop the cancel)."""
 
+    deaf = True
+
     async def migrate(self) -> None:
         while True:
             try:
                 await asyncio.sleep(3600)
             except asyncio.CancelledError:
-                continue
+                if not self.deaf:  # the test is over: let the event loop close
+                    raise
 
 
 async def test_stop_never_waits_past_its_bound_on_a_writer_that_will_not_end() -> None:
     """An attack saw SIGTERM with PostgreSQL frozen leave the bot running for minutes, the writer taking
     the cancel for one more failed migration. Stop gives up on the writer at its deadline."""
-    recorder = Recorder(_DeafToCancel(), retry_seconds=FAST_RETRY)
+    store = _DeafToCancel()
+    recorder = Recorder(store, retry_seconds=FAST_RETRY)
     await recorder.start()
     recorder.question(question("q1"))
     await asyncio.sleep(0.1)  # the writer is inside migrate()
-    await asyncio.wait_for(recorder.stop(timeout=1), 10)
-    assert recorder.dropped == 1
+    writer = recorder._task
+    try:
+        await asyncio.wait_for(recorder.stop(timeout=1), 10)
+        assert recorder.dropped == 1
+    finally:
+        store.deaf = False
+        if writer is not None:
+            writer.cancel()
+            await asyncio.wait({writer}, timeout=5)
 
 
 async def test_the_retention_purge_waits_for_the_schema(
