@@ -119,25 +119,37 @@ def source_register(catalogue: Catalogue) -> Iterable[Problem]:
     staff keep from shared/content/sources.md: a fresh clone checks its links without that file."""
     path = str(catalogue.path)
     if not catalogue.sources:
-        yield Problem(path, 1, 1, "sources: the file has no source register; list every address the bot may "
-                      "cite or link under `sources:` (from shared/content/sources.md)")  # fmt: skip
+        yield Problem(
+            path,
+            1,
+            1,
+            "sources: the file has no source register; list every address the bot may "
+            "cite or link under `sources:` (from shared/content/sources.md)",
+        )
         return
     known = {source.url for source in catalogue.sources}
     s = catalogue.settings
     for name in ("fallback_text", "contact_text"):
         for url in _TEXT_URL.findall(getattr(s, name)):
             if url not in known:
-                yield Problem(path, 1, 1, f"settings.{name}: {url} is not in the source register (`sources:`); "
-                              "add it there from shared/content/sources.md, or link an address that is")  # fmt: skip
+                yield Problem(
+                    path,
+                    1,
+                    1,
+                    f"settings.{name}: {url} is not in the source register (`sources:`); "
+                    "add it there from shared/content/sources.md, or link an address that is",
+                )
     for intent in catalogue.intents:
         for name, url in _links_of(intent):
             if url not in known:
                 field_name = name.split(".")[0]
                 yield Problem(
-                    path, intent.line_of(name), 5,
+                    path,
+                    intent.line_of(name),
+                    5,
                     f"intent '{intent.id}' field '{field_name}': {url} is not in the source register "
                     "(`sources:`); add it there from shared/content/sources.md, or link an address that is",
-                )  # fmt: skip
+                )
 
 
 def offer_status(today: datetime.date | None = None) -> Check:
@@ -152,42 +164,67 @@ def offer_status(today: datetime.date | None = None) -> Check:
         for intent in catalogue.intents:
             status, where = intent.status, f"intent '{intent.id}'"
             if intent.signup is not None and status is None:
-                yield Problem(path, intent.line_of("signup"), 5,
-                              f"{where} field 'signup': an offer needs a `status:` (open, closed or unknown, with "
-                              "`as_of:`) before it can offer a sign-up")  # fmt: skip
+                yield Problem(
+                    path,
+                    intent.line_of("signup"),
+                    5,
+                    f"{where} field 'signup': an offer needs a `status:` (open, closed or unknown, with "
+                    "`as_of:`) before it can offer a sign-up",
+                )
                 continue
             if status is None:
                 continue
             line = intent.line_of("status")
             if status.as_of > now:
-                yield Problem(path, line, 5, f"{where} field 'status': as_of {status.as_of.isoformat()} is in the future")
+                yield Problem(
+                    path, line, 5, f"{where} field 'status': as_of {status.as_of.isoformat()} is in the future"
+                )
             if status.state != "open" and intent.signup is not None:
-                yield Problem(path, intent.line_of("signup"), 5,
-                              f"{where} field 'signup': the offer's status is {status.state}, so it must not offer a "
-                              "sign-up; remove `signup:` (keep its pages under `links:`), or confirm it is open")  # fmt: skip
+                yield Problem(
+                    path,
+                    intent.line_of("signup"),
+                    5,
+                    f"{where} field 'signup': the offer's status is {status.state}, so it must not offer a "
+                    "sign-up; remove `signup:` (keep its pages under `links:`), or confirm it is open",
+                )
             if status.state == "open" and intent.signup is None:
                 yield Problem(path, line, 5, f"{where} field 'status': an open offer needs its `signup:` link")
             if intent.signup is not None and own_pages.get(intent.signup.url) != intent.id:
-                yield Problem(path, intent.line_of("signup"), 5,
-                              f"{where} field 'signup': {intent.signup.url} is not this offer's own page (no entry "
-                              f"in `sources:` has `offer_page: {intent.id}` for it); a sign-up button must go to "
-                              "the offer's own page")  # fmt: skip
+                yield Problem(
+                    path,
+                    intent.line_of("signup"),
+                    5,
+                    f"{where} field 'signup': {intent.signup.url} is not this offer's own page (no entry "
+                    f"in `sources:` has `offer_page: {intent.id}` for it); a sign-up button must go to "
+                    "the offer's own page",
+                )
             if status.state == "open":
                 age = (now - status.as_of).days
                 if age > limit:
-                    yield Problem(path, line, 5,
-                                  f"{where} field 'status': confirmed open on {status.as_of.isoformat()}, {age} days "
-                                  f"ago (more than settings.review_after_days, {limit}); confirm it with the "
-                                  "programme team and update `as_of:`, or set the state to unknown", "warning")  # fmt: skip
+                    yield Problem(
+                        path,
+                        line,
+                        5,
+                        f"{where} field 'status': confirmed open on {status.as_of.isoformat()}, {age} days "
+                        f"ago (more than settings.review_after_days, {limit}); confirm it with the "
+                        "programme team and update `as_of:`, or set the state to unknown",
+                        "warning",
+                    )
                 if status.closes is not None and status.closes < now:
-                    yield Problem(path, line, 5,
-                                  f"{where} field 'status': it closed on {status.closes.isoformat()}; set the state "
-                                  "to closed, or give the new closing date", "warning")  # fmt: skip
+                    yield Problem(
+                        path,
+                        line,
+                        5,
+                        f"{where} field 'status': it closed on {status.closes.isoformat()}; set the state "
+                        "to closed, or give the new closing date",
+                        "warning",
+                    )
 
     return check
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_WRAP = re.compile(r"\n(?!\s*(?:•|-\s|\d+[.)]\s|\n))")
 
 
 def view_attribution(catalogue: Catalogue) -> Iterable[Problem]:
@@ -198,15 +235,18 @@ def view_attribution(catalogue: Catalogue) -> Iterable[Problem]:
         return
     markers = s.view_markers
     for where, line, text in iter_texts(catalogue):
-        for sentence in _SENTENCE.split(" ".join(text.split(" "))):
+        # Wrapped lines join their sentence; a bullet or a new paragraph starts a new one.
+        for sentence in _SENTENCE.split(_WRAP.sub(" ", text)):
             lowered = " ".join(sentence.lower().split())
             phrase = next((p for p in s.view_phrases if p in lowered), None)
             if phrase is not None and not any(m in lowered for m in markers):
                 yield Problem(
-                    str(catalogue.path), line, 5,
+                    str(catalogue.path),
+                    line,
+                    5,
                     f"{where}: '{phrase}' is the Confederation's view, but its sentence does not say whose view it "
                     f"is; say so in that sentence (for example: {', '.join(repr(m) for m in markers[:3])})",
-                )  # fmt: skip
+                )
 
 
 _NOW_WORDS = re.compile(r"\b(now|current|currently|today|latest)\b", re.IGNORECASE)
@@ -229,10 +269,12 @@ def titles_in_time(today: datetime.date | None = None) -> Check:
             if newest is None or (now - newest).days > limit:
                 said = f"its newest source is from {newest.isoformat()}" if newest else "none of its sources is dated"
                 yield Problem(
-                    str(catalogue.path), intent.line_of("title"), 5,
+                    str(catalogue.path),
+                    intent.line_of("title"),
+                    5,
                     f"intent '{intent.id}' field 'title': says '{word.group(0)}', but {said} (more than "
                     f"settings.review_after_days, {limit}, ago); name the date the answer speaks for instead",
-                )  # fmt: skip
+                )
 
     return check
 
