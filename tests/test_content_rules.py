@@ -36,10 +36,32 @@ def _intent(intent_id: str, words: str, *, extra: str = "", reviewed: str = TODA
 
 
 OFFER = """\
+    status:
+      state: open
+      as_of: {today}
     signup:
       label: Join {name}
       url: https://www.nhsconfed.org/join-{name}
 """
+
+
+def register(urls: list[str], offers: dict[str, str]) -> str:
+    """A source register listing each address once; `offers` maps an offer's own page to its id."""
+    lines = ["sources:\n"]
+    for url in urls:
+        lines.append(f"  - url: {url}\n    title: Page {url}\n    publisher: NHS Confederation\n"
+                     f"    date: 2025-01-01\n    supports: Facts for the tests.\n")  # fmt: skip
+        if url in offers:
+            lines.append(f"    offer_page: {offers[url]}\n")
+    return "".join(lines)
+
+
+IDS = ["help", "key_points", "recommendations", "contact", "offers_overview", "offer_alpha", "topic_more", "topic_plain"]
+URLS = [f"https://www.nhsconfed.org/{i}" for i in IDS] + [
+    "https://www.nhsconfed.org/read", "https://www.nhsconfed.org/join-alpha", "https://www.nhsconfed.org/join-beta",
+    "https://www.nhsconfed.org/offer_beta", "https://www.nhsconfed.org/elsewhere",
+]  # fmt: skip
+OWN_PAGES = {"https://www.nhsconfed.org/join-alpha": "offer_alpha", "https://www.nhsconfed.org/join-beta": "offer_beta"}
 HEAD = """\
 settings:
   confidence_threshold: 0.3
@@ -71,7 +93,7 @@ def content_file(
             "offers support",
             extra="    links:\n      - label: Join alpha\n        url: https://www.nhsconfed.org/join-alpha\n",
         ),
-        _intent("offer_alpha", "alpha programme", extra=OFFER.format(name="alpha")),
+        _intent("offer_alpha", "alpha programme", extra=OFFER.format(name="alpha", today=TODAY)),
         _intent(
             "topic_more",
             "primary care network leaders",
@@ -81,6 +103,7 @@ def content_file(
         _intent("topic_plain", "workforce rota gaps"),
     ]
     text = HEAD + "".join(i for i in intents if f"id: {drop}\n" not in i or not drop) + extra_intents
+    text += register(URLS, OWN_PAGES)
     if replace[0]:
         assert replace[0] in text
         text = text.replace(replace[0], replace[1])
@@ -133,7 +156,7 @@ def test_review_age_is_counted_from_the_day_it_is_checked(tmp_path: Path) -> Non
         ("{messanger}", "unknown placeholder '{messanger}'; use {messenger} and {keypoints}"),
         ("reviewed: 2026-02-30", "is not a real date; write it as YYYY-MM-DD"),
         ("reviewed: next week", "expected a date written as YYYY-MM-DD"),
-        ("url: https://www.nhsconfed.org/elsewhere", "is not any offer's sign-up address"),
+        ("url: https://www.nhsconfed.org/elsewhere", "is not any open offer's sign-up address"),
     ],
 )
 def test_content_mistakes_are_named(tmp_path: Path, fragment: str, problem: str) -> None:
@@ -208,17 +231,18 @@ def test_sign_up_after_a_topic_with_nothing_to_join_shows_the_offers(tmp_path: P
     answer = content.engine.answer("how do I sign up?", "topic_plain")
     text = to_plain_text(content.renderer.answer(answer).blocks)
     assert "nothing to sign up for on Title of topic_plain" in text
+    assert "Open: confirmed on" in text  # where each offer stands
     assert "Join alpha] -> https://www.nhsconfed.org/join-alpha" in text
 
 
 def test_the_offers_command_is_built_from_the_offers_in_the_file(tmp_path: Path) -> None:
-    extra = _intent("offer_beta", "beta scheme", extra=OFFER.format(name="beta"))
+    extra = _intent("offer_beta", "beta scheme", extra=OFFER.format(name="beta", today=TODAY))
     path = content_file(tmp_path, extra_intents=extra)
     what, message = route_command(build_content(path, Commands()), "offers")
     text = to_plain_text(message.blocks)
     assert what == "offers_overview"
     assert "Title of offer_alpha" in text and "Title of offer_beta" in text  # a new offer appears by itself
-    assert text.count("Title of offers_overview") == 1  # its heading once
+    assert text.count("Our offers for leaders, and where each stands") == 1  # its heading (settings.texts) once
 
 
 @pytest.mark.parametrize(
