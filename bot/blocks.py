@@ -87,6 +87,8 @@ class Message:
 
     text: str
     blocks: list[dict[str, Any]]
+    # Offer "Ask a person" with it (an offer whose status is not open: the team knows what runs now).
+    handoff: bool = False
 
 
 def long_date(day: datetime.date) -> str:
@@ -164,7 +166,7 @@ def _share_button(answer_ref: str) -> ActionsBlock:
     )
 
 
-def _feedback_block(question_id: str) -> dict[str, Any]:
+def _feedback_block(question_id: str, labels: tuple[str, str] = ("Helpful", "Not helpful")) -> dict[str, Any]:
     """Built as plain dicts: this runs on every reply. tests/test_blocks.py checks it against
     slack_sdk's own model of the same block."""
     return {
@@ -173,7 +175,7 @@ def _feedback_block(question_id: str) -> dict[str, Any]:
         "elements": [
             {"type": "button", "action_id": f"{FEEDBACK_ACTION}:{kind}", "value": question_id,
              "text": {"type": "plain_text", "text": label, "emoji": True}}
-            for kind, label in (("helpful", "Helpful"), ("not_helpful", "Not helpful"))
+            for kind, label in zip(("helpful", "not_helpful"), labels, strict=True)
         ],
     }  # fmt: skip
 
@@ -211,14 +213,12 @@ class Renderer:
             return self.fallback(answer)
         intent = answer.intent
         blocks: list[Block]
-        if answer.mode == "signup" and intent.signup is not None:
-            text = f"To sign up for {intent.title}, use the link below."
-            blocks = [SectionBlock(text=MarkdownTextObject(text=f"*{intent.title}*\n{text}"))]
-            blocks.append(ActionsBlock(block_id="links", elements=_link_buttons(intent)[:1]))
+        texts = self.catalogue.settings.texts
+        if answer.mode == "signup" and intent.is_offer:
+            return self._signup(intent)
         elif answer.mode == "signup":
-            # "How do I sign up?" after a topic with nothing to join: say so, and show what can be joined.
-            text = f"There is nothing to sign up for on {intent.title}. These are the offers you can join:"
-            return self.offers(text)
+            # "How do I sign up?" after a topic with nothing to join: say so, and show where each offer stands.
+            return self.offers(texts.signup_nothing.format(topic=intent.title))
         elif answer.mode == "more" and intent.more:
             more = self.commands.fill(intent.more)
             text = f"{intent.title}: {more}"
@@ -255,7 +255,45 @@ class Renderer:
         blocks.append(_context(self.source_line(intent)))
         if shareable:
             blocks.append(_share_button(share_ref(answer)))
-        return self._finish(text, blocks)
+        message = self._finish(text, blocks)
+        # An offer that is not open: the team is the way to ask what runs now.
+        return Message(message.text, message.blocks, handoff=intent.is_offer and not intent.is_open)
+
+    def _signup(self, intent: Intent) -> Message:
+        """A sign-up reply that follows the offer's status: only an open offer is offered as a sign-up."""
+        texts, status = self.catalogue.settings.texts, intent.status
+        blocks: list[Block]
+        if intent.is_open and status is not None and intent.signup is not None:
+            text = texts.signup_open.format(offer=intent.title, as_of=long_date(status.as_of))
+            if status.closes is not None:
+                text += " " + texts.signup_closes.format(closes=long_date(status.closes))
+            if status.next_cohort:
+                text += " " + texts.signup_next_cohort.format(next_cohort=status.next_cohort)
+            blocks = [_section(f"*{intent.title}*\n{text}")]
+            blocks.append(ActionsBlock(block_id="links", elements=_link_buttons(intent)[:1]))
+            blocks.append(_context(self.source_line(intent)))
+            return self._finish(text, blocks)
+        as_of = long_date(status.as_of) if status is not None else "never"
+        said = self.commands.fill(intent.summary).split("\n\n")[0]
+        if status is not None and status.state == "closed":
+            text = texts.signup_closed.format(offer=intent.title, as_of=as_of)
+            replacement = self.catalogue.get(status.replaced_by)
+            if replacement is not None:
+                text += " " + texts.signup_replaced.format(replacement=replacement.title)
+            blocks = [_section(f"*{intent.title}*\n{text}")]
+            if replacement is not None:
+                blocks.append(ActionsBlock(block_id="replaced_by", elements=[_topic_button(replacement)]))
+        else:
+            # Unknown: what we said when it was announced, that the sources stop there, and how to ask.
+            text = texts.signup_unknown.format(offer=intent.title, as_of=as_of)
+            blocks = [_section(f"*{intent.title}*\n{said}"), _section(text)]
+            buttons = _link_buttons(intent, include_signup=False)
+            if buttons:
+                blocks.append(ActionsBlock(block_id="links", elements=buttons))
+            text = f"{intent.title}: {said} {text}"
+        blocks.append(_context(self.source_line(intent)))
+        message = self._finish(text, blocks)
+        return Message(message.text, message.blocks, handoff=True)
 
     def source_line(self, intent: Intent) -> str:
         """The footer: where the answer's facts come from, and when a person last checked them."""
@@ -278,44 +316,66 @@ class Renderer:
         blocks.append(_context(settings.contact_text))
         return self._finish(f"{settings.fallback_text} {settings.contact_text}", blocks)
 
+    def _status_line(self, offer: Intent) -> str:
+        texts, status = self.catalogue.settings.texts, offer.status
+        if status is None:
+            return ""
+        line = {"open": texts.offer_open_line, "closed": texts.offer_closed_line}.get(
+            status.state if offer.is_open or status.state == "closed" else "unknown", texts.offer_unknown_line
+        )
+        return line.format(as_of=long_date(status.as_of))
+
     def _offer_sections(self) -> list[Block]:
-        """Every offer in the file: its title, the first paragraph of its summary, its sign-up button."""
+        """Every offer in the file: its title, the first paragraph of its summary, where it stands, and
+        its sign-up button only when it is open (otherwise a button to the offer's own answer)."""
         sections: list[Block] = []
+        texts = self.catalogue.settings.texts
         for offer in self.catalogue.offers:
-            assert offer.signup is not None
             first = self.commands.fill(offer.summary).split("\n\n")[0]
-            sections.append(
-                SectionBlock(
-                    text=MarkdownTextObject(text=f"*{offer.title}*\n{first}"[:SECTION_LIMIT]),
-                    accessory=ButtonElement(
-                        text=_label(offer.signup.label), url=offer.signup.url, action_id=f"{LINK_ACTION}:{offer.id}"
-                    ),
+            status = self._status_line(offer)
+            body = f"*{offer.title}*\n{first}" + (f"\n_{status}_" if status else "")
+            if offer.is_open and offer.signup is not None:
+                button = ButtonElement(
+                    text=_label(offer.signup.label), url=offer.signup.url, action_id=f"{LINK_ACTION}:{offer.id}"
                 )
-            )
+            else:
+                button = ButtonElement(
+                    text=_label(texts.offer_more_button), action_id=f"{TOPIC_ACTION}:{offer.id}", value=offer.id
+                )
+            sections.append(SectionBlock(text=MarkdownTextObject(text=body[:SECTION_LIMIT]), accessory=button))
         return sections
 
-    def offers(self, intro: str = "Which offer would you like to sign up for?", *, shareable: bool = False) -> Message:
+    def offers(self, intro: str | None = None, *, shareable: bool = False) -> Message:
         """The offers, built from the file, so a new offer appears without anyone rewriting a list."""
+        intro = intro or self.catalogue.settings.texts.offers_intro
         blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{intro}*"))]
         blocks.extend(self._offer_sections())
         blocks.append(_context(self.catalogue.settings.contact_text))
         if shareable:
             blocks.append(_share_button(json.dumps({"intent": None, "mode": "offers"})))
         names = ", ".join(o.title for o in self.catalogue.offers)
-        return self._finish(f"{intro} {names}", blocks)
+        message = self._finish(f"{intro} {names}", blocks)
+        # While no offer is open, the team is the way to find out what runs.
+        return Message(message.text, message.blocks, handoff=not any(o.is_open for o in self.catalogue.offers))
 
     def with_feedback(self, message: Message, question_id: str, *, fallback: bool) -> Message:
         """The reply with its feedback row: Helpful / Not helpful under an answer, Ask a person under a
         fallback. A new Message: the rendered one is shared by every reply of that intent."""
-        extra = self.handoff_block(question_id) if fallback else _feedback_block(question_id)
-        return Message(message.text, [*message.blocks, extra])
+        texts = self.catalogue.settings.texts
+        if fallback:
+            extra = [self.handoff_block(question_id)]
+        else:
+            extra = [_feedback_block(question_id, (texts.helpful_button, texts.not_helpful_button))]
+            if message.handoff:
+                extra.append(self.handoff_block(question_id))
+        return Message(message.text, [*message.blocks, *extra], message.handoff)
 
     def handoff_block(self, question_id: str) -> dict[str, Any]:
         """Ask a person: a button that hands the question to staff, or, with no hand-off channel set,
         a link to the contact page."""
         button: dict[str, Any] = {
             "type": "button",
-            "text": {"type": "plain_text", "text": "Ask a person", "emoji": True},
+            "text": {"type": "plain_text", "text": self.catalogue.settings.texts.ask_person_button, "emoji": True},
         }
         if self.catalogue.settings.handoff_channel:
             button.update(action_id=HANDOFF_ACTION, value=question_id)

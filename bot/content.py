@@ -7,6 +7,7 @@ keeps the Content it started with and a file that fails validation never replace
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bot.cache import cache_key, cached
 from bot.settings import PROJECT_DIR
 from intents import Answer, Catalogue, ContentError, Engine, Problem
 from intents.loader import iter_texts, read_content
+from intents.model import TEXT_PLACEHOLDERS
 from intents.training import training_files
 from intents.validate import Validation, validate, validate_text
 
@@ -62,6 +64,17 @@ class SlackRendering:
                     problems.append(
                         Problem(path, line, 5, f"{where}: unknown placeholder '{match.group(0)}'; use {known}")
                     )
+        texts = catalogue.settings.texts
+        for name, allowed in (
+            (f.name, TEXT_PLACEHOLDERS.get(f.name, ())) for f in dataclasses.fields(texts) if f.metadata
+        ):
+            for match in _PLACEHOLDER.finditer(getattr(texts, name)):
+                if match.group(1) not in allowed:
+                    known = " and ".join(f"{{{a}}}" for a in allowed) or "none"
+                    problems.append(
+                        Problem(path, texts.line_of(name), 5,
+                                f"settings.texts.{name}: unknown placeholder '{match.group(0)}'; it may use {known}")
+                    )  # fmt: skip
         for intent in catalogue.intents:
             first_line = intent.summary.strip().split("\n")[0].strip()
             if _WHOLE_LINE_BOLD.fullmatch(first_line):

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from intents.model import Catalogue, ContentSettings, Intent, Link
+from intents.model import Catalogue, ContentSettings, Intent, Link, OfferStatus, Source, Texts
 from intents.text import NO_VOCABULARY, Vocabulary
 from intents.yaml_errors import explain
 
@@ -74,9 +74,20 @@ _TOP_FIELDS = _schema(Catalogue)
 _SETTINGS_FIELDS = _schema(ContentSettings)
 _INTENT_FIELDS = _schema(Intent)
 _LINK_FIELDS = _schema(Link)
+_STATUS_FIELDS = _schema(OfferStatus)
+_SOURCE_FIELDS = _schema(Source)
+_TEXT_FIELDS = _schema(Texts)
 _FIELD_NAMES = (
-    frozenset(_TOP_FIELDS) | frozenset(_SETTINGS_FIELDS) | frozenset(_INTENT_FIELDS) | frozenset(_LINK_FIELDS)
+    frozenset(_TOP_FIELDS)
+    | frozenset(_SETTINGS_FIELDS)
+    | frozenset(_INTENT_FIELDS)
+    | frozenset(_LINK_FIELDS)
+    | frozenset(_STATUS_FIELDS)
+    | frozenset(_SOURCE_FIELDS)
+    | frozenset(_TEXT_FIELDS)
 )
+OFFER_STATES = ("open", "closed", "unknown")
+_SOURCE_DATE_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _VOCABULARY_PARTS = ("numbers", "synonyms", "concepts", "phrases")
 _ANY_KEY: dict[str, bool] = {}  # a mapping whose keys staff choose (the vocabulary's words)
 # Broadcasts and mentions have no place in content: <!channel>, <!here>, <@U123>, plain @here.
@@ -316,6 +327,7 @@ def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list
     settings = _settings(checker, top["settings"]) if "settings" in top else None
     vocabulary = _vocabulary(checker, top["vocabulary"]) if "vocabulary" in top else NO_VOCABULARY
     intents = _intents(checker, top["intents"], vocabulary) if "intents" in top else []
+    sources = _sources(checker, top["sources"]) if "sources" in top else []
     errors = [p for p in checker.problems if p.level == "error"]
     if errors or settings is None:
         return None, checker.problems
@@ -326,7 +338,9 @@ def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list
     if bad:
         return None, [*checker.problems, *bad]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    catalogue = Catalogue(settings, tuple(intents), vocabulary, path=Path(path), digest=digest, training=training)
+    catalogue = Catalogue(
+        settings, tuple(intents), vocabulary, tuple(sources), path=Path(path), digest=digest, training=training
+    )
     return catalogue, checker.problems
 
 
@@ -485,6 +499,11 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
     status_words: tuple[str, ...] = ()
     if "status_words" in fields:
         status_words = tuple(t for t, _ in c.strings(fields["status_words"], "settings.status_words") or [])
+    view: dict[str, tuple[str, ...]] = {}
+    for name in ("view_phrases", "view_markers"):
+        if name in fields:
+            view[name] = tuple(t.lower() for t, _ in c.strings(fields[name], f"settings.{name}") or [])
+    member_texts = _texts(c, fields["texts"]) if "texts" in fields else Texts()
     if threshold is None or floor is None or None in texts.values():
         return None
     return ContentSettings(
@@ -499,8 +518,90 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         out_of_scope=out_of_scope,
         status_words=status_words,
         review_after_days=review_after_days,
+        texts=member_texts,
+        **view,  # type: ignore[arg-type]
         **handoff,  # type: ignore[arg-type]
     )
+
+
+def _texts(c: _Checker, node: Node) -> Texts:
+    """`settings.texts`: any wording left out keeps its default (intents/model.py)."""
+    fields = c.mapping(node, "settings.texts", _TEXT_FIELDS) or {}
+    found: dict[str, Any] = {"lines": tuple((k, v.start_mark.line + 1) for k, v in fields.items())}
+    for name, value_node in fields.items():
+        value = c.string(value_node, f"settings.texts.{name}")
+        if value is not None:
+            found[name] = " ".join(value.split())  # one paragraph, however staff wrapped it
+    return Texts(**found)
+
+
+def _sources(c: _Checker, node: Node) -> list[Source]:
+    """The source register: each entry's address once, with what it is and what it supports."""
+    if not isinstance(node, SequenceNode):
+        c.add(node, f"sources: expected a list of sources (each starting with '- url: ...'), found {_kind(node)}")
+        return []
+    out: list[Source] = []
+    seen: dict[str, int] = {}
+    for n, item in enumerate(node.value, 1):
+        where = f"sources item {n}"
+        fields = c.mapping(item, where, _SOURCE_FIELDS)
+        if fields is None:
+            continue
+        values: dict[str, str | None] = {}
+        for name in ("url", "title", "publisher", "supports", "offer_page"):
+            if name in fields:
+                values[name] = c.string(fields[name], f"{where} field '{name}'", links=name != "url")
+        url = values.get("url")
+        if url is not None and not is_web_address(url):
+            c.add(fields["url"], f"{where} field 'url': must be a full https:// address, found '{url}'")
+            continue
+        if url is not None and url in seen:
+            c.add(fields["url"], f"{where} field 'url': {url} is already listed (line {seen[url]})")
+            continue
+        date = None
+        if "date" in fields:
+            date = c.scalar_text(fields["date"], f"{where} field 'date'")
+            if date is not None and not _SOURCE_DATE_RE.match(date):
+                c.add(fields["date"], f"{where} field 'date': write YYYY, YYYY-MM or YYYY-MM-DD, found '{date}'")
+                continue
+        if None in (values.get(k) for k in ("url", "title", "publisher", "supports")):
+            continue
+        seen[url] = item.start_mark.line + 1  # type: ignore[index]
+        out.append(
+            Source(
+                url=url,  # type: ignore[arg-type]
+                title=values["title"],  # type: ignore[arg-type]
+                publisher=values["publisher"],  # type: ignore[arg-type]
+                supports=values["supports"],  # type: ignore[arg-type]
+                date=date,
+                offer_page=values.get("offer_page"),
+                line=item.start_mark.line + 1,
+            )
+        )
+    return out
+
+
+def _status(c: _Checker, node: Node, name: str) -> OfferStatus | None:
+    """An offer's `status:`: its state and the day staff confirmed it, with what fits that state only."""
+    where = f"{name} field 'status'"
+    fields = c.mapping(node, where, _STATUS_FIELDS)
+    if fields is None:
+        return None
+    state = c.string(fields["state"], f"{where} state") if "state" in fields else None
+    if state is not None and state not in OFFER_STATES:
+        c.add(fields["state"], f"{where} state: must be open, closed or unknown, found '{state}'")
+        state = None
+    as_of = c.date(fields["as_of"], f"{where} as_of") if "as_of" in fields else None
+    closes = c.date(fields["closes"], f"{where} closes") if "closes" in fields else None
+    next_cohort = c.string(fields["next_cohort"], f"{where} next_cohort") if "next_cohort" in fields else None
+    replaced_by = c.string(fields["replaced_by"], f"{where} replaced_by") if "replaced_by" in fields else None
+    for field_name, allowed in (("closes", "open"), ("next_cohort", "open"), ("replaced_by", "closed")):
+        if field_name in fields and state is not None and state != allowed:
+            c.add(fields[field_name], f"{where} {field_name}: only an offer whose state is {allowed} has one")
+            return None
+    if state is None or as_of is None:
+        return None
+    return OfferStatus(state, as_of, closes, next_cohort, replaced_by)  # type: ignore[arg-type]
 
 
 def _suggestion_floor(c: _Checker, node: Node | None, threshold: float | None) -> float | None:
@@ -643,6 +744,9 @@ def _intent(
         elif not (isinstance(links_node, ScalarNode) and links_node.tag == "tag:yaml.org,2002:null"):
             c.add(links_node, f"{name} field 'links': expected a list of label/url pairs, found {_kind(links_node)}")
     signup = c.link(fields["signup"], f"{name} field 'signup'") if "signup" in fields else None
+    status = _status(c, fields["status"], name) if "status" in fields else None
+    if status is not None and status.replaced_by:
+        related_refs.append((intent_id or name, "status.replaced_by", status.replaced_by, fields["status"]))
     source = c.link(fields["source"], f"{name} field 'source'") if "source" in fields else None
     reviewed = c.date(fields["reviewed"], f"{name} field 'reviewed'") if "reviewed" in fields else None
     more = c.string(fields["more"], f"{name} field 'more'") if "more" in fields else None
@@ -687,6 +791,7 @@ def _intent(
         more=more,
         recommendation_number=rec_number,
         status_of=tuple(status_of),
+        status=status,
         line=node.start_mark.line + 1,
         example_lines=tuple(example_lines),
         field_lines=tuple(_field_lines(fields)),

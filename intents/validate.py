@@ -10,12 +10,13 @@ does not (`check --strict` fails on warnings too).
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from intents.loader import ContentError, Problem, parse_catalogue, read_content
-from intents.model import OFFERS_OVERVIEW, REQUIRED_INTENT_IDS, Catalogue
+from intents.loader import ContentError, Problem, iter_texts, parse_catalogue, read_content
+from intents.model import CONTACT, OFFERS_OVERVIEW, REQUIRED_INTENT_IDS, Catalogue, Intent
 from intents.quality import content_warnings
 
 Check = Callable[[Catalogue], Iterable[Problem]]
@@ -78,20 +79,204 @@ def review_dates(today: datetime.date | None = None) -> Check:
 
 
 def offers_agree(catalogue: Catalogue) -> Iterable[Problem]:
-    """The offers overview may link an offer only by that offer's own sign-up address."""
+    """The offers overview may link an offer only by that open offer's own sign-up address (or the contact
+    page): a link to a generic page there reads as a way to join."""
     overview = catalogue.get(OFFERS_OVERVIEW)
     if overview is None:
         return
-    signups = {offer.signup.url for offer in catalogue.offers if offer.signup is not None}
+    signups = {offer.signup.url for offer in catalogue.offers if offer.signup is not None and offer.is_open}
+    contact = catalogue.get(CONTACT)
+    signups |= {link.url for link in (contact.links if contact else ())}
     for n, link in enumerate(overview.links):
         if link.url not in signups:
             yield Problem(
                 str(catalogue.path),
                 overview.line_of(f"links.{n}"),
                 7,
-                f"intent '{OFFERS_OVERVIEW}' field 'links': '{link.label}' ({link.url}) is not any offer's "
-                "sign-up address; link each offer by its own `signup:` url",
+                f"intent '{OFFERS_OVERVIEW}' field 'links': '{link.label}' ({link.url}) is not any open offer's "
+                "sign-up address; link each offer by its own `signup:` url, or the contact page",
             )
+
+
+def _links_of(intent: Intent) -> list[tuple[str, str]]:
+    """(field, address) for every address an intent shows: its source, buttons, sign-up and text links."""
+    found = []
+    if intent.source is not None:
+        found.append(("source", intent.source.url))
+    found += [(f"links.{n}", link.url) for n, link in enumerate(intent.links)]
+    if intent.signup is not None:
+        found.append(("signup", intent.signup.url))
+    for text in (intent.summary, intent.more or "", *intent.details):
+        found += [("summary", url) for url in _TEXT_URL.findall(text)]
+    return found
+
+
+_TEXT_URL = re.compile(r"<(https://[^|>\s]+)")
+
+
+def source_register(catalogue: Catalogue) -> Iterable[Problem]:
+    """Every address the content cites or links is in the file's own source register (`sources:`), which
+    staff keep from shared/content/sources.md: a fresh clone checks its links without that file."""
+    path = str(catalogue.path)
+    if not catalogue.sources:
+        yield Problem(
+            path,
+            1,
+            1,
+            "sources: the file has no source register; list every address the bot may "
+            "cite or link under `sources:` (from shared/content/sources.md)",
+        )
+        return
+    known = {source.url for source in catalogue.sources}
+    s = catalogue.settings
+    for name in ("fallback_text", "contact_text"):
+        for url in _TEXT_URL.findall(getattr(s, name)):
+            if url not in known:
+                yield Problem(
+                    path,
+                    1,
+                    1,
+                    f"settings.{name}: {url} is not in the source register (`sources:`); "
+                    "add it there from shared/content/sources.md, or link an address that is",
+                )
+    for intent in catalogue.intents:
+        for name, url in _links_of(intent):
+            if url not in known:
+                field_name = name.split(".")[0]
+                yield Problem(
+                    path,
+                    intent.line_of(name),
+                    5,
+                    f"intent '{intent.id}' field '{field_name}': {url} is not in the source register "
+                    "(`sources:`); add it there from shared/content/sources.md, or link an address that is",
+                )
+
+
+def offer_status(today: datetime.date | None = None) -> Check:
+    """Only an open offer may carry a sign-up, and only to its own page; an open status goes stale like a
+    review date (settings.review_after_days)."""
+
+    def check(catalogue: Catalogue) -> Iterable[Problem]:
+        now = today or datetime.date.today()
+        path = str(catalogue.path)
+        limit = catalogue.settings.review_after_days
+        own_pages = {source.url: source.offer_page for source in catalogue.sources}
+        for intent in catalogue.intents:
+            status, where = intent.status, f"intent '{intent.id}'"
+            if intent.signup is not None and status is None:
+                yield Problem(
+                    path,
+                    intent.line_of("signup"),
+                    5,
+                    f"{where} field 'signup': an offer needs a `status:` (open, closed or unknown, with "
+                    "`as_of:`) before it can offer a sign-up",
+                )
+                continue
+            if status is None:
+                continue
+            line = intent.line_of("status")
+            if status.as_of > now:
+                yield Problem(
+                    path, line, 5, f"{where} field 'status': as_of {status.as_of.isoformat()} is in the future"
+                )
+            if status.state != "open" and intent.signup is not None:
+                yield Problem(
+                    path,
+                    intent.line_of("signup"),
+                    5,
+                    f"{where} field 'signup': the offer's status is {status.state}, so it must not offer a "
+                    "sign-up; remove `signup:` (keep its pages under `links:`), or confirm it is open",
+                )
+            if status.state == "open" and intent.signup is None:
+                yield Problem(path, line, 5, f"{where} field 'status': an open offer needs its `signup:` link")
+            if intent.signup is not None and own_pages.get(intent.signup.url) != intent.id:
+                yield Problem(
+                    path,
+                    intent.line_of("signup"),
+                    5,
+                    f"{where} field 'signup': {intent.signup.url} is not this offer's own page (no entry "
+                    f"in `sources:` has `offer_page: {intent.id}` for it); a sign-up button must go to "
+                    "the offer's own page",
+                )
+            if status.state == "open":
+                age = (now - status.as_of).days
+                if age > limit:
+                    yield Problem(
+                        path,
+                        line,
+                        5,
+                        f"{where} field 'status': confirmed open on {status.as_of.isoformat()}, {age} days "
+                        f"ago (more than settings.review_after_days, {limit}); confirm it with the "
+                        "programme team and update `as_of:`, or set the state to unknown",
+                        "warning",
+                    )
+                if status.closes is not None and status.closes < now:
+                    yield Problem(
+                        path,
+                        line,
+                        5,
+                        f"{where} field 'status': it closed on {status.closes.isoformat()}; set the state "
+                        "to closed, or give the new closing date",
+                        "warning",
+                    )
+
+    return check
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_WRAP = re.compile(r"\n(?!\s*(?:•|-\s|\d+[.)]\s|\n))")
+
+
+def view_attribution(catalogue: Catalogue) -> Iterable[Problem]:
+    """A sentence that gives the Confederation's view (settings.view_phrases) says whose view it is
+    (settings.view_markers): "we said", "our view". Otherwise the bot states an opinion as fact."""
+    s = catalogue.settings
+    if not s.view_phrases:
+        return
+    markers = s.view_markers
+    for where, line, text in iter_texts(catalogue):
+        # Wrapped lines join their sentence; a bullet or a new paragraph starts a new one.
+        for sentence in _SENTENCE.split(_WRAP.sub(" ", text)):
+            lowered = " ".join(sentence.lower().split())
+            phrase = next((p for p in s.view_phrases if p in lowered), None)
+            if phrase is not None and not any(m in lowered for m in markers):
+                yield Problem(
+                    str(catalogue.path),
+                    line,
+                    5,
+                    f"{where}: '{phrase}' is the Confederation's view, but its sentence does not say whose view it "
+                    f"is; say so in that sentence (for example: {', '.join(repr(m) for m in markers[:3])})",
+                )
+
+
+_NOW_WORDS = re.compile(r"\b(now|current|currently|today|latest)\b", re.IGNORECASE)
+
+
+def titles_in_time(today: datetime.date | None = None) -> Check:
+    """A title never says "now" or "current" over an intent whose newest source is older than
+    settings.review_after_days: the heading would claim a present its sources cannot vouch for."""
+
+    def check(catalogue: Catalogue) -> Iterable[Problem]:
+        now = today or datetime.date.today()
+        dates = {source.url: source.newest_day for source in catalogue.sources}
+        limit = catalogue.settings.review_after_days
+        for intent in catalogue.intents:
+            word = _NOW_WORDS.search(intent.title)
+            if word is None:
+                continue
+            days = [d for _, url in _links_of(intent) if (d := dates.get(url)) is not None]
+            newest = max(days) if days else None
+            if newest is None or (now - newest).days > limit:
+                said = f"its newest source is from {newest.isoformat()}" if newest else "none of its sources is dated"
+                yield Problem(
+                    str(catalogue.path),
+                    intent.line_of("title"),
+                    5,
+                    f"intent '{intent.id}' field 'title': says '{word.group(0)}', but {said} (more than "
+                    f"settings.review_after_days, {limit}, ago); name the date the answer speaks for instead",
+                )
+
+    return check
 
 
 def engine_checks(today: datetime.date | None = None, *, advice: bool = True) -> list[Check]:
@@ -99,7 +284,15 @@ def engine_checks(today: datetime.date | None = None, *, advice: bool = True) ->
     elsewhere, overlapping intents): it scores every example against all the others, about half a
     second, and only ever warns, so start-up and reload, which serve whatever passes, leave it to
     `check`."""
-    checks: list[Check] = [required_intents, review_dates(today), offers_agree]
+    checks: list[Check] = [
+        required_intents,
+        review_dates(today),
+        offers_agree,
+        source_register,
+        offer_status(today),
+        view_attribution,
+        titles_in_time(today),
+    ]
     return [*checks, content_warnings] if advice else checks
 
 

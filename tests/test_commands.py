@@ -29,7 +29,7 @@ async def test_keypoints_command(harness: Harness) -> None:
         ("recommendations", "7. Encouraging top talent"),
         ("recommendation 4", "simplified, standard appraisal"),
         ("recommendation seven", "challenged parts of the system"),
-        ("offers", "How we support members"),
+        ("offers", "where each stands"),
         ("help", "/messenger recommendation 4"),
         ("", "/keypoints"),
         ("is the nhs over-managed?", "under-managed"),
@@ -48,19 +48,30 @@ async def test_recommendation_out_of_range_explains(harness: Harness) -> None:
     assert "recommendation 1` to `recommendation 7" in _all_text(reply)
 
 
-async def test_signup_with_an_offer_gives_its_link(harness: Harness) -> None:
-    _, reply = await harness.command("/messenger", "signup edi")
-    urls = [b["url"] for b in _buttons(reply) if "url" in b]
-    assert urls == ["https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion"]
-    _, reply = await harness.command("/messenger", "signup action learning sets")
-    assert "Action learning sets" in _all_text(reply)
+async def test_signup_for_an_offer_of_unknown_status_offers_no_signup_but_a_person(harness: Harness) -> None:
+    # The shipped offers are all unknown as of 2026-12-04: what we said in 2022, that our sources stop
+    # there, the offer's pages as plain links, and Ask a person; never a sign-up button.
+    for text in ("signup edi", "signup action learning sets", "sign up ics leadership programme"):
+        _, reply = await harness.command("/messenger", text)
+        said = _all_text(reply)
+        assert "June 2022" in said and "do not say whether this still runs" in said, said
+        assert "sign up for" not in said.lower() and "use the link below" not in said
+        assert not [b for b in _buttons(reply) if b.get("style") == "primary"]  # no sign-up button
+        assert "Ask a person" in [b["text"]["text"] for b in _buttons(reply)]
 
 
-async def test_signup_without_an_offer_lists_every_offer(harness: Harness) -> None:
+async def test_signup_without_an_offer_lists_every_offer_and_where_it_stands(harness: Harness) -> None:
     _, reply = await harness.command("/messenger", "signup")
-    offers = harness.services.content.current.catalogue.offers
-    assert {o.signup.url for o in offers if o.signup} <= {b.get("url") for b in _buttons(reply)}
-    assert "Which offer" in _all_text(reply)
+    catalogue = harness.services.content.current.catalogue
+    said = _all_text(reply)
+    assert "Which offer would you like to sign up for" not in said
+    assert catalogue.settings.texts.offers_intro in said
+    assert all(o.title in said for o in catalogue.offers)
+    assert said.count("our sources do not say whether it still runs") == len(catalogue.offers)
+    buttons = _buttons(reply)
+    assert {b.get("value") for b in buttons} >= {o.id for o in catalogue.offers}  # "more about" each offer
+    assert not [b for b in buttons if b.get("url") and b.get("action_id", "").startswith("link:offer_")]
+    assert "Ask a person" in [b["text"]["text"] for b in buttons]
 
 
 async def test_unknown_free_text_falls_back_with_contact(harness: Harness) -> None:

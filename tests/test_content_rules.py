@@ -36,10 +36,41 @@ def _intent(intent_id: str, words: str, *, extra: str = "", reviewed: str = TODA
 
 
 OFFER = """\
+    status:
+      state: open
+      as_of: {today}
     signup:
       label: Join {name}
       url: https://www.nhsconfed.org/join-{name}
 """
+
+
+def register(urls: list[str], offers: dict[str, str]) -> str:
+    """A source register listing each address once; `offers` maps an offer's own page to its id."""
+    lines = ["sources:\n"]
+    for url in urls:
+        lines.append(f"  - url: {url}\n    title: Page {url}\n    publisher: NHS Confederation\n"
+                     f"    date: 2025-01-01\n    supports: Facts for the tests.\n")  # fmt: skip
+        if url in offers:
+            lines.append(f"    offer_page: {offers[url]}\n")
+    return "".join(lines)
+
+
+IDS = [
+    "help",
+    "key_points",
+    "recommendations",
+    "contact",
+    "offers_overview",
+    "offer_alpha",
+    "topic_more",
+    "topic_plain",
+]
+URLS = [f"https://www.nhsconfed.org/{i}" for i in IDS] + [
+    "https://www.nhsconfed.org/read", "https://www.nhsconfed.org/join-alpha", "https://www.nhsconfed.org/join-beta",
+    "https://www.nhsconfed.org/offer_beta", "https://www.nhsconfed.org/elsewhere",
+]  # fmt: skip
+OWN_PAGES = {"https://www.nhsconfed.org/join-alpha": "offer_alpha", "https://www.nhsconfed.org/join-beta": "offer_beta"}
 HEAD = """\
 settings:
   confidence_threshold: 0.3
@@ -71,7 +102,7 @@ def content_file(
             "offers support",
             extra="    links:\n      - label: Join alpha\n        url: https://www.nhsconfed.org/join-alpha\n",
         ),
-        _intent("offer_alpha", "alpha programme", extra=OFFER.format(name="alpha")),
+        _intent("offer_alpha", "alpha programme", extra=OFFER.format(name="alpha", today=TODAY)),
         _intent(
             "topic_more",
             "primary care network leaders",
@@ -81,6 +112,7 @@ def content_file(
         _intent("topic_plain", "workforce rota gaps"),
     ]
     text = HEAD + "".join(i for i in intents if f"id: {drop}\n" not in i or not drop) + extra_intents
+    text += register(URLS, OWN_PAGES)
     if replace[0]:
         assert replace[0] in text
         text = text.replace(replace[0], replace[1])
@@ -133,7 +165,7 @@ def test_review_age_is_counted_from_the_day_it_is_checked(tmp_path: Path) -> Non
         ("{messanger}", "unknown placeholder '{messanger}'; use {messenger} and {keypoints}"),
         ("reviewed: 2026-02-30", "is not a real date; write it as YYYY-MM-DD"),
         ("reviewed: next week", "expected a date written as YYYY-MM-DD"),
-        ("url: https://www.nhsconfed.org/elsewhere", "is not any offer's sign-up address"),
+        ("url: https://www.nhsconfed.org/elsewhere", "is not any open offer's sign-up address"),
     ],
 )
 def test_content_mistakes_are_named(tmp_path: Path, fragment: str, problem: str) -> None:
@@ -205,17 +237,18 @@ def test_sign_up_after_a_topic_with_nothing_to_join_shows_the_offers(tmp_path: P
     answer = content.engine.answer("how do I sign up?", "topic_plain")
     text = to_plain_text(content.renderer.answer(answer).blocks)
     assert "nothing to sign up for on Title of topic_plain" in text
+    assert "Open: confirmed on" in text  # where each offer stands
     assert "Join alpha] -> https://www.nhsconfed.org/join-alpha" in text
 
 
 def test_the_offers_command_is_built_from_the_offers_in_the_file(tmp_path: Path) -> None:
-    extra = _intent("offer_beta", "beta scheme", extra=OFFER.format(name="beta"))
+    extra = _intent("offer_beta", "beta scheme", extra=OFFER.format(name="beta", today=TODAY))
     path = content_file(tmp_path, extra_intents=extra)
     what, message = route_command(build_content(path, Commands()), "offers")
     text = to_plain_text(message.blocks)
     assert what == "offers_overview"
     assert "Title of offer_alpha" in text and "Title of offer_beta" in text  # a new offer appears by itself
-    assert text.count("Title of offers_overview") == 1  # its heading once
+    assert text.count("Our offers for leaders, and where each stands") == 1  # its heading (settings.texts) once
 
 
 @pytest.mark.parametrize(
@@ -242,3 +275,93 @@ def test_ask_runs_slash_commands_as_a_member_gets_them(tmp_path: Path) -> None:
     assert "command:      offer_alpha" in result.stdout
     assert "To sign up for Title of offer_alpha" in result.stdout
     assert "command:      offers_overview" in result.stdout
+
+
+def _line_of(path: Path, fragment: str) -> int:
+    """The line of `fragment`, looked for after the intent it names ('offer_alpha|    signup:')."""
+    after, _, fragment = fragment.rpartition("|")
+    lines = path.read_text().split("\n")
+    start = next((n for n, text in enumerate(lines) if after and f"id: {after}" in text), 0)
+    return next(n for n, text in enumerate(lines[start:], start + 1) if fragment in text)
+
+
+ALPHA_OPEN = f"    status:\n      state: open\n      as_of: {TODAY}\n"
+
+
+@pytest.mark.parametrize(
+    ("replace", "at", "problem"),
+    [
+        # A sign-up on an offer whose status is not open.
+        ((ALPHA_OPEN, f"    status:\n      state: unknown\n      as_of: {TODAY}\n"), "offer_alpha|label: Join alpha",
+         "field 'signup': the offer's status is unknown, so it must not offer a sign-up"),
+        # A sign-up button to a page that is not the offer's own (the register names no offer_page for it).
+        (("url: https://www.nhsconfed.org/join-alpha\n  - id: topic_more",
+         "url: https://www.nhsconfed.org/read\n  - id: topic_more"), "offer_alpha|label: Join alpha",
+        "https://www.nhsconfed.org/read is not this offer's own page"),
+        # An open status older than settings.review_after_days (30 here).
+        ((ALPHA_OPEN, "    status:\n      state: open\n      as_of: 2020-01-31\n"), "offer_alpha|state: open",
+         "warning: intent 'offer_alpha' field 'status': confirmed open on 2020-01-31"),
+        # A state that is none of open, closed or unknown.
+        ((ALPHA_OPEN, f"    status:\n      state: maybe\n      as_of: {TODAY}\n"), "      state: maybe",
+         "field 'status' state: must be open, closed or unknown, found 'maybe'"),
+        # An address that is not in the source register.
+        (("        url: https://www.nhsconfed.org/read\n", "        url: https://www.nhsconfed.org/unlisted\n"),
+         "topic_more|label: Read it", "https://www.nhsconfed.org/unlisted is not in the source register"),
+        # A title that says "now" over sources older than review_after_days.
+        (("title: Title of topic_plain", "title: Where topic_plain stands now"), "Where topic_plain stands now",
+         "field 'title': says 'now', but its newest source is from 2025-01-01"),
+        # A placeholder a member text does not have.
+        (("  review_after_days: 30\n", "  review_after_days: 30\n  texts:\n    signup_open: Join {ofer} now.\n"),
+         "signup_open: Join", "settings.texts.signup_open: unknown placeholder '{ofer}'"),
+        # The Confederation's view stated in the bot's own voice.
+        (("  review_after_days: 30\n",
+          "  review_after_days: 30\n  view_phrases: [efficiency savings]\n  view_markers: [we said]\n"),
+         "topic_plain|    summary:", "'efficiency savings' is the Confederation's view"),
+    ],
+)  # fmt: skip
+def test_offer_status_register_texts_and_voice_rules(
+    tmp_path: Path, replace: tuple[str, str], at: str, problem: str
+) -> None:
+    path = content_file(tmp_path, replace=replace)
+    if "efficiency savings" in problem:
+        path.write_text(path.read_text().replace(
+            "The summary of topic_plain,", "Leaders were asked for double the efficiency savings. The summary of topic_plain,"
+        ))  # fmt: skip
+    found = [m for m in messages(path) if problem in m]
+    assert found, messages(path)
+    assert found[0].startswith(f"{path}:{_line_of(path, at)}:"), found[0]
+
+
+def test_an_attributed_view_passes(tmp_path: Path) -> None:
+    path = content_file(tmp_path, replace=("  review_after_days: 30\n",
+        "  review_after_days: 30\n  view_phrases: [efficiency savings]\n  view_markers: [we said]\n"))  # fmt: skip
+    path.write_text(path.read_text().replace(
+        "The summary of topic_plain,", "In June 2022 we said leaders were asked for double the efficiency savings. The summary of topic_plain,"
+    ))  # fmt: skip
+    assert messages(path) == []
+
+
+def test_a_file_without_a_register_is_refused(tmp_path: Path) -> None:
+    path = content_file(tmp_path)
+    path.write_text(path.read_text().split("sources:\n")[0])
+    assert f"{path}:1:1: sources: the file has no source register" in " ".join(messages(path))
+
+
+def test_only_an_open_offer_is_offered_as_a_sign_up(tmp_path: Path) -> None:
+    unknown = content_file(tmp_path, replace=(ALPHA_OPEN + "    signup:\n      label: Join alpha\n"
+                                              "      url: https://www.nhsconfed.org/join-alpha\n",
+                                              f"    status:\n      state: unknown\n      as_of: {TODAY}\n"))  # fmt: skip
+    # offers_overview may no longer link the sign-up address: drop its link for this file.
+    unknown.write_text(unknown.read_text().replace(
+        "    links:\n      - label: Join alpha\n        url: https://www.nhsconfed.org/join-alpha\n", ""))  # fmt: skip
+    content = build_content(unknown, Commands())
+    offer = content.catalogue.get("offer_alpha")
+    assert offer is not None and offer.is_offer and not offer.is_open
+    reply = content.renderer.answer(Answer.chosen(offer, "signup"))
+    text = to_plain_text(reply.blocks)
+    assert "do not say whether Title of offer_alpha still runs" in text and "To sign up" not in text
+    assert reply.handoff  # Ask a person goes with it
+    with_row = content.renderer.with_feedback(reply, "q1", fallback=False)
+    assert [b["block_id"] for b in with_row.blocks[-2:]] == ["feedback", "handoff"]
+    listed = to_plain_text(content.renderer.offers().blocks)
+    assert "-> https://www.nhsconfed.org/join-alpha" not in listed and "[More about it] (button: offer_alpha)" in listed

@@ -1,4 +1,5 @@
-"""Every address responses.yaml links to is one listed in shared/content/sources.md."""
+"""Every address responses.yaml cites or links is in its own source register (`sources:`), so a fresh
+clone checks its links; where the shared source list is beside the checkout, the register agrees with it."""
 
 from __future__ import annotations
 
@@ -8,30 +9,41 @@ import pytest
 
 from bot.settings import PROJECT_DIR
 from intents import load_catalogue
+from intents.validate import source_register
 from tests.conftest import RESPONSES
 
-SOURCES = PROJECT_DIR.parent / "shared" / "content" / "sources.md"
+SHARED_SOURCES = PROJECT_DIR.parent / "shared" / "content" / "sources.md"
 
 
-@pytest.mark.skipif(not SOURCES.is_file(), reason="shared/content/sources.md is not beside this checkout")
-def test_every_link_is_listed_in_sources() -> None:
-    allowed = set(re.findall(r"https://[^\s)`;,]+", SOURCES.read_text(encoding="utf-8")))
+def test_every_link_and_source_is_in_the_register() -> None:
     catalogue = load_catalogue(RESPONSES)
+    register = {s.url for s in catalogue.sources}
+    assert register, "responses.yaml has no source register"
     used = {link.url for i in catalogue.intents for link in (*i.links, *([i.signup] if i.signup else []))}
+    used |= {i.source.url for i in catalogue.intents if i.source is not None}
     used |= set(re.findall(r"<(https://[^|>]+)", catalogue.settings.contact_text))
-    assert used, "no links found"
-    assert sorted(used - allowed) == []
+    assert used and sorted(used - register) == []
+    assert list(source_register(catalogue)) == []
 
 
-def test_every_offer_has_a_signup_link_and_every_link_is_https() -> None:
+@pytest.mark.skipif(not SHARED_SOURCES.is_file(), reason="the shared source list is not beside this checkout")
+def test_the_register_lists_only_addresses_from_the_shared_sources() -> None:
+    allowed = set(re.findall(r"https://[^\s)`;,]+", SHARED_SOURCES.read_text(encoding="utf-8")))
+    register = {s.url for s in load_catalogue(RESPONSES).sources}
+    assert sorted(register - allowed) == []
+
+
+def test_the_shipped_offers_are_unknown_and_offer_no_sign_up() -> None:
     catalogue = load_catalogue(RESPONSES)
-    offers = {i.id for i in catalogue.offers}
+    offers = {i.id: i for i in catalogue.offers}
     assert {
         "offer_ics_leadership_programme",
         "offer_action_learning_sets",
         "offer_ned_network",
         "offer_edi_programme",
-    } <= offers
+    } <= set(offers)
+    for offer in offers.values():
+        assert offer.status is not None and offer.status.state == "unknown" and offer.signup is None
     for intent in catalogue.intents:
         for link in (*intent.links, *([intent.signup] if intent.signup else [])):
             assert link.url.startswith("https://")

@@ -72,15 +72,18 @@ async def test_reply_blocks_have_summary_links_related_and_source(harness: Harne
     await harness.dm("tell me about the EDI programme")
     [post] = await harness.posts(1)
     kinds = [b["type"] for b in post["blocks"]]
-    assert kinds[0] == "header" and "section" in kinds and kinds[-2:] == ["context", "actions"]
+    assert kinds[0] == "header" and "section" in kinds and kinds[-3:] == ["context", "actions", "actions"]
     buttons = _buttons(post)
-    signup = [b for b in buttons if b.get("style") == "primary"]
-    assert signup and signup[0]["url"] == "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion"
+    # Its status is unknown: its page is a plain link, never a sign-up button, and a person is offered.
+    assert not [b for b in buttons if b.get("style") == "primary"]
+    assert "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion" in [
+        b.get("url") for b in buttons
+    ]
     related = [b for b in buttons if b["action_id"].startswith("topic:")]
     assert {b["value"] for b in related} >= {"rec_edi", "offers_overview"}
-    assert post["blocks"][-2]["elements"][0]["text"].startswith("Source:")
-    feedback = post["blocks"][-1]
-    assert feedback["block_id"] == "feedback"
+    assert post["blocks"][-3]["elements"][0]["text"].startswith("Source:")
+    feedback, handoff = post["blocks"][-2:]
+    assert feedback["block_id"] == "feedback" and handoff["block_id"] == "handoff"
     assert [e["text"]["text"] for e in feedback["elements"]] == ["Helpful", "Not helpful"]
     assert len(post["blocks"]) <= 50
 
@@ -101,9 +104,11 @@ async def test_thread_followup_without_mention_uses_the_threads_topic(harness: H
     assert (await harness.event(followup))[0] == 200
     second = (await harness.posts(2))[1]
     assert second["thread_ts"] == event["ts"]
-    urls = [b["url"] for b in _buttons(second) if "url" in b]
-    assert urls == ["https://www.nhsconfed.org/topic/leadership"]  # that offer's sign-up link
+    # That offer's status is unknown: what we said in 2022, that our sources stop there, and a person.
+    assert not [b for b in _buttons(second) if b.get("style") == "primary"]
     assert "Leadership programme for system leaders" in _all_text(second)
+    assert "do not say whether this still runs" in _all_text(second)
+    assert "Ask a person" in [b["text"]["text"] for b in _buttons(second)]
 
 
 async def test_tell_me_more_and_where_to_read_follow_the_topic(harness: Harness) -> None:
@@ -250,8 +255,10 @@ async def test_app_home_shows_key_points_offers_and_how_to_ask(harness: Harness)
     text = _all_text(view)
     assert view["type"] == "home"
     assert "Our key points" in text and "How to ask" in text and "/messenger help" in text
-    urls = {b.get("url") for b in _buttons(view)}
-    assert "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion" in urls
+    # No offer is open: each is listed with where it stands and a button to its own answer.
+    assert "our sources do not say whether it still runs" in text
+    assert "offer_edi_programme" in {b.get("value") for b in _buttons(view)}
+    assert not [b for b in _buttons(view) if b.get("url", "").endswith("equality-diversity-inclusion")]
 
 
 async def test_a_thread_reply_also_sent_to_the_channel_is_answered(harness: Harness) -> None:
@@ -283,9 +290,10 @@ async def test_a_thread_under_a_dm_answer_keeps_the_dm_topic(harness: Harness) -
     await harness.dm("how do I sign up?", thread_ts="1700000999.000001")
     second = (await harness.posts(2))[1]
     assert second["thread_ts"] == "1700000999.000001"
-    assert [b["url"] for b in _buttons(second) if "url" in b] == [
+    assert [b["url"] for b in _buttons(second) if "url" in b][0] == (
         "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion"
-    ]
+    )
+    assert "do not say whether this still runs" in _all_text(second)
 
 
 async def test_the_passport_conversation_gets_the_fallback_in_a_dm(harness: Harness) -> None:

@@ -236,9 +236,25 @@ async def test_a_mention_is_explained_and_taught_as_the_bot_reads_it(sandbox: tu
 async def test_a_link_button_on_the_home_tab_reaches_the_bot_as_slack_sends_it(
     sandbox: tuple[SandboxServer, Page, Path],
 ) -> None:
-    """The Home tab's sign-up buttons have no block_id of their own: as in Slack, the stored view gets
-    generated ones, and a click reaches the bot as block_actions from a view (acknowledged, nothing posted)."""
-    server, page, _ = sandbox
+    """The Home tab's buttons have no block_id of their own: as in Slack, the stored view gets generated
+    ones, and a click reaches the bot as block_actions from a view (acknowledged, nothing posted). The
+    shipped offers have no sign-up, so the link clicked is one made for this test."""
+    server, page, path = sandbox
+    # The EDI programme confirmed open today, with its own page as its sign-up.
+    text = path.read_text(encoding="utf-8")
+    edi = text.index("  - id: offer_edi_programme")
+    opened = (
+        text[edi:]
+        .replace("      state: unknown\n", "      state: open\n", 1)
+        .replace(
+            "    links:\n",
+            "    signup:\n      label: Join\n"
+            "      url: https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion\n    links:\n",
+            1,
+        )
+    )
+    path.write_text(text[:edi] + opened, encoding="utf-8")
+    assert await server.sandbox.services.content.reload() == []
     await page.post("home", {})
     state = await page.wait(lambda s: s["home"] is not None)
     block = next(b for b in state["home"]["blocks"] if (b.get("accessory") or {}).get("url"))

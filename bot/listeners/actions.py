@@ -15,7 +15,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import FEEDBACK_ACTION, HANDOFF_ACTION, LINK_ACTION, SECTION_LIMIT, SHARE_ACTION, TOPIC_ACTION, Message
 from bot.listeners.commands import offers_intro
 from bot.listeners.common import (
-    SLOW_DOWN,
     apologise,
     log_question,
     new_question_id,
@@ -23,6 +22,7 @@ from bot.listeners.common import (
     post,
     respond_safely,
     text_of,
+    texts,
 )
 from bot.runtime import RequestRecord, Services
 from bot.safety import escape
@@ -36,21 +36,11 @@ log = logging.getLogger("bot.actions")
 CLICK_WINDOW_SECONDS = 30.0
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 SHAREABLE_MODES: tuple[Mode, ...] = ("full", "signup", "read", "more")
-THANKS_HELPFUL = "Thanks for letting us know it helped."
-SORRY_NOT_HELPFUL = "Sorry that didn't help. You can ask a person from the team instead:"
-ALREADY_HANDED_OFF = "You've already asked the team about this one; they'll reply here."
-HANDOFF_NOT_YOURS = (
-    "Only the member who asked this question can pass it to the team. Ask it yourself and I'll offer you the "
-    "same button."
-)
-HANDOFF_UNKNOWN = "Sorry, I can't find that question any more, so I can't pass it on."
-HANDOFF_TOO_MANY = "You've asked the team about several questions in the last hour; they'll get to those first."
 HANDOFFS_PER_HOUR = 5
 HANDOFF_LOCK_SECONDS = 30.0
 # Room for the quoted question in one section block (Slack's limit is 3,000 characters).
 QUOTE_LIMIT = 2800
 _PERMALINK = re.compile(r"^https://[^\s<>|]+$")
-CANNOT_POST = "I can't post in this channel. Invite me with `/invite @` and my name, then try again."
 
 
 def _container(body: dict[str, Any]) -> tuple[str | None, str | None, bool]:
@@ -130,7 +120,8 @@ async def _rate_limited(services: Services, user: str, record: RequestRecord, re
     if verdict == "ok":
         return False
     if verdict == "warn":
-        await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=SLOW_DOWN)
+        await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
+                                 text=texts(services).slow_down)  # fmt: skip
     record.finish("rate_limited")
     return True
 
@@ -232,7 +223,7 @@ def register(app: AsyncApp, services: Services) -> None:
                     await services.threads.set(channel, thread_ts, intent.id)
                 record.outcome = "answered"
         except Exception:
-            await apologise(client, record, None if ephemeral else channel, thread_ts)
+            await apologise(client, record, None if ephemeral else channel, thread_ts, texts(services).apology)
         record.emit()
         log_question(services, question_id, "button", user, record, intent.title, channel, message_ts)
 
@@ -251,12 +242,13 @@ def register(app: AsyncApp, services: Services) -> None:
         helpful = text_of(action, "action_id") == f"{FEEDBACK_ACTION}:helpful"
         services.recorder.feedback(question_id, user, helpful)
         renderer = services.content.current.renderer
+        wording = texts(services)
         if helpful:
-            blocks = [_section(THANKS_HELPFUL)]
-            text = THANKS_HELPFUL
+            blocks = [_section(wording.thanks_helpful)]
+            text = wording.thanks_helpful
         else:
-            blocks = [_section(SORRY_NOT_HELPFUL), renderer.handoff_block(question_id)]
-            text = SORRY_NOT_HELPFUL
+            blocks = [_section(wording.sorry_not_helpful), renderer.handoff_block(question_id)]
+            text = wording.sorry_not_helpful
         await respond_safely(
             respond, record, response_type="ephemeral", replace_original=False, text=text, blocks=blocks
         )
@@ -274,6 +266,7 @@ def register(app: AsyncApp, services: Services) -> None:
         record = RequestRecord(kind="handoff")
         question_id, user = text_of(action, "value"), _user(body)
         settings = services.content.current.catalogue.settings
+        wording = settings.texts
         if not question_id or user is None or not settings.handoff_channel:
             record.finish("ignored:no_handoff")
             return
@@ -287,23 +280,23 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         stored, known = await services.recorder.lookup(question_id)
         if stored is None and known:  # a made-up id, or a question past its retention
-            await tell(f"{HANDOFF_UNKNOWN} {settings.contact_text}", "refused:unknown_question")
+            await tell(f"{wording.handoff_unknown} {settings.contact_text}", "refused:unknown_question")
             return
         # With the log out of reach (stored None, not known) the member still reaches a person: staff get
         # who asked and no text, so a click on a question not theirs would give away nothing.
         if stored is not None and stored.member_hash != services.recorder.member_hash(user):
-            await tell(HANDOFF_NOT_YOURS, "refused:not_the_asker")
+            await tell(wording.handoff_not_yours, "refused:not_the_asker")
             return
         if stored is not None and stored.handed_off:  # the log holds it (or holds it waiting to be written)
-            await tell(ALREADY_HANDED_OFF, "duplicate")
+            await tell(wording.already_handed_off, "duplicate")
             return
         if handoffs.check(user) != "ok":
-            await tell(f"{HANDOFF_TOO_MANY} {settings.contact_text}", "rate_limited")
+            await tell(f"{wording.handoff_too_many} {settings.contact_text}", "rate_limited")
             return
         # Two clicks arriving together, on this instance or another sharing Redis: one passes. The mark
         # is short-lived: a hand-off that fails can be tried again, and one that succeeds is in the log.
         if question_id in passing or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_LOCK_SECONDS):
-            await tell(ALREADY_HANDED_OFF, "duplicate")
+            await tell(wording.already_handed_off, "duplicate")
             return
         passing.add(question_id)
         try:
@@ -355,5 +348,6 @@ def register(app: AsyncApp, services: Services) -> None:
         except SlackApiError as exc:
             record.outcome = "post_failed"
             log.error("share not posted: channel=%s error=%s", channel, exc.response.get("error"))
-            await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=CANNOT_POST)
+            await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
+                                 text=texts(services).cannot_post)  # fmt: skip
         record.emit()

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
 from bot.content import Content
-from bot.listeners.common import SLOW_DOWN, log_question, new_question_id, respond_safely, text_of
+from bot.listeners.common import log_question, new_question_id, respond_safely, text_of, texts
 from bot.runtime import RequestRecord, Services
 from intents import Answer
 from intents.model import HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
@@ -38,8 +38,7 @@ def _intent_answer(content: Content, intent_id: str, question: str) -> Answer | 
 
 
 def offers_intro(content: Content) -> str:
-    overview = content.catalogue.get(OFFERS_OVERVIEW)
-    return overview.title if overview is not None else "Our offers to leaders"
+    return content.catalogue.settings.texts.offers_intro
 
 
 _STAFF = re.compile(r"^(reload|report)(?:\s+\d{1,4})?$")
@@ -88,9 +87,8 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
         offer_text = re.sub(r"^sign[\s-]?up\s*", "", words)
         offer = content.engine.signup_offer(offer_text)
         if offer is None:
-            intro = "Which offer would you like to sign up for?"
-            if offer_text:
-                intro = "I'm not sure which offer you mean. Here are all of them:"
+            wording = content.catalogue.settings.texts
+            intro = wording.offers_unclear if offer_text else wording.offers_intro
             return "signup_list", renderer.offers(intro)
         answer = Answer.chosen(offer, "signup", text)
         return offer.id, renderer.answer(answer, shareable=True)
@@ -141,7 +139,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if verdict != "ok":
             record.outcome = "rate_limited"
             if verdict == "warn":
-                await ack(text=SLOW_DOWN, response_type="ephemeral")
+                await ack(text=texts(services).slow_down, response_type="ephemeral")
             else:
                 await ack()  # an empty 200: Slack shows nothing
             record.emit()
@@ -161,6 +159,8 @@ def register(app: AsyncApp, services: Services) -> None:
         question_id = new_question_id()
         if what not in NOT_ANSWERS:
             message = content.renderer.with_feedback(message, question_id, fallback=what == FALLBACK)
+        elif message.handoff:  # a list of offers none of which is open: the team knows what runs now
+            message = Message(message.text, [*message.blocks, content.renderer.handoff_block(question_id)])
         await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
         record.finish("fallback" if what == FALLBACK else "answered")
         if isinstance(user, str):

@@ -13,15 +13,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import Message
 from bot.runtime import RequestRecord, Services
 from bot.storage import QuestionRecord, Surface
+from intents.model import Texts
 
 log = logging.getLogger("bot.listeners")
 
 
-APOLOGY = (
-    "Sorry, something went wrong on my side and I couldn't answer that. Please try again in a moment, "
-    "or get in touch with the NHS Confederation team."
-)
-SLOW_DOWN = "You're sending questions faster than I can answer them well. Please wait a few seconds and ask again."
+# Member-facing wordings live in responses.yaml (settings.texts); these read the ones in service.
+
+
+def texts(services: Services) -> Texts:
+    return services.content.current.catalogue.settings.texts
 
 
 async def post(
@@ -53,14 +54,16 @@ async def post(
     return False
 
 
-async def apologise(client: AsyncWebClient, record: RequestRecord, channel: str | None, thread_ts: str | None) -> None:
+async def apologise(
+    client: AsyncWebClient, record: RequestRecord, channel: str | None, thread_ts: str | None, apology: str
+) -> None:
     """A listener raised: tell the member instead of leaving silence, and log it with the event id."""
     log.exception("listener failed: event_id=%s kind=%s", record.event_id, record.kind)
     record.outcome = "error"
     if channel is None:
         return
     try:
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=APOLOGY)
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=apology)
     except Exception as exc:
         log.error("apology not delivered: event_id=%s error=%r", record.event_id, exc)
 

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.common import SLOW_DOWN, apologise, event_id_of, log_question, new_question_id, post, text_of
+from bot.listeners.common import apologise, event_id_of, log_question, new_question_id, post, text_of, texts
 from bot.runtime import RequestRecord, Services
 from bot.storage import Surface
 from intents import Answer
@@ -142,7 +142,8 @@ async def handle_message(
         record.outcome = "rate_limited"
         if verdict == "warn":
             content = services.content.current
-            await post(client, record, route.channel, route.reply_thread, content.renderer.notice(SLOW_DOWN))
+            notice = content.renderer.notice(texts(services).slow_down)
+            await post(client, record, route.channel, route.reply_thread, notice)
         record.emit()
         return
     text = text_of(event, "text") or ""
@@ -161,7 +162,7 @@ async def handle_message(
             record.outcome = "fallback" if answer.is_fallback else "answered"
             await services.threads.set(route.channel, route.memory_thread, next_topic(answer, previous))
     except Exception:
-        await apologise(client, record, route.channel, route.reply_thread)
+        await apologise(client, record, route.channel, route.reply_thread, texts(services).apology)
     record.emit()
     surface: Surface = {"dm": "dm", "app_mention": "mention"}.get(record.kind, "thread")  # type: ignore[assignment]
     log_question(services, question_id, surface, user, record, text, route.channel, text_of(event, "ts"))
