@@ -58,7 +58,9 @@ class LocalSession:
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
         self.port = self.runner.addresses[0][1]
         self.watcher = asyncio.create_task(self.services.content.watch(self.settings.reload_interval_seconds))
-        self.http = aiohttp.ClientSession()
+        # A fresh connection per request: the bot shares this event loop, so after a long step (a retrain)
+        # its 5 s keep-alive timer and our reuse of the idle connection can fire together and reset it.
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
 
     async def stop(self) -> None:
         self.watcher.cancel()

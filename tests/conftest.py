@@ -179,7 +179,9 @@ async def harness(
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = runner.addresses[0][1]
-    async with aiohttp.ClientSession() as http:
+    # One connection per request: the server shares this event loop, so reusing a connection just as its
+    # keep-alive timer fires (after a slow step) can reset it.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         yield Harness(f"http://127.0.0.1:{port}", standin, services, http, content_path)
     await runner.cleanup()
 

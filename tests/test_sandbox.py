@@ -69,7 +69,9 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[SandboxServer, Page, Pa
     path = copy_content(tmp_path)
     server = SandboxServer(path, port=0)
     url = await server.start()
-    async with aiohttp.ClientSession() as http:
+    # One connection per request: the server shares this event loop, so reusing a connection just as its
+    # keep-alive timer fires (after a slow step) can reset it.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         yield server, Page(url, http), path
     await server.stop()
 
@@ -285,3 +287,12 @@ async def test_simultaneous_learn_clicks_each_keep_their_example(sandbox: tuple[
     said_ok = [q for q, r in zip(questions, results, strict=True) if r["ok"]]
     assert said_ok == questions
     assert saved == questions
+
+
+async def test_a_bot_that_does_not_answer_is_a_502_not_a_crash(sandbox: tuple[SandboxServer, Page, Path]) -> None:
+    """With the bot behind the sandbox gone, the page is told so in one line."""
+    server, page, _ = sandbox
+    await server.sandbox.runner.cleanup()
+    async with page.http.post(f"{page.url}sandbox/api/say", json={"channel": DM, "text": "hello"}) as resp:
+        assert resp.status == 502
+        assert (await resp.text()).startswith("the bot did not answer")

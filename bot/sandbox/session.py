@@ -107,7 +107,9 @@ class Sandbox:
         self.bot_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
         await self.services.recorder.start()
         self.watcher = asyncio.create_task(self.services.content.watch(RELOAD_INTERVAL_SECONDS))
-        self.http = aiohttp.ClientSession()
+        # A fresh connection per request: the bot shares this event loop, so after a long step (a retrain)
+        # its 5 s keep-alive timer and our reuse of the idle connection can fire together and reset it.
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
         self._digest = self.services.content.current.catalogue.digest
 
     async def stop(self) -> None:

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+import aiohttp
 from aiohttp import web
 
 from bot.sandbox.session import Sandbox
@@ -41,7 +42,11 @@ def _static(name: str) -> str:
 async def local_only(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.url.host not in _LOCAL_HOSTS:
         return web.Response(status=403, text="the sandbox answers on 127.0.0.1 only")
-    return await handler(request)
+    try:
+        return await handler(request)
+    except aiohttp.ClientError as exc:
+        # The bot behind the sandbox did not answer: say so, rather than a 500 with a traceback.
+        return web.Response(status=502, text=f"the bot did not answer: {type(exc).__name__}")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
