@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy
-import scipy.sparse
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -99,8 +98,7 @@ class Classifier:
             raise ValueError("the classifier needs examples of at least two intents (or one and off-topic ones)")
         self.model = _fit([self.read(t) for t in texts], labels)
         self.labels: tuple[str, ...] = tuple(str(c) for c in self.model.classes_)
-        self._vectorizers = [v for _, v in self.model.steps[0][1].transformer_list]
-        self._calibrated = self.model.steps[-1][1]
+        self._scorer = _Scorer(self.model)
 
     def read(self, text: str) -> str:
         """The text as the model sees it: the vocabulary's tokens (synonyms, numbers, concepts) joined."""
@@ -108,10 +106,7 @@ class Classifier:
 
     def ranked(self, text: str) -> tuple[tuple[str, float], ...]:
         """(label, probability) for every label, most probable first; `text` already read (see read)."""
-        # The same features as the pipeline's FeatureUnion, stacked here: the union runs its parts through
-        # joblib even on one core, about 1 ms a question of the few the whole answer costs.
-        features = scipy.sparse.hstack([v.transform([text]) for v in self._vectorizers], format="csr")
-        probabilities = self._calibrated.predict_proba(features)[0]
+        probabilities = self._scorer.probabilities(text)
         # Labels are sorted (scikit-learn's classes_), so a stable sort breaks ties by label.
         order = numpy.argsort(-probabilities, kind="stable")
         return tuple((self.labels[i], float(probabilities[i])) for i in order)
@@ -123,3 +118,56 @@ class Classifier:
         matrix = features.transform([self.read(e) for e in examples])
         # Each half of the union is L2-normalised: the dot product of two rows is at most 2.
         return [float(v) / 2 for v in (matrix @ features.transform([text]).T).toarray().ravel()]
+
+
+class _Scorer:
+    """The fitted pipeline's arithmetic for one question, read from the fitted model: each vectoriser's own
+    analyser, sublinear term frequency times idf, L2 per half, the SVM's decision values, then the
+    calibrator's temperature. The same numbers as `model.predict_proba` (a test holds them together), without
+    scikit-learn's per-call input checks, which cost more than the sums themselves: about 1.4 ms a question
+    down to about 0.1 ms."""
+
+    def __init__(self, model: Pipeline) -> None:
+        union: Any = model.steps[0][1]
+        self.parts: list[tuple[Any, dict[str, int], numpy.ndarray, int]] = []
+        offset = 0
+        for _, vectoriser in union.transformer_list:
+            self.parts.append((vectoriser.build_analyzer(), vectoriser.vocabulary_, vectoriser.idf_, offset))
+            offset += len(vectoriser.idf_)
+        (calibrated,) = model.steps[-1][1].calibrated_classifiers_
+        svm = calibrated.estimator
+        self.coef: numpy.ndarray = numpy.asarray(svm.coef_)  # (classes, features), or (1, features) for two
+        self.intercept: numpy.ndarray = numpy.asarray(svm.intercept_)
+        (temperature,) = calibrated.calibrators
+        self.beta = float(temperature.beta_)
+
+    def decision(self, text: str) -> numpy.ndarray:
+        scores = self.intercept.astype(numpy.float64)
+        for analyse, vocabulary, idf, offset in self.parts:
+            counts: dict[int, int] = {}
+            for token in analyse(text):
+                index = vocabulary.get(token)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if not counts:
+                continue
+            columns = numpy.fromiter(counts.keys(), dtype=numpy.intp, count=len(counts))
+            weights = numpy.log(numpy.fromiter(counts.values(), dtype=numpy.float64, count=len(counts))) + 1.0
+            weights *= idf[columns]
+            weights /= numpy.sqrt(weights @ weights)
+            scores = scores + self.coef[:, columns + offset] @ weights
+        return scores
+
+    def probabilities(self, text: str) -> numpy.ndarray:
+        scores = self.decision(text)
+        # Two labels: one decision value x, read as the logits (-x, x), as the calibrator does.
+        logits = numpy.array([-scores[0], scores[0]]) if scores.shape[0] == 1 else scores
+        # The calibrator takes values that already look like probabilities as such and uses their logs.
+        if numpy.all((logits >= 0) & (logits <= 1)) and numpy.isclose(logits.sum(), 1.0):
+            logits = numpy.log(logits + 1e-12)
+        z = self.beta * logits
+        z -= z.max()
+        exp = numpy.exp(z)
+        probabilities: numpy.ndarray = exp / exp.sum()
+        probabilities[(probabilities > 1.0) & (probabilities <= 1.0 + 1e-5)] = 1.0
+        return probabilities

@@ -4,6 +4,7 @@ responses.yaml cannot break them; a handful at the end check the shipped content
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,25 @@ def test_probabilities_sum_to_one(fx: Engine) -> None:
     assert sum(p for _, p in fx.answer("tomatoes").ranked) == pytest.approx(1.0)
 
 
+QUESTIONS = [
+    "my tomato plants are wilting", "the chain on my bike slips", "what's the cycling club?", "tomatoes",
+    "will it rain in Leeds tomorrow?", "", "zzz qqq", "club club club club", "Café bikes, gardens & clubs!",
+]
+
+
+@pytest.mark.parametrize("intents", [None, 1])
+def test_the_fast_scorer_gives_the_fitted_models_probabilities(fixture_catalogue: Catalogue, intents: int | None) -> None:
+    """Classifier.ranked does the pipeline's sums itself; they must be scikit-learn's own, also with only
+    two labels (one intent and off-topic), where the SVM gives one decision value."""
+    catalogue = replace(fixture_catalogue, intents=fixture_catalogue.intents[:intents])
+    classifier = Engine(catalogue).classifier
+    read = [classifier.read(q) for q in QUESTIONS]
+    expected = classifier.model.predict_proba(read)
+    for text, row in zip(read, expected, strict=True):
+        got = dict(classifier.ranked(text))
+        assert [got[label] for label in classifier.labels] == pytest.approx(list(row), abs=1e-12)
+
+
 def test_off_topic_falls_back_with_its_reason(fx: Engine) -> None:
     answer = fx.answer("will it rain in Leeds tomorrow?")
     assert answer.is_fallback and answer.mode == "fallback"
@@ -160,7 +180,6 @@ def test_off_topic_falls_back_with_its_reason(fx: Engine) -> None:
 
 
 def test_a_threshold_above_every_probability_falls_back(fixture_catalogue: Catalogue) -> None:
-    from dataclasses import replace
 
     strict = Engine(replace(fixture_catalogue, settings=replace(fixture_catalogue.settings, confidence_threshold=1.5)))
     answer = strict.answer("my tomato plants are wilting")
