@@ -25,7 +25,15 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.storage import FeedbackRecord, HandoffRecord, QuestionRecord, QuestionStore, StoredQuestion, Write
+from bot.storage import (
+    FeedbackRecord,
+    HandoffRecord,
+    QuestionRecord,
+    QuestionStore,
+    StoredLabel,
+    StoredQuestion,
+    Write,
+)
 
 log = logging.getLogger("bot.recorder")
 T = TypeVar("T")
@@ -458,6 +466,21 @@ class DiscardingStore:
 
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
         return {}
+
+    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
+        raise ConnectionError("the question log is off: labels cannot be stored")
+
+    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
+        return []
+
+    async def undo_label(self, label_id: int) -> bool:
+        return False
+
+    async def mark_exported(self, label_ids: Sequence[int]) -> None:
+        pass
+
+    async def labels_version(self) -> str:
+        return ""
 
     async def close(self) -> None:
         pass

@@ -72,6 +72,24 @@ class StoredQuestion:
 
 
 @dataclass(frozen=True)
+class StoredLabel:
+    """A question staff taught the bot (Teach in the App Home): the model learns it as an example of
+    `intent`, or as off-topic when `intent` is None."""
+
+    id: int
+    text: str  # stored like a question: Slack ids as tokens
+    intent: str | None
+    made_by: str  # the staff member's keyed hash, like every member id ("" once they are forgotten)
+    made_at: datetime.datetime  # UTC
+    undone_at: datetime.datetime | None = None
+    exported_at: datetime.datetime | None = None  # written into responses.yaml by `bot labels export`
+
+    @property
+    def active(self) -> bool:
+        return self.undone_at is None
+
+
+@dataclass(frozen=True)
 class UnansweredGroup:
     text: str  # a representative question
     count: int
@@ -134,6 +152,27 @@ class QuestionStore(Protocol):
 
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
         """handoffs, helpful, not_helpful, and helpful:<intent> / not_helpful:<intent> keys."""
+        ...
+
+    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
+        """Store one label per text (`intent` None: off-topic), made by the raw Slack id `staff` (hashed
+        by the store), all in one transaction; returns their ids."""
+        ...
+
+    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
+        """Every label, oldest first; undone ones only when asked."""
+        ...
+
+    async def undo_label(self, label_id: int) -> bool:
+        """Undo one label; False when there is no such label or it was undone already."""
+        ...
+
+    async def mark_exported(self, label_ids: Sequence[int]) -> None:
+        """Record that these labels are now examples in the content file."""
+        ...
+
+    async def labels_version(self) -> str:
+        """A short string that changes whenever a label is added, undone or exported: cheap to poll."""
         ...
 
     async def close(self) -> None: ...

@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +26,15 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from bot.settings import PROJECT_DIR, Settings, SettingsError, has_credentials, load_settings
-from bot.storage import FeedbackRecord, HandoffRecord, QuestionRecord, QuestionStore, StoredQuestion, Write
+from bot.storage import (
+    FeedbackRecord,
+    HandoffRecord,
+    QuestionRecord,
+    QuestionStore,
+    StoredLabel,
+    StoredQuestion,
+    Write,
+)
 
 DEFAULT_SQLITE_PATH = PROJECT_DIR / ".data" / "questions.sqlite3"
 # Local mode talks to a stand-in with made-up members: nothing to protect, and a fixed secret keeps
@@ -89,6 +98,23 @@ SQLITE_STEPS: tuple[Step, ...] = (
             "create index handoffs_member on handoffs (member_hash)",
         ),
     ),
+    (
+        2,
+        (
+            # Questions staff taught the bot (Teach): intent null means off-topic. Kept apart from the
+            # retention period's purge: they are training data, like the examples they become.
+            """create table labels (
+                id integer primary key autoincrement,
+                text text not null,
+                intent text,
+                made_by text not null,
+                made_at text not null,
+                undone_at text,
+                exported_at text
+            )""",
+            "create index labels_made_by on labels (made_by)",
+        ),
+    ),
 )
 
 POSTGRES_STEPS: tuple[Step, ...] = (
@@ -125,6 +151,21 @@ POSTGRES_STEPS: tuple[Step, ...] = (
             )""",
             "create index handoffs_at on handoffs (at)",
             "create index handoffs_member on handoffs (member_hash)",
+        ),
+    ),
+    (
+        2,
+        (
+            """create table labels (
+                id bigserial primary key,
+                text text not null,
+                intent text,
+                made_by text not null,
+                made_at timestamptz not null,
+                undone_at timestamptz,
+                exported_at timestamptz
+            )""",
+            "create index labels_made_by on labels (made_by)",
         ),
     ),
 )
@@ -362,6 +403,45 @@ def _redaction(secret: str, member: str) -> tuple[str, str, str, str]:
     return (token, f"@u:{ERASED}", raw, f"u:{ERASED}")
 
 
+_LABEL_COLUMNS = "id, text, intent, made_by, made_at, undone_at, exported_at"
+# Changes whenever a label is added, undone or exported.
+_LABELS_VERSION = (
+    "select count(*), coalesce(max(id), 0), count(undone_at), count(exported_at), coalesce(sum(length(made_by)), 0) "
+    "from labels"
+)
+
+
+def _time(value: Any) -> datetime.datetime | None:
+    if value is None:
+        return None
+    return _utc(value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(value))
+
+
+def _label(row: Sequence[Any]) -> StoredLabel:
+    made_at = _time(row[4])
+    assert made_at is not None
+    return StoredLabel(int(row[0]), row[1], row[2], row[3], made_at, _time(row[5]), _time(row[6]))
+
+
+def _label_texts(secret: str, texts: Sequence[str]) -> list[str]:
+    """One line each, Slack ids as tokens (as a question is stored); empty ones dropped."""
+    return [redact(t, secret) for t in (" ".join(text.split()) for text in texts) if t]
+
+
+def _set_wal(conn: sqlite3.Connection, patience: float) -> None:
+    """Switch a file to WAL. Several processes opening a new file at once can find it locked while another
+    switches it; SQLite does not always wait on its busy handler for this, so wait here."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("pragma journal_mode = wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class SQLiteStore:
     """The stdlib sqlite3 module, one connection, each call in the store's own worker thread so the
     event loop never waits on the disk, and never longer than call_timeout. WAL lets
@@ -392,7 +472,7 @@ class SQLiteStore:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None)
-            conn.execute("pragma journal_mode = wal")
+            _set_wal(conn, self.busy_timeout)
             # With WAL, NORMAL loses at most the last commits on power loss, never integrity; a full
             # fsync per question would cost more than the answer.
             conn.execute("pragma synchronous = normal")
@@ -482,6 +562,9 @@ class SQLiteStore:
                 n = sum(conn.execute(f"delete from {t} where member_hash = ?", (hashed,)).rowcount for t in TABLES)
                 # instr, not like: an id's letters are matched exactly, case and all.
                 conn.execute(_SQLITE_REDACT, (token, erased, raw, raw_erased))
+                conn.execute(_SQLITE_REDACT.replace("questions", "labels"), (token, erased, raw, raw_erased))
+                # A label stays (it is training data); who made it goes.
+                conn.execute("update labels set made_by = '' where made_by = ?", (hashed,))
                 return n
 
         return await self._run(work)
@@ -520,6 +603,55 @@ class SQLiteStore:
             return _counts(handoffs, [(bool(h), i, n) for h, i, n in votes])
 
         return await self._run(work)
+
+    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
+        rows = _label_texts(self._secret, texts)
+        made_by, at = member_hash(self._secret, staff), _sqlite_value(_now())
+
+        def work(conn: sqlite3.Connection) -> list[int]:
+            with self._transaction(conn):
+                return [
+                    int(
+                        conn.execute(
+                            "insert into labels (text, intent, made_by, made_at) values (?, ?, ?, ?) returning id",
+                            (text, intent, made_by, at),
+                        ).fetchone()[0]
+                    )
+                    for text in rows
+                ]
+
+        return await self._run(work)
+
+    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
+        where = "" if include_undone else " where undone_at is null"
+        rows = await self._run(
+            lambda conn: conn.execute(f"select {_LABEL_COLUMNS} from labels{where} order by id").fetchall()
+        )
+        return [_label(row) for row in rows]
+
+    async def undo_label(self, label_id: int) -> bool:
+        at = _sqlite_value(_now())
+
+        def work(conn: sqlite3.Connection) -> bool:
+            with self._transaction(conn):
+                sql = "update labels set undone_at = ? where id = ? and undone_at is null"
+                return conn.execute(sql, (at, label_id)).rowcount == 1
+
+        return await self._run(work)
+
+    async def mark_exported(self, label_ids: Sequence[int]) -> None:
+        at = _sqlite_value(_now())
+        rows = [(at, int(i)) for i in label_ids]
+
+        def work(conn: sqlite3.Connection) -> None:
+            with self._transaction(conn):
+                conn.executemany("update labels set exported_at = ? where id = ? and exported_at is null", rows)
+
+        await self._run(work)
+
+    async def labels_version(self) -> str:
+        row = await self._run(lambda conn: conn.execute(_LABELS_VERSION).fetchone())
+        return ":".join(str(v) for v in row)
 
     async def close(self) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -698,6 +830,8 @@ class PostgresStore:
         async with self._connection() as conn, conn.transaction():
             statuses = [await conn.execute(f"delete from {t} where member_hash = $1", hashed) for t in TABLES]
             await conn.execute(_POSTGRES_REDACT, *_redaction(self._secret, member))
+            await conn.execute(_POSTGRES_REDACT.replace("questions", "labels"), *_redaction(self._secret, member))
+            await conn.execute("update labels set made_by = '' where made_by = $1", hashed)
             return sum(_rowcount(s) for s in statuses)
 
     async def purge(self, older_than: datetime.timedelta) -> int:
@@ -723,6 +857,49 @@ class PostgresStore:
                 start,
             )
         return _counts(handoffs, [(v[0], v[1], v[2]) for v in votes])
+
+    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
+        rows = _label_texts(self._secret, texts)
+        made_by, at = member_hash(self._secret, staff), _now()
+        async with self._connection() as conn, conn.transaction():
+            return [
+                int(
+                    await conn.fetchval(
+                        "insert into labels (text, intent, made_by, made_at) values ($1, $2, $3, $4) returning id",
+                        text,
+                        intent,
+                        made_by,
+                        at,
+                    )
+                )
+                for text in rows
+            ]
+
+    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
+        where = "" if include_undone else " where undone_at is null"
+        async with self._connection() as conn:
+            rows = await conn.fetch(f"select {_LABEL_COLUMNS} from labels{where} order by id")
+        return [_label(tuple(row)) for row in rows]
+
+    async def undo_label(self, label_id: int) -> bool:
+        async with self._connection() as conn:
+            status = await conn.execute(
+                "update labels set undone_at = $1 where id = $2 and undone_at is null", _now(), label_id
+            )
+        return _rowcount(status) == 1
+
+    async def mark_exported(self, label_ids: Sequence[int]) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "update labels set exported_at = $1 where id = any($2::bigint[]) and exported_at is null",
+                _now(),
+                [int(i) for i in label_ids],
+            )
+
+    async def labels_version(self) -> str:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(_LABELS_VERSION)
+        return ":".join(str(v) for v in row)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -496,7 +496,7 @@ def test_describe_store_names_the_database_but_not_the_password(tmp_path: Path) 
     store = open_store("postgresql://bot:s3cret-pw@db.example.org:5433/confed?sslmode=require", SECRET)
     assert describe_store(store) == f"PostgreSQL db.example.org:5433/confed, schema version {POSTGRES_STEPS[-1][0]}"
     path = tmp_path / "q.sqlite3"
-    assert describe_store(open_store(f"sqlite:///{path}", SECRET)) == f"SQLite {path}, schema version 1"
+    assert describe_store(open_store(f"sqlite:///{path}", SECRET)) == f"SQLite {path}, schema version {SQLITE_STEPS[-1][0]}"
 
 
 def test_an_unusable_sqlite_folder_is_one_clear_error(tmp_path: Path) -> None:
@@ -528,7 +528,7 @@ async def test_postgres_creates_the_schema_a_url_names() -> None:
         tables = await conn.fetch("select table_name from information_schema.tables where table_schema = $1", schema)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
-    assert {t[0] for t in tables} == {"schema_version", "questions", "feedback", "handoffs"}
+    assert {t[0] for t in tables} == {"schema_version", "questions", "feedback", "handoffs", "labels"}
 
 
 def test_cli_migrate_on_a_dyno_without_a_database_warns_that_the_log_will_not_last(tmp_path: Path) -> None:
@@ -640,3 +640,40 @@ async def test_a_vote_written_late_never_replaces_a_newer_one(store: QuestionSto
     assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
     await store.write([newer])  # and a retried batch that had in fact committed
     assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
+
+
+# --- labels (Teach) ---
+
+
+async def test_labels_are_stored_listed_undone_and_exported(store: QuestionStore) -> None:
+    version = await store.labels_version()
+    ids = await store.add_labels(["  is there a  peer group\nfor PC leaders ", "ask <@U0123ABCD> about it", ""], "als", RAW)
+    assert len(ids) == 2  # the empty one is dropped
+    labels = await store.labels()
+    assert [(lb.text, lb.intent) for lb in labels][0] == ("is there a peer group for PC leaders", "als")
+    assert RAW not in labels[0].made_by and labels[0].made_by == store.member_hash(RAW)
+    assert "U0123ABCD" not in labels[1].text  # a Slack id typed into it is a token, as in a question
+    assert labels[0].active and labels[0].exported_at is None
+    assert await store.labels_version() != version
+    (off_topic,) = await store.add_labels(["will it rain"], None, RAW)
+    assert (await store.labels())[-1].intent is None
+    before_undo = await store.labels_version()
+    assert await store.undo_label(off_topic) is True
+    assert await store.undo_label(off_topic) is False  # once
+    assert await store.undo_label(999_999) is False
+    assert await store.labels_version() != before_undo
+    assert [lb.id for lb in await store.labels()] == ids
+    assert [lb.id for lb in await store.labels(include_undone=True)] == [*ids, off_topic]
+    before_export = await store.labels_version()
+    await store.mark_exported(ids[:1])
+    exported = await store.labels()
+    assert exported[0].exported_at is not None and exported[1].exported_at is None
+    assert await store.labels_version() != before_export
+
+
+async def test_forget_keeps_a_label_but_not_who_made_it(store: QuestionStore) -> None:
+    await store.add_labels(["what is the EDI programme"], "edi", RAW)
+    await store.add_labels(["ask <@OTHERUSER1> please", "key points"], "key_points", OTHER)
+    await store.forget(RAW)
+    labels = await store.labels()
+    assert len(labels) == 3 and labels[0].made_by == "" and labels[1].made_by == store.member_hash(OTHER)
