@@ -154,13 +154,22 @@ def test_probabilities_sum_to_one(fx: Engine) -> None:
 
 
 QUESTIONS = [
-    "my tomato plants are wilting", "the chain on my bike slips", "what's the cycling club?", "tomatoes",
-    "will it rain in Leeds tomorrow?", "", "zzz qqq", "club club club club", "Café bikes, gardens & clubs!",
+    "my tomato plants are wilting",
+    "the chain on my bike slips",
+    "what's the cycling club?",
+    "tomatoes",
+    "will it rain in Leeds tomorrow?",
+    "",
+    "zzz qqq",
+    "club club club club",
+    "Café bikes, gardens & clubs!",
 ]
 
 
 @pytest.mark.parametrize("intents", [None, 1])
-def test_the_fast_scorer_gives_the_fitted_models_probabilities(fixture_catalogue: Catalogue, intents: int | None) -> None:
+def test_the_fast_scorer_gives_the_fitted_models_probabilities(
+    fixture_catalogue: Catalogue, intents: int | None
+) -> None:
     """Classifier.ranked does the pipeline's sums itself; they must be scikit-learn's own, also with only
     two labels (one intent and off-topic), where the SVM gives one decision value."""
     catalogue = replace(fixture_catalogue, intents=fixture_catalogue.intents[:intents])

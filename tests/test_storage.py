@@ -496,7 +496,10 @@ def test_describe_store_names_the_database_but_not_the_password(tmp_path: Path) 
     store = open_store("postgresql://bot:s3cret-pw@db.example.org:5433/confed?sslmode=require", SECRET)
     assert describe_store(store) == f"PostgreSQL db.example.org:5433/confed, schema version {POSTGRES_STEPS[-1][0]}"
     path = tmp_path / "q.sqlite3"
-    assert describe_store(open_store(f"sqlite:///{path}", SECRET)) == f"SQLite {path}, schema version {SQLITE_STEPS[-1][0]}"
+    assert (
+        describe_store(open_store(f"sqlite:///{path}", SECRET))
+        == f"SQLite {path}, schema version {SQLITE_STEPS[-1][0]}"
+    )
 
 
 def test_an_unusable_sqlite_folder_is_one_clear_error(tmp_path: Path) -> None:
@@ -647,7 +650,9 @@ async def test_a_vote_written_late_never_replaces_a_newer_one(store: QuestionSto
 
 async def test_labels_are_stored_listed_undone_and_exported(store: QuestionStore) -> None:
     version = await store.labels_version()
-    ids = await store.add_labels(["  is there a  peer group\nfor PC leaders ", "ask <@U0123ABCD> about it", ""], "als", RAW)
+    ids = await store.add_labels(
+        ["  is there a  peer group\nfor PC leaders ", "ask <@U0123ABCD> about it", ""], "als", RAW
+    )
     assert len(ids) == 2  # the empty one is dropped
     labels = await store.labels()
     assert [(lb.text, lb.intent) for lb in labels][0] == ("is there a peer group for PC leaders", "als")
