@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +23,16 @@ from bot.settings import PROJECT_DIR
 from intents import Answer, Catalogue, ContentError, Engine, Problem
 from intents.loader import iter_texts, read_content
 from intents.model import TEXT_PLACEHOLDERS
-from intents.training import training_files
+from intents.training import LabelledQuestion, training_files
 from intents.validate import Validation, validate, validate_text
 
 log = logging.getLogger("bot.content")
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 # Built content, reused across restarts while the file and the code that builds it are unchanged.
 CONTENT_CACHE: Path | None = PROJECT_DIR / ".cache"
 _BUILDER_CODE = [
@@ -128,17 +136,73 @@ def build_content(path: Path, commands: Commands) -> Content:
     return cached(CONTENT_CACHE, key, build)
 
 
+Label = tuple[str, str | None]  # a question staff taught (Teach) and its intent; None: off-topic
+# A taught question counts as this many examples. One among the thousands the model learns from would
+# not move it: the question staff taught still got the old answer. 5 was the least of 1, 5, 10 and 20
+# that gave five taught questions (fallbacks and wrong answers) the intent staff chose.
+LABEL_WEIGHT = 5.0
+
+
+def with_labels(content: Content, labels: Sequence[Label]) -> tuple[Content, int]:
+    """The content with a model trained also on staff's labels, and how many it learnt from: a label
+    whose intent the file no longer has, or that is already that intent's example, is left out."""
+    catalogue = content.catalogue
+    examples = {(normalise_example(e), i.id) for i in catalogue.intents for e in i.examples}
+    known = {i.id for i in catalogue.intents}
+    kept = [
+        LabelledQuestion(text, intent, 0, "labels", LABEL_WEIGHT)
+        for text, intent in dict.fromkeys(labels)
+        if (intent is None or intent in known) and (normalise_example(text), intent) not in examples
+    ]
+    if not kept:
+        return content, 0
+    taught = dataclasses.replace(catalogue, training=(*catalogue.training, *kept))
+    return Content(taught, Engine(taught), content.renderer), len(kept)
+
+
+def normalise_example(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What /healthz says of the model in service."""
+
+    labels: int  # staff's labels it learnt from
+    trained_at: datetime.datetime
+    error: str | None = None  # the last retraining that failed (the model before it stays in service)
+
+
 class ContentHolder:
-    """Holds the content in service and reloads it from disk when the file changes."""
+    """Holds the content in service and reloads it from disk when the file changes, or retrains it when
+    staff's labels change; a build that fails keeps the content in service."""
 
     def __init__(self, path: Path, commands: Commands) -> None:
         self.path = path
         self.commands = commands
-        self.current = build_content(path, commands)
+        self._base = self.current = build_content(path, commands)
+        self._labels: tuple[Label, ...] = ()
+        self.model = ModelInfo(0, _now())
         self._stamp = self._file_stamp()
         self._lock = asyncio.Lock()
         # The errors of the last reload, which kept the previous content; empty once a reload succeeds.
         self.problems: list[Problem] = []
+
+    async def set_labels(self, labels: Sequence[Label]) -> bool:
+        """Retrain with these labels (all of them, not only new ones). False, keeping the model in service,
+        when training fails."""
+        async with self._lock:
+            labels = tuple(labels)
+            try:
+                content, n = await asyncio.to_thread(with_labels, self._base, labels)
+            except Exception as exc:
+                self.model = dataclasses.replace(self.model, error=type(exc).__name__)
+                log.error("retraining with %d labels failed (%r); the model in service stays", len(labels), exc)
+                return False
+            self._labels, self.current = labels, content
+            self.model = ModelInfo(n, _now())
+            log.info("model retrained with %d staff labels", n)
+            return True
 
     def _file_stamp(self) -> tuple[tuple[int, int], ...] | None:
         """The content file's and each training file's (mtime, size): any change is a reload."""
@@ -154,13 +218,15 @@ class ContentHolder:
         async with self._lock:
             self._stamp = self._file_stamp()
             try:
-                content = await asyncio.to_thread(build_content, self.path, self.commands)
+                base = await asyncio.to_thread(build_content, self.path, self.commands)
+                content, n = await asyncio.to_thread(with_labels, base, self._labels)
             except ContentError as exc:
                 for problem in exc.problems:
                     log.error("content reload refused: %s", problem)
                 self.problems = list(exc.problems)
                 return exc.problems
-            self.current = content
+            self._base, self.current = base, content
+            self.model = ModelInfo(n, _now())
             self.problems = []
             log.info("content reloaded: %d intents from %s", len(content.catalogue.intents), self.path)
             return []

@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.signing import command_body, event_body, signed_headers
 from bot.standin import SlackStandIn
 from bot.storage_sql import LOCAL_SECRET
+from bot.teaching import watch_labels
 
 INTRO = """Local mode: no Slack credentials found, so the bot is talking to a local Slack stand-in.
 Type a question and press Enter (it arrives as a direct message). Start a line with / for a slash
@@ -58,12 +59,14 @@ class LocalSession:
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
         self.port = self.runner.addresses[0][1]
         self.watcher = asyncio.create_task(self.services.content.watch(self.settings.reload_interval_seconds))
+        self.labels = asyncio.create_task(watch_labels(self.services, self.settings.label_poll_seconds))
         # A fresh connection per request: the bot shares this event loop, so after a long step (a retrain)
         # its 5 s keep-alive timer and our reuse of the idle connection can fire together and reset it.
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
 
     async def stop(self) -> None:
         self.watcher.cancel()
+        self.labels.cancel()
         await self.http.close()
         await self.runner.cleanup()
         await self.standin.stop()

@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import close_client
 from bot.runtime import Services, request_log
+from bot.teaching import watch_labels
 
 log = logging.getLogger("bot.server")
 MAX_BODY_BYTES = 1024 * 1024
@@ -143,6 +144,12 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
             # Deduplication and thread topics: "backend" says "memory" while Redis is out of reach. Still
             # 200: the bot answers correctly on one instance; alert on backend != configured instead.
             "stores": services.seen.health(),
+            # The model in service: how many of staff's labels it learnt from, and when it was trained.
+            "model": {
+                "labels": services.content.model.labels,
+                "trained_at": services.content.model.trained_at.isoformat(timespec="seconds"),
+                "error": services.content.model.error,
+            },
         }
         return web.json_response(body, status=200 if is_ready else 503)
 
@@ -299,6 +306,7 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     await services.recorder.start()  # schema migrations
     watcher = asyncio.create_task(services.content.watch(settings.reload_interval_seconds))
     purger = asyncio.create_task(purge_daily(services))
+    labels = asyncio.create_task(watch_labels(services, settings.label_poll_seconds))
     await stop.wait()
     if socket is not None and socket.fatal:
         log.error(socket.fatal)
@@ -309,6 +317,7 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     )
     watcher.cancel()
     purger.cancel()
+    labels.cancel()
     if socket is not None:
         await socket.stop()
     await site.stop()

@@ -32,6 +32,8 @@ class Settings:
     rate_limit_seconds: float = 10.0
     shutdown_grace_seconds: float = 10.0
     reload_interval_seconds: float = 0.5
+    # How often each instance asks the question log whether staff taught it something (Teach).
+    label_poll_seconds: float = 15.0
     api_timeout_seconds: float = 10.0
     redis_url: str | None = None
     log_level: str = "INFO"
@@ -137,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_seconds=_number(env, "RATE_LIMIT_SECONDS", 10.0, 1, 3600, integer=False),
         shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 10.0, 0, 300, integer=False),
         reload_interval_seconds=_number(env, "RELOAD_INTERVAL_SECONDS", 0.5, 0.1, 60, integer=False),
+        label_poll_seconds=_number(env, "LABEL_POLL_SECONDS", 15.0, 0.1, 60, integer=False),
         api_timeout_seconds=_number(env, "SLACK_API_TIMEOUT_SECONDS", 10.0, 0.5, 60, integer=False),
         redis_url=redis_url,
         log_level=level,

@@ -44,20 +44,24 @@ _memo: OrderedDict[str, Pipeline] = OrderedDict()
 _memo_lock = threading.Lock()
 
 
-def training_data(catalogue: Catalogue) -> tuple[list[str], list[str]]:
-    """Texts and labels: every intent's examples, every off-topic example as "none", training/*.tsv."""
+def training_data(catalogue: Catalogue) -> tuple[list[str], list[str], list[float]]:
+    """Texts, labels and weights: every intent's examples, every off-topic example as "none", the
+    catalogue's training items (training/*.tsv, and staff's labels, which weigh more)."""
     texts: list[str] = []
     labels: list[str] = []
+    weights: list[float] = []
     for intent in catalogue.intents:
         texts += intent.examples
         labels += [intent.id] * len(intent.examples)
     off_topic = catalogue.settings.off_topic_examples
     texts += off_topic
     labels += [NONE_LABEL] * len(off_topic)
+    weights += [1.0] * len(texts)
     for item in catalogue.training:
         texts.append(item.question)
         labels.append(item.expected or NONE_LABEL)
-    return texts, labels
+        weights.append(item.weight)
+    return texts, labels, weights
 
 
 def build_pipeline(folds: int = CALIBRATION_FOLDS) -> Pipeline:
@@ -70,17 +74,20 @@ def build_pipeline(folds: int = CALIBRATION_FOLDS) -> Pipeline:
     return make_pipeline(features, CalibratedClassifierCV(svm, method="temperature", cv=folds, ensemble=False))
 
 
-def _fit(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
+def _fit(texts: Sequence[str], labels: Sequence[str], weights: Sequence[float]) -> Pipeline:
     settings = f"{sklearn.__version__} {C} {WORD_NGRAMS} {CHAR_NGRAMS} {TOLERANCE} {CALIBRATION_FOLDS} single"
     digest = hashlib.sha256(settings.encode())
-    for text, label in zip(texts, labels, strict=True):
-        digest.update(f"{label}\t{text}\n".encode())
+    for text, label, weight in zip(texts, labels, weights, strict=True):
+        digest.update(f"{label}\t{text}\t{weight:g}\n".encode())
     key = digest.hexdigest()
     with _memo_lock:
         if key in _memo:
             _memo.move_to_end(key)
             return _memo[key]
-    model = build_pipeline().fit(list(texts), list(labels))
+    fit_params = {}
+    if any(w != 1.0 for w in weights):
+        fit_params["calibratedclassifiercv__sample_weight"] = numpy.asarray(weights, dtype=numpy.float64)
+    model = build_pipeline().fit(list(texts), list(labels), **fit_params)
     with _memo_lock:
         _memo[key] = model
         while len(_memo) > MEMO_SIZE:
@@ -93,10 +100,10 @@ class Classifier:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.vocabulary: Vocabulary = catalogue.vocabulary
-        texts, labels = training_data(catalogue)
+        texts, labels, weights = training_data(catalogue)
         if len(set(labels)) < 2:
             raise ValueError("the classifier needs examples of at least two intents (or one and off-topic ones)")
-        self.model = _fit([self.read(t) for t in texts], labels)
+        self.model = _fit([self.read(t) for t in texts], labels, weights)
         self.labels: tuple[str, ...] = tuple(str(c) for c in self.model.classes_)
         self._scorer = _Scorer(self.model)
 

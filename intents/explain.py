@@ -50,7 +50,7 @@ def _where(intents: dict[str, Intent], intent_id: str, text: str) -> tuple[int |
 
 def best_examples(engine: Engine, question: str, intent_id: str | None) -> tuple[Example | None, Example | None]:
     """The training text most like the question overall, and the best one of `intent_id`."""
-    texts, labels = training_data(engine.catalogue)
+    texts, labels, _ = training_data(engine.catalogue)
     if not texts:
         return None, None
     sims = engine.classifier.similarities(engine.classifier.read(question), texts)

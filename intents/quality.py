@@ -25,7 +25,7 @@ WORST_PAIRS = 5
 
 
 def content_warnings(catalogue: Catalogue) -> list[Problem]:
-    texts, labels = training_data(catalogue)
+    texts, labels, _ = training_data(catalogue)
     counts = Counter(labels)
     if len(counts) < 2 or min(counts.values()) < 2:
         return []

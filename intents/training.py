@@ -18,6 +18,7 @@ class LabelledQuestion:
     expected: str | None  # None: off-topic, the fallback is right
     line: int
     path: str = ""
+    weight: float = 1.0  # how many examples it counts as in training
 
 
 class LabelError(ValueError):

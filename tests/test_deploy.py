@@ -39,6 +39,7 @@ from packaging.utils import canonicalize_name
 from bot.settings import PROJECT_DIR
 from bot.signing import signed_headers
 from bot.standin import SlackStandIn
+from bot.storage_sql import POSTGRES_STEPS
 from tests.conftest import RESPONSES, SECRET, TOKEN
 from tests.test_cli import free_port
 from tests.test_events import _all_text
@@ -233,7 +234,7 @@ async def test_release_checks_the_content_then_migrates(platform: Platform, stan
     done = await asyncio.to_thread(platform.run, "release", env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("question log schema up to date: PostgreSQL ")
-    assert done.stdout.strip().endswith(", schema version 1") and done.stderr == ""
+    assert done.stdout.strip().endswith(f", schema version {POSTGRES_STEPS[-1][0]}") and done.stderr == ""
     # A broken content file stops the release before the migration, so the deploy never goes live.
     broken = tmp_path / "responses.yaml"
     broken.write_text(RESPONSES.read_text(encoding="utf-8").replace("intents:", "intents: [", 1), encoding="utf-8")

@@ -30,6 +30,7 @@ from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
 from bot.signing import signed_headers
 from bot.standin import BOT_USER_ID, Call, SlackStandIn
+from bot.teaching import watch_labels
 from intents import Answer, Intent
 from intents.explain import Example, explain
 
@@ -107,6 +108,7 @@ class Sandbox:
         self.bot_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
         await self.services.recorder.start()
         self.watcher = asyncio.create_task(self.services.content.watch(RELOAD_INTERVAL_SECONDS))
+        self.labels = asyncio.create_task(watch_labels(self.services, self.settings.label_poll_seconds))
         # A fresh connection per request: the bot shares this event loop, so after a long step (a retrain)
         # its 5 s keep-alive timer and our reuse of the idle connection can fire together and reset it.
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
@@ -114,7 +116,8 @@ class Sandbox:
 
     async def stop(self) -> None:
         self.watcher.cancel()
-        await asyncio.gather(self.watcher, return_exceptions=True)
+        self.labels.cancel()
+        await asyncio.gather(self.watcher, self.labels, return_exceptions=True)
         await self.http.close()
         await self.runner.cleanup()
         await self.standin.stop()

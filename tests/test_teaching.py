@@ -1,0 +1,197 @@
+"""Staff's labels teach the model: the instance where staff saved retrains at once, every other instance
+sharing the database within its poll, and a training that fails keeps the model in service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+import bot.content
+from bot.app import build_bolt_app
+from bot.runtime import Services, assemble
+from bot.server import EVENTS_PATH, build_web_app
+from bot.signing import event_body, signed_headers
+from bot.standin import SlackStandIn
+from bot.teaching import refresh, teach, watch_labels
+from tests.conftest import SECRET, Harness, dm_event, make_settings
+
+# A question the shipped content does not answer (the fallback), and the intent staff teach it as.
+QUESTION = "where can I park my bike at the conference venue"
+TAUGHT = "contact"
+STAFF = "U0STAFF0001"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/confedbot_test"
+
+
+def _answered(services: Services, post: dict[str, Any], intent_id: str) -> bool:
+    intent = services.content.current.catalogue.get(intent_id)
+    assert intent is not None
+    return intent.title in json.dumps(post)
+
+
+async def _health(url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/healthz") as resp:
+        assert resp.status == 200
+        body: dict[str, Any] = await resp.json()
+        return body
+
+
+async def test_a_taught_question_gets_the_taught_answer_at_once(harness: Harness) -> None:
+    services = harness.services
+    await services.recorder.store.migrate()
+    assert services.content.current.engine.answer(QUESTION).is_fallback
+    assert (await _health(harness.url))["model"]["labels"] == 0
+
+    ids = await teach(services, [QUESTION], TAUGHT, STAFF)
+
+    assert len(ids) == 1
+    await harness.dm(QUESTION)
+    (post,) = await harness.posts(1)
+    assert _answered(services, post, TAUGHT)
+    model = (await _health(harness.url))["model"]
+    assert model["labels"] == 1 and model["error"] is None
+    (label,) = await services.recorder.store.labels()
+    assert (label.text, label.intent, label.made_by) == (QUESTION, TAUGHT, services.recorder.member_hash(STAFF))
+
+
+async def test_an_unknown_intent_is_refused_and_nothing_is_stored(harness: Harness) -> None:
+    await harness.services.recorder.store.migrate()
+    with pytest.raises(ValueError, match="no intent 'made_up'"):
+        await teach(harness.services, [QUESTION], "made_up", STAFF)
+    assert await harness.services.recorder.store.labels() == []
+
+
+async def test_an_undone_label_is_unlearnt_and_off_topic_is_a_label_too(harness: Harness) -> None:
+    services = harness.services
+    await services.recorder.store.migrate()
+    (label,) = await teach(services, [QUESTION], TAUGHT, STAFF)
+    assert services.content.current.engine.match(QUESTION).intent_id == TAUGHT
+    assert await services.recorder.store.undo_label(label)
+    await refresh(services)
+    assert services.content.current.engine.answer(QUESTION).is_fallback
+    # Teaching that a question the bot answers is off-topic sends it to the fallback.
+    answered = "tell me about the key points"
+    assert services.content.current.engine.match(answered).intent_id == "key_points"
+    await teach(services, [answered], None, STAFF)
+    assert services.content.current.engine.answer(answered).is_fallback
+
+
+async def test_a_training_that_fails_keeps_the_model_in_service(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = harness.services
+    await services.recorder.store.migrate()
+    before = services.content.current
+
+    def broken(*_: object) -> None:
+        raise MemoryError("no room to train")
+
+    monkeypatch.setattr(bot.content, "Engine", broken)
+    await teach(services, [QUESTION], TAUGHT, STAFF)  # stored; the retraining fails
+
+    assert services.content.current is before
+    assert (await _health(harness.url))["model"]["error"] == "MemoryError"
+    monkeypatch.undo()
+    await refresh(services)
+    assert services.content.current.engine.match(QUESTION).intent_id == TAUGHT
+    assert (await _health(harness.url))["model"]["error"] is None
+
+
+async def test_labels_out_of_reach_leave_the_model_alone(harness: Harness) -> None:
+    """No labels table yet (the migration has not run): the poll logs once and keeps trying."""
+    services = harness.services
+    before = services.content.current
+    poll = asyncio.create_task(watch_labels(services, 0.05))
+    await asyncio.sleep(0.3)
+    assert services.content.current is before
+    await services.recorder.store.migrate()
+    await services.recorder.store.add_labels([QUESTION], TAUGHT, STAFF)
+    for _ in range(100):
+        if services.content.model.labels == 1:
+            break
+        await asyncio.sleep(0.1)
+    poll.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poll
+    assert services.content.current.engine.match(QUESTION).intent_id == TAUGHT
+
+
+# --- two instances sharing PostgreSQL ---
+
+
+async def _postgres_or_skip() -> None:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(TEST_DATABASE_URL, timeout=5)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {TEST_DATABASE_URL} is unreachable ({exc!r}); .ci/run starts it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _instance(
+    standin: SlackStandIn, content_path: Path, database_url: str
+) -> AsyncIterator[tuple[str, Services]]:
+    """One instance as deployed: its own process state, the shared database, its label poll."""
+    services = assemble(make_settings(standin, content_path, database_url=database_url, label_poll_seconds=0.2))
+    runner = web.AppRunner(build_web_app(build_bolt_app(services), services), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    await services.recorder.start()
+    poll = asyncio.create_task(watch_labels(services, services.settings.label_poll_seconds))
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", services
+    finally:
+        poll.cancel()
+        await asyncio.gather(poll, return_exceptions=True)
+        await runner.cleanup()
+
+
+async def test_two_instances_on_postgres_answer_a_taught_question_alike(
+    standin: SlackStandIn, content_path: Path
+) -> None:
+    await _postgres_or_skip()
+    import asyncpg
+
+    schema = f"teach_{uuid.uuid4().hex[:10]}"
+    database_url = f"{TEST_DATABASE_URL}?options=-csearch_path%3D{schema}"
+    try:
+        async with (
+            _instance(standin, content_path, database_url) as (_, first),
+            _instance(standin, content_path, database_url) as (second_url, second),
+        ):
+            await first.recorder.flush()
+            assert second.content.current.engine.answer(QUESTION).is_fallback
+
+            await teach(first, [QUESTION], TAUGHT, STAFF)
+
+            for _ in range(100):  # the poll is 0.2 s here (15 s by default, under the minute asked for)
+                if second.content.model.labels == 1:
+                    break
+                await asyncio.sleep(0.1)
+            body = event_body(dm_event(QUESTION, user="U0MEMBER001", channel="D0MEMBER01"), "Ev-teach-1")
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(second_url + EVENTS_PATH, data=body.encode(), headers=signed_headers(SECRET, body)) as resp,
+            ):
+                assert resp.status == 200
+            (call,) = await standin.wait_for("chat.postMessage", 1)
+            assert _answered(second, call.params, TAUGHT)
+            assert (await _health(second_url))["model"]["labels"] == 1
+    finally:
+        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        await conn.execute(f'drop schema if exists "{schema}" cascade')
+        await conn.close()
