@@ -1,4 +1,4 @@
-"""Command line: `python -m bot ask|check|eval|run|sandbox|report|forget|learn|migrate`.
+"""Command line: `python -m bot ask|check|eval|run|sandbox|report|forget|learn|labels|migrate`.
 
 ask [--json] [QUESTION ...]   what the bot would answer; "/messenger ..." runs the slash command
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
@@ -13,6 +13,10 @@ sandbox [--port 3001] [--path FILE]
 report [--days N] [--json]    what members asked, what went unanswered, feedback and hand-offs
 forget --user U123            delete one member's rows from the question log
 learn "QUESTION" INTENT_ID    add the question as an example of the intent, then check the file
+labels list [--all] [--json] | labels undo ID | labels export [--path FILE]
+                              staff's labels from Teach (in the question log): list them, undo one
+                              (every instance unlearns it), or write them into the content as
+                              examples (off-topic ones into training/labels.tsv) and mark them exported
 migrate                       bring the question log's schema (DATABASE_URL) up to date, then exit:
                               the Procfile's release step
 """
@@ -292,6 +296,67 @@ def cmd_learn(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels(args: argparse.Namespace) -> int:
+    """Staff's labels (Teach, in Slack): list them, undo one, or write them into the content files."""
+    if args.action == "list":
+        code, labels = _on_question_log(lambda store: store.labels(include_undone=args.all))
+        if labels is None:
+            return code
+        if args.json:
+            for label in labels:
+                row = {"id": label.id, "text": label.text, "intent": label.intent, "made_at": label.made_at.isoformat(),
+                       "undone_at": label.undone_at and label.undone_at.isoformat(),
+                       "exported_at": label.exported_at and label.exported_at.isoformat()}  # fmt: skip
+                print(json.dumps(row, ensure_ascii=False))
+            return 0
+        if not labels:
+            print("no labels" if args.all else "no labels (undone ones are listed with --all)")
+        for label in labels:
+            state = "undone" if label.undone_at else "exported" if label.exported_at else "in the database"
+            print(f"{label.id:>5}  {label.made_at:%Y-%m-%d}  {label.intent or 'off-topic'}  ({state})  {label.text}")
+        return 0
+    if args.action == "undo":
+        if args.id is None:
+            print("error: undo needs the label's id (see `python -m bot labels list`)", file=sys.stderr)
+            return 2
+        code, undone = _on_question_log(lambda store: store.undo_label(args.id))
+        if undone is None:
+            return code
+        if not undone:
+            print(f"error: no label {args.id} to undo (see `python -m bot labels list --all`)", file=sys.stderr)
+            return 1
+        print(f"label {args.id} undone; every instance unlearns it within LABEL_POLL_SECONDS")
+        return 0
+    return _export_labels(args.path)
+
+
+def _export_labels(path: Path) -> int:
+    from bot.learn import export_labels
+
+    async def export(store: QuestionStore) -> tuple[int, list[str]]:
+        pending = [label for label in await store.labels() if label.exported_at is None]
+        if not pending:
+            return 0, ["nothing to export: every label is in the files already"]
+        result = await asyncio.to_thread(export_labels, path, pending, _commands())
+        if result.problems:
+            return 1, list(result.problems)
+        done = [*result.written, *result.present]
+        await store.mark_exported(done)
+        lines = [f"exported {len(result.written)} label(s) into {path}"
+                 + (f" and {result.off_topic_file}" if result.off_topic_file else "")
+                 + (f"; {len(result.present)} already there" if result.present else "")
+                 + "; commit the change so git keeps it"]  # fmt: skip
+        return 0, lines
+
+    code, outcome = _on_question_log(export)
+    if outcome is None:
+        return code
+    status, lines = outcome
+    for line in lines:
+        print(line, file=sys.stderr if status else sys.stdout)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="NHS Confederation member-support bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -343,6 +408,13 @@ def main(argv: list[str] | None = None) -> int:
     ln.add_argument("intent_id")
     ln.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ln.set_defaults(func=cmd_learn)
+    lb = sub.add_parser("labels", help="staff's labels from Teach: list, undo one, or export them into the content")
+    lb.add_argument("action", choices=["list", "undo", "export"], help="list | undo ID | export")
+    lb.add_argument("id", nargs="?", type=int, help="the label to undo (undo only)")
+    lb.add_argument("--all", action="store_true", help="list: undone labels too")
+    lb.add_argument("--json", action="store_true", help="list: one JSON object per label")
+    lb.add_argument("--path", type=Path, default=DEFAULT_PATH, help="export: content file (default responses.yaml)")
+    lb.set_defaults(func=cmd_labels)
     mg = sub.add_parser("migrate", help="bring the question log's schema up to date (the Procfile's release step)")
     mg.set_defaults(func=cmd_migrate)
     args = parser.parse_args(argv)

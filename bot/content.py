@@ -145,23 +145,19 @@ LABEL_WEIGHT = 5.0
 
 def with_labels(content: Content, labels: Sequence[Label]) -> tuple[Content, int]:
     """The content with a model trained also on staff's labels, and how many it learnt from: a label
-    whose intent the file no longer has, or that is already that intent's example, is left out."""
+    whose intent the file no longer has is left out. A label exported into the file as an example still
+    counts: as an example it weighs one, and the question would drift back."""
     catalogue = content.catalogue
-    examples = {(normalise_example(e), i.id) for i in catalogue.intents for e in i.examples}
     known = {i.id for i in catalogue.intents}
     kept = [
         LabelledQuestion(text, intent, 0, "labels", LABEL_WEIGHT)
         for text, intent in dict.fromkeys(labels)
-        if (intent is None or intent in known) and (normalise_example(text), intent) not in examples
+        if intent is None or intent in known
     ]
     if not kept:
         return content, 0
     taught = dataclasses.replace(catalogue, training=(*catalogue.training, *kept))
     return Content(taught, Engine(taught), content.renderer), len(kept)
-
-
-def normalise_example(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.blocks import Commands
 from bot.content import validate_file
+from bot.storage import StoredLabel
 from intents.loader import parse_catalogue
+from intents.training import NONE_LABEL, TRAINING_FOLDER
 
 _DASH = re.compile(r"[ \t]*-[ \t]+")
 _UNBOUNDED = float("inf")  # yaml.safe_dump width: never fold the question over two lines
@@ -207,3 +209,75 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What `python -m bot labels export` did: the labels now kept in the files (written, or found there
+    already), and why nothing was written (empty on success)."""
+
+    written: tuple[int, ...] = ()  # label ids added as examples, or to training/labels.tsv (off-topic)
+    present: tuple[int, ...] = ()  # label ids already examples of their intent: nothing to write
+    problems: tuple[str, ...] = ()
+    off_topic_file: Path | None = None
+
+
+def export_labels(path: Path, labels: Sequence[StoredLabel], commands: Commands | None = None) -> Exported:
+    """Write staff's labels into the content: a label of an intent as that intent's example in `path`
+    (spliced as `learn` does, every other byte unchanged), an off-topic label as a line of
+    training/labels.tsv. All or nothing: the files are checked as `python -m bot check` checks them,
+    and put back as they were if the check fails."""
+    with _editing(path):
+        return _export_locked(path, labels, commands)
+
+
+def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands | None) -> Exported:
+    off_topic_file = path.parent / TRAINING_FOLDER / LABELS_FILE
+    try:
+        original = path.read_bytes()
+        text = original.decode("utf-8")
+        tsv_before = off_topic_file.read_bytes() if off_topic_file.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        return Exported(problems=(f"{path}: cannot read the file: {exc}",))
+    written, present, lines = [], [], []
+    for label in labels:
+        question = " ".join(label.text.split())
+        if label.intent is None:
+            if "\t" in question or not question:
+                return Exported(problems=(f"label {label.id}: cannot be written as a line of {off_topic_file.name}",))
+            lines.append(f"{question}\t{NONE_LABEL}\n")
+            written.append(label.id)
+            continue
+        try:
+            text, _ = _with_example(text, path, question, label.intent)
+        except LearnRefused as exc:
+            if f"is already an example of intent '{label.intent}'" in str(exc):
+                present.append(label.id)
+                continue
+            return Exported(problems=(f"label {label.id}: {exc}",))
+        written.append(label.id)
+    if not written:
+        return Exported((), tuple(present))
+    if text != original.decode("utf-8"):
+        _write_atomically(path, text.encode("utf-8"))
+    if lines:
+        off_topic_file.parent.mkdir(exist_ok=True)
+        head = tsv_before if tsv_before is not None else _LABELS_HEADER.encode("utf-8")
+        _write_atomically(off_topic_file, head + "".join(lines).encode("utf-8"))
+    result = validate_file(path, commands or Commands())
+    if result.errors:
+        _write_atomically(path, original)
+        if tsv_before is None:
+            off_topic_file.unlink(missing_ok=True)
+        elif lines:
+            _write_atomically(off_topic_file, tsv_before)
+        note = f"{path}: nothing exported; the files would not pass `python -m bot check`, so they were put back:"
+        return Exported(problems=(note, *(str(p) for p in result.errors)))
+    return Exported(tuple(written), tuple(present), (), off_topic_file if lines else None)
+
+
+LABELS_FILE = "labels.tsv"
+_LABELS_HEADER = (
+    "# labels.tsv: questions staff taught as off-topic (Teach, in Slack), written by `python -m bot labels export`.\n"
+    "# question<TAB>none. Edit or delete lines by hand as in any training file.\n"
+)

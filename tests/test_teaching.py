@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,10 +22,11 @@ import bot.content
 from bot.app import build_bolt_app
 from bot.runtime import Services, assemble
 from bot.server import EVENTS_PATH, build_web_app
+from bot.settings import PROJECT_DIR
 from bot.signing import event_body, signed_headers
 from bot.standin import SlackStandIn
 from bot.teaching import refresh, teach, watch_labels
-from tests.conftest import SECRET, Harness, dm_event, make_settings
+from tests.conftest import MEMBER_SECRET, SECRET, Harness, dm_event, make_settings
 
 # A question the shipped content does not answer (the fallback), and the intent staff teach it as.
 QUESTION = "where can I park my bike at the conference venue"
@@ -195,3 +198,65 @@ async def test_two_instances_on_postgres_answer_a_taught_question_alike(
         conn = await asyncpg.connect(TEST_DATABASE_URL)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
+
+
+# --- python -m bot labels list | undo | export ---
+
+
+def _labels_cli(harness: Harness, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(DATABASE_URL=harness.services.settings.database_url or "", MEMBER_HASH_SECRET=MEMBER_SECRET)
+    return subprocess.run([sys.executable, "-m", "bot", "labels", *args], cwd=PROJECT_DIR, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+async def test_labels_are_listed_undone_and_exported_into_the_content(harness: Harness) -> None:
+    services, path = harness.services, harness.content_path
+    await services.recorder.store.migrate()
+    training = path.parent / "training"
+    before = path.read_bytes()
+    [kept, undone] = await teach(services, [QUESTION, "is the bot on holiday"], TAUGHT, STAFF)
+    [off_topic] = await teach(services, ["can I book a desk in the office"], None, STAFF)
+
+    listed = _labels_cli(harness, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["id"], r["intent"]) for r in rows] == [(kept, TAUGHT), (undone, TAUGHT), (off_topic, None)]
+    assert _labels_cli(harness, "undo", str(undone)).returncode == 0
+    again = _labels_cli(harness, "undo", str(undone))
+    assert again.returncode == 1 and f"no label {undone} to undo" in again.stderr
+    assert "is the bot on holiday" not in _labels_cli(harness, "list").stdout
+
+    exported = _labels_cli(harness, "export", "--path", str(path))
+
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 2 label(s)" in exported.stdout
+    after = path.read_text(encoding="utf-8")
+    # One line added, in the taught intent's examples; every other byte as it was.
+    added = [line for line in after.splitlines() if line not in before.decode("utf-8").splitlines()]
+    assert added == [f"      - {QUESTION}"] or [a.strip() for a in added] == [f"- {QUESTION}"]
+    assert len(after) == len(before.decode("utf-8")) + len(added[0]) + 1
+    assert (training / "labels.tsv").read_text(encoding="utf-8").endswith("can I book a desk in the office\tnone\n")
+    assert subprocess.run([sys.executable, "-m", "bot", "check", str(path)], cwd=PROJECT_DIR).returncode == 0
+    labels = await services.recorder.store.labels()
+    assert all(label.exported_at is not None for label in labels)
+    assert "nothing to export" in _labels_cli(harness, "export", "--path", str(path)).stdout
+    # The running bot reloads the exported file and still answers as taught: an exported label stays in
+    # the database, and keeps its weight there.
+    assert await services.content.reload() == []
+    assert services.content.current.engine.match(QUESTION).intent_id == TAUGHT
+
+
+async def test_an_export_that_would_break_the_file_changes_nothing(harness: Harness) -> None:
+    services, path = harness.services, harness.content_path
+    await services.recorder.store.migrate()
+    await teach(services, ["can I book a desk in the office"], None, STAFF)
+    # Fine in the database, but as an example it would page a channel: `check` refuses it.
+    await teach(services, ["@channel " + QUESTION], TAUGHT, STAFF)
+    before = path.read_bytes()
+    exported = _labels_cli(harness, "export", "--path", str(path))
+    assert exported.returncode == 1 and "nothing exported" in exported.stderr, exported.stderr
+    assert "would notify people" in exported.stderr
+    assert path.read_bytes() == before
+    assert not (path.parent / "training" / "labels.tsv").exists()
+    assert all(label.exported_at is None for label in await services.recorder.store.labels())
