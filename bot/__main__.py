@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ask.set_defaults(func=cmd_ask)
     check = sub.add_parser("check", help="validate the content file")
-    check.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH)
+    check.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(func=cmd_check)
     ev = sub.add_parser("eval", help="measure matching against a labelled TSV file")
