@@ -226,3 +226,17 @@ def test_check_warns_about_overlapping_intents(tmp_path: Path) -> None:
     path, _ = _with_examples(tmp_path, "thanks", strays)
     result = run("-m", "bot", "check", str(path))
     assert "warning: intents 'key_points' and 'thanks' overlap" in result.stdout
+
+
+def test_forget_refuses_what_is_not_a_slack_user_id() -> None:
+    result = run("-m", "bot", "forget", "--user", "bob@example.org")
+    assert result.returncode == 2 and "takes a Slack user id" in result.stderr and result.stdout == ""
+
+
+def test_ask_piped_into_a_reader_that_leaves_ends_quietly() -> None:
+    """`python -m bot ask ... | head -1`: no BrokenPipeError trace when head has what it wants."""
+    proc = subprocess.run(
+        f"{sys.executable} -m bot ask key points recommendation 4 help | head -1", shell=True, cwd=PROJECT_DIR,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.stdout.startswith("question:") and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
