@@ -162,11 +162,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_app_serves_healthz_on_port() -> None:
+def test_app_serves_healthz_on_port(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update({"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "PORT": str(port),
-                "SLACK_API_URL": "http://127.0.0.1:9/api/"})  # fmt: skip
+                "SLACK_API_URL": "http://127.0.0.1:9/api/",
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'questions.sqlite3'}"})  # fmt: skip
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 15
@@ -184,8 +185,11 @@ def test_app_serves_healthz_on_port() -> None:
     assert proc.returncode == 0
 
 
-def test_local_mode_answers_typed_questions() -> None:
-    result = run("-m", "bot", "run", stdin="recommendation 4\n/keypoints\nquit\n", env={"PORT": "0"})
+def test_local_mode_answers_typed_questions(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'questions.sqlite3'}"
+    result = run(
+        "-m", "bot", "run", stdin="recommendation 4\n/keypoints\nquit\n", env={"PORT": "0", "DATABASE_URL": database}
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Local mode" in out and "SLACK_BOT_TOKEN" in out
