@@ -38,6 +38,9 @@ LINK_ACTION = "link"
 SHARE_ACTION = "share"
 FEEDBACK_ACTION = "feedback"  # feedback:helpful / feedback:not_helpful, value = the question's id
 HANDOFF_ACTION = "handoff"  # "Ask a person", value = the question's id
+# On the staff channel's hand-off message: Take it and Done, value = the question's id.
+TAKE_ACTION = "handoff_take"
+DONE_ACTION = "handoff_done"
 # Replies kept once built: every intent in every mode, and the most common fallbacks.
 MAX_BUILT = 2048
 

@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 
 from bot.storage import (
     FeedbackRecord,
+    HandoffOwners,
     HandoffRecord,
+    HandoffTimes,
     QuestionRecord,
     QuestionStore,
     StoredLabel,
@@ -466,6 +468,15 @@ class DiscardingStore:
 
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
         return {}
+
+    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        raise ConnectionError("the question log is off")
+
+    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        raise ConnectionError("the question log is off")
+
+    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]:
+        return []
 
     async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
         raise ConnectionError("the question log is off: labels cannot be stored")

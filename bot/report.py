@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import re
 import shlex
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -69,6 +70,8 @@ async def build_report(store: QuestionStore, engine: Engine, days: int, now: dat
     since = now - datetime.timedelta(days=days)
     questions = [q for q in await store.questions_since(since) if q.at <= now]
     counts = await store.counts_since(since)
+    handoffs = [h for h in await store.handoffs_since(since) if h.at <= now]
+    waits = sorted((h.taken_at - h.at).total_seconds() / 60 for h in handoffs if h.taken_at is not None)
     by_intent = Counter(q.intent for q in questions if q.intent is not None)
     unanswered = [q.text for q in questions if is_unanswered(q) and q.text]
 
@@ -83,6 +86,9 @@ async def build_report(store: QuestionStore, engine: Engine, days: int, now: dat
         handoffs=counts.get("handoffs", 0),
         helpful=counts.get("helpful", 0),
         not_helpful=counts.get("not_helpful", 0),
+        handoffs_taken=sum(h.taken_at is not None for h in handoffs),
+        handoffs_done=sum(h.done_at is not None for h in handoffs),
+        minutes_to_take=statistics.median(waits) if waits else None,
         by_intent=dict(sorted(by_intent.items(), key=lambda kv: (-kv[1], kv[0]))),
         helpful_by_intent=per_intent("helpful"),
         not_helpful_by_intent=per_intent("not_helpful"),
@@ -98,6 +104,10 @@ def learn_command(question: str, intent_id: str) -> str:
     return f".venv/bin/python -m bot learn {quoted} {intent_id}"
 
 
+def _wait(report: Report) -> str:
+    return "" if report.minutes_to_take is None else f"; taken after {report.minutes_to_take:.0f} min, the median"
+
+
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
@@ -108,7 +118,7 @@ def format_report(report: Report) -> str:
         f"  questions:   {report.questions}",
         f"  answered:    {report.answered} ({_percent(report.answered, report.questions)})",
         f"  fallback:    {report.fallback} ({_percent(report.fallback, report.questions)})",
-        f"  hand-offs:   {report.handoffs}",
+        f"  hand-offs:   {report.handoffs} ({report.handoffs_taken} taken, {report.handoffs_done} done{_wait(report)})",
         f"  feedback:    {report.helpful} helpful, {report.not_helpful} not helpful",
     ]
     if report.by_intent:
@@ -139,6 +149,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "answered": report.answered,
         "fallback": report.fallback,
         "handoffs": report.handoffs,
+        "handoffs_taken": report.handoffs_taken,
+        "handoffs_done": report.handoffs_done,
+        "minutes_to_take": report.minutes_to_take,
         "feedback": {"helpful": report.helpful, "not_helpful": report.not_helpful},
         "by_intent": dict(report.by_intent),
         "unanswered": [{"text": g.text, "count": g.count, "suggested": g.suggested} for g in report.unanswered],

@@ -158,6 +158,8 @@ class SlackStandIn:
             self._ts += 1
             ts = f"{int(time.time())}.{self._ts:06d}"
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
+        if method == "chat.update":
+            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts"), "text": params.get("text")}
         if method == "chat.getPermalink":
             ts = str(params.get("message_ts", "")).replace(".", "")
             return {"ok": True, "channel": params.get("channel"),

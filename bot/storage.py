@@ -72,6 +72,21 @@ class StoredQuestion:
 
 
 @dataclass(frozen=True)
+class HandoffOwners:
+    """Who on the staff has a hand-off (Take it) and who closed it (Done): Slack user ids, or None."""
+
+    taken_by: str | None
+    done_by: str | None
+
+
+@dataclass(frozen=True)
+class HandoffTimes:
+    at: datetime.datetime  # handed off by the member
+    taken_at: datetime.datetime | None
+    done_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
 class StoredLabel:
     """A question staff taught the bot (Teach in the App Home): the model learns it as an example of
     `intent`, or as off-topic when `intent` is None."""
@@ -105,6 +120,9 @@ class Report:
     handoffs: int
     helpful: int
     not_helpful: int
+    handoffs_taken: int = 0
+    handoffs_done: int = 0
+    minutes_to_take: float | None = None  # the median, over the hand-offs taken
     by_intent: dict[str, int] = field(default_factory=dict)
     helpful_by_intent: dict[str, int] = field(default_factory=dict)
     not_helpful_by_intent: dict[str, int] = field(default_factory=dict)
@@ -153,6 +171,17 @@ class QuestionStore(Protocol):
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
         """handoffs, helpful, not_helpful, and helpful:<intent> / not_helpful:<intent> keys."""
         ...
+
+    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        """Make `staff` (a Slack user id) the owner of this hand-off unless someone already is, in one
+        statement (two instances: one wins). The owners after it; None when no hand-off of it is stored."""
+        ...
+
+    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        """Mark the hand-off done by `staff` (taking it too, if nobody had) unless it is done already."""
+        ...
+
+    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]: ...
 
     async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
         """Store one label per text (`intent` None: off-topic), made by the raw Slack id `staff` (hashed

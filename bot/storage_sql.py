@@ -28,7 +28,9 @@ from urllib.parse import urlparse
 from bot.settings import PROJECT_DIR, Settings, SettingsError, has_credentials, load_settings
 from bot.storage import (
     FeedbackRecord,
+    HandoffOwners,
     HandoffRecord,
+    HandoffTimes,
     QuestionRecord,
     QuestionStore,
     StoredLabel,
@@ -115,6 +117,18 @@ SQLITE_STEPS: tuple[Step, ...] = (
             "create index labels_made_by on labels (made_by)",
         ),
     ),
+    (
+        3,
+        (
+            # Who on the staff took a hand-off (Take it) and closed it (Done), and when: their Slack ids, as
+            # the staff channel's message shows them.
+            "alter table handoffs add column taken_by text",
+            "alter table handoffs add column taken_at text",
+            "alter table handoffs add column done_by text",
+            "alter table handoffs add column done_at text",
+            "create index handoffs_question on handoffs (question_id)",
+        ),
+    ),
 )
 
 POSTGRES_STEPS: tuple[Step, ...] = (
@@ -166,6 +180,16 @@ POSTGRES_STEPS: tuple[Step, ...] = (
                 exported_at timestamptz
             )""",
             "create index labels_made_by on labels (made_by)",
+        ),
+    ),
+    (
+        3,
+        (
+            "alter table handoffs add column taken_by text",
+            "alter table handoffs add column taken_at timestamptz",
+            "alter table handoffs add column done_by text",
+            "alter table handoffs add column done_at timestamptz",
+            "create index handoffs_question on handoffs (question_id)",
         ),
     ),
 )
@@ -358,7 +382,7 @@ _SQLITE_WRITES = {
     QuestionRecord: "insert into questions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing",
     FeedbackRecord: "insert into feedback values (?, ?, ?, ?) on conflict (question_id, member_hash) "
     "do update set helpful = excluded.helpful, at = excluded.at where excluded.at >= feedback.at",
-    HandoffRecord: "insert into handoffs select ?1, ?2, ?3 where not exists "
+    HandoffRecord: "insert into handoffs (question_id, member_hash, at) select ?1, ?2, ?3 where not exists "
     "(select 1 from handoffs where question_id = ?1 and member_hash = ?2)",
 }
 _POSTGRES_WRITES = {
@@ -366,7 +390,7 @@ _POSTGRES_WRITES = {
     "on conflict (id) do nothing",
     FeedbackRecord: "insert into feedback values ($1, $2, $3, $4) on conflict (question_id, member_hash) "
     "do update set helpful = excluded.helpful, at = excluded.at where excluded.at >= feedback.at",
-    HandoffRecord: "insert into handoffs select $1, $2, $3 where not exists "
+    HandoffRecord: "insert into handoffs (question_id, member_hash, at) select $1, $2, $3 where not exists "
     "(select 1 from handoffs where question_id = $1 and member_hash = $2)",
 }
 
@@ -401,6 +425,31 @@ def _redaction(secret: str, member: str) -> tuple[str, str, str, str]:
     token = f"@u:{id_token(secret, member)}"
     raw = member if len(member) >= 6 else token  # a made-up short id ("U1") could be part of any word
     return (token, f"@u:{ERASED}", raw, f"u:{ERASED}")
+
+
+# Take it: the first staff member wins, on any instance; Done also takes a hand-off nobody had taken.
+_TAKE = "update handoffs set taken_by = {p1}, taken_at = {p2} where question_id = {p3} and taken_by is null"
+_DONE = (
+    "update handoffs set done_by = {p1}, done_at = {p2}, taken_by = coalesce(taken_by, {p1}), "
+    "taken_at = coalesce(taken_at, {p2}) where question_id = {p3} and done_by is null"
+)
+_OWNERS = "select taken_by, done_by from handoffs where question_id = {p1} order by at limit 1"
+_HANDOFF_TIMES = "select at, taken_at, done_at from handoffs where at >= {p1}"
+_SQLITE_PARAMS = {"p1": "?1", "p2": "?2", "p3": "?3"}
+_POSTGRES_PARAMS = {"p1": "$1", "p2": "$2", "p3": "$3"}
+
+
+def _owners(row: Sequence[Any] | None) -> HandoffOwners | None:
+    return None if row is None else HandoffOwners(row[0], row[1])
+
+
+def _handoff_times(rows: Sequence[Sequence[Any]]) -> list[HandoffTimes]:
+    out = []
+    for at, taken_at, done_at in rows:
+        start = _time(at)
+        assert start is not None
+        out.append(HandoffTimes(start, _time(taken_at), _time(done_at)))
+    return out
 
 
 _LABEL_COLUMNS = "id, text, intent, made_by, made_at, undone_at, exported_at"
@@ -565,6 +614,9 @@ class SQLiteStore:
                 conn.execute(_SQLITE_REDACT.replace("questions", "labels"), (token, erased, raw, raw_erased))
                 # A label stays (it is training data); who made it goes.
                 conn.execute("update labels set made_by = '' where made_by = ?", (hashed,))
+                # A staff member's id on the hand-offs they took or closed.
+                for column in ("taken_by", "done_by"):
+                    conn.execute(f"update handoffs set {column} = ? where {column} = ?", (ERASED, member))
                 return n
 
         return await self._run(work)
@@ -603,6 +655,27 @@ class SQLiteStore:
             return _counts(handoffs, [(bool(h), i, n) for h, i, n in votes])
 
         return await self._run(work)
+
+    async def _handoff_update(self, statement: str, staff: str, question_id: str) -> HandoffOwners | None:
+        at = _sqlite_value(_now())
+
+        def work(conn: sqlite3.Connection) -> HandoffOwners | None:
+            with self._transaction(conn):
+                conn.execute(statement.format(**_SQLITE_PARAMS), (staff, at, question_id))
+                return _owners(conn.execute(_OWNERS.format(**_SQLITE_PARAMS), (question_id,)).fetchone())
+
+        return await self._run(work)
+
+    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        return await self._handoff_update(_TAKE, staff, question_id)
+
+    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        return await self._handoff_update(_DONE, staff, question_id)
+
+    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]:
+        start = _sqlite_value(_utc(since))
+        rows = await self._run(lambda conn: conn.execute(_HANDOFF_TIMES.format(**_SQLITE_PARAMS), (start,)).fetchall())
+        return _handoff_times(rows)
 
     async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
         rows = _label_texts(self._secret, texts)
@@ -832,6 +905,8 @@ class PostgresStore:
             await conn.execute(_POSTGRES_REDACT, *_redaction(self._secret, member))
             await conn.execute(_POSTGRES_REDACT.replace("questions", "labels"), *_redaction(self._secret, member))
             await conn.execute("update labels set made_by = '' where made_by = $1", hashed)
+            for column in ("taken_by", "done_by"):
+                await conn.execute(f"update handoffs set {column} = $1 where {column} = $2", ERASED, member)
             return sum(_rowcount(s) for s in statuses)
 
     async def purge(self, older_than: datetime.timedelta) -> int:
@@ -857,6 +932,22 @@ class PostgresStore:
                 start,
             )
         return _counts(handoffs, [(v[0], v[1], v[2]) for v in votes])
+
+    async def _handoff_update(self, statement: str, staff: str, question_id: str) -> HandoffOwners | None:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(statement.format(**_POSTGRES_PARAMS), staff, _now(), question_id)
+            return _owners(await conn.fetchrow(_OWNERS.format(**_POSTGRES_PARAMS), question_id))
+
+    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        return await self._handoff_update(_TAKE, staff, question_id)
+
+    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+        return await self._handoff_update(_DONE, staff, question_id)
+
+    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(_HANDOFF_TIMES.format(**_POSTGRES_PARAMS), _utc(since))
+        return _handoff_times([tuple(r) for r in rows])
 
     async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
         rows = _label_texts(self._secret, texts)

@@ -682,3 +682,34 @@ async def test_forget_keeps_a_label_but_not_who_made_it(store: QuestionStore) ->
     await store.forget(RAW)
     labels = await store.labels()
     assert len(labels) == 3 and labels[0].made_by == "" and labels[1].made_by == store.member_hash(OTHER)
+
+
+# --- hand-off owners (Take it / Done) ---
+
+
+async def test_of_two_takes_at_once_one_wins_and_done_closes(store: QuestionStore, backend: Backend) -> None:
+    await store.record_question(record("q1", outcome="fallback", intent=None))
+    await store.record_handoff("q1", RAW)
+    assert await store.take_handoff("nope", "U0STAFF001") is None  # no such hand-off
+    others = [backend.store() for _ in range(3)]
+    results = await asyncio.gather(*(s.take_handoff("q1", f"U0STAFF00{n}") for n, s in enumerate([store, *others])))
+    owners = {r.taken_by for r in results if r is not None}
+    assert len(owners) == 1  # every caller sees the same single owner
+    (owner,) = owners
+    await asyncio.gather(*(s.close() for s in others))
+    done = await store.finish_handoff("q1", "U0STAFF009")
+    assert done is not None and (done.taken_by, done.done_by) == (owner, "U0STAFF009")
+    again = await store.finish_handoff("q1", "U0STAFF008")  # closed once
+    assert again is not None and again.done_by == "U0STAFF009"
+    [times] = await store.handoffs_since(NOW - datetime.timedelta(days=1))
+    assert times.taken_at is not None and times.done_at is not None and times.at <= times.taken_at
+
+
+async def test_forget_erases_a_staff_members_id_from_the_hand_offs(store: QuestionStore) -> None:
+    await store.record_question(record("q1", outcome="fallback", intent=None))
+    await store.record_handoff("q1", OTHER)
+    await store.take_handoff("q1", RAW)
+    await store.finish_handoff("q1", RAW)
+    await store.forget(RAW)
+    owners = await store.take_handoff("q1", "U0SOMEONE1")
+    assert owners is not None and (owners.taken_by, owners.done_by) == ("erased", "erased")

@@ -3,6 +3,7 @@ for everyone; link buttons open in the browser and only need an ack."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -12,8 +13,18 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import FEEDBACK_ACTION, HANDOFF_ACTION, LINK_ACTION, SECTION_LIMIT, SHARE_ACTION, TOPIC_ACTION, Message
-from bot.listeners.commands import offers_intro
+from bot.blocks import (
+    DONE_ACTION,
+    FEEDBACK_ACTION,
+    HANDOFF_ACTION,
+    LINK_ACTION,
+    SECTION_LIMIT,
+    SHARE_ACTION,
+    TAKE_ACTION,
+    TOPIC_ACTION,
+    Message,
+)
+from bot.listeners.commands import is_staff, offers_intro
 from bot.listeners.common import (
     apologise,
     log_question,
@@ -26,7 +37,7 @@ from bot.listeners.common import (
 )
 from bot.runtime import RequestRecord, Services
 from bot.safety import escape
-from bot.storage import StoredQuestion
+from bot.storage import HandoffOwners, StoredQuestion
 from bot.stores import RateLimiter
 from intents import Answer
 from intents.model import OFFERS_OVERVIEW, ContentSettings, Mode
@@ -38,6 +49,8 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 SHAREABLE_MODES: tuple[Mode, ...] = ("full", "signup", "read", "more")
 HANDOFFS_PER_HOUR = 5
 HANDOFF_LOCK_SECONDS = 30.0
+# Take it / Done wait this long for the question log, then say it could not be recorded.
+OWNER_SECONDS = 5.0
 # Room for the quoted question in one section block (Slack's limit is 3,000 characters).
 QUOTE_LIMIT = 2800
 _PERMALINK = re.compile(r"^https://[^\s<>|]+$")
@@ -71,7 +84,7 @@ async def _permalink(client: AsyncWebClient, stored: StoredQuestion | None) -> s
     return link if isinstance(link, str) else None
 
 
-def handoff_message(user: str, stored: StoredQuestion | None, permalink: str | None) -> Message:
+def handoff_message(user: str, stored: StoredQuestion | None, permalink: str | None, question_id: str) -> Message:
     """The staff channel's message. Everything the member wrote is escaped the way Slack escapes text
     (never parsed for mentions) and quoted whole, line by line, in a block of its own, so no line of it
     can pass for the bot's own lines below it."""
@@ -98,8 +111,48 @@ def handoff_message(user: str, stored: StoredQuestion | None, permalink: str | N
         {"type": "section", "text": {"type": "mrkdwn", "text": quoted, "verbatim": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Best guess: {guess}"}]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
+        *owner_blocks(question_id, None),
     ]
     return Message(text=f"{header}\n{quoted}"[:SECTION_LIMIT], blocks=blocks)
+
+
+# The hand-off message's last blocks, which Take it and Done replace: who has it, and what is left to do.
+OWNER_BLOCK = "handoff_owner"
+OWNER_ACTIONS = "handoff_actions"
+
+
+def owner_blocks(question_id: str, owners: HandoffOwners | None) -> list[dict[str, Any]]:
+    """Nobody yet: Take it and Done. Taken: who has it, and Done. Done: who took it and who closed it."""
+    taken = owners.taken_by if owners is not None else None
+    done = owners.done_by if owners is not None else None
+
+    def button(action_id: str, label: str, style: str | None = None) -> dict[str, Any]:
+        b = {
+            "type": "button",
+            "action_id": action_id,
+            "value": question_id,
+            "text": {"type": "plain_text", "text": label},
+        }
+        return {**b, "style": style} if style else b
+
+    if done is not None:
+        status = f"Done by {_person(done)}" + (f" (taken by {_person(taken)})" if taken and taken != done else "")
+        return [{"type": "context", "block_id": OWNER_BLOCK, "elements": [{"type": "mrkdwn", "text": status}]}]
+    status = f"Taken by {_person(taken)}" if taken else "Nobody has taken this yet."
+    actions = (
+        [button(DONE_ACTION, "Done")]
+        if taken
+        else [button(TAKE_ACTION, "Take it", "primary"), button(DONE_ACTION, "Done")]
+    )
+    return [
+        {"type": "context", "block_id": OWNER_BLOCK, "elements": [{"type": "mrkdwn", "text": status}]},
+        {"type": "actions", "block_id": OWNER_ACTIONS, "elements": actions},
+    ]
+
+
+def _person(user: str) -> str:
+    # Ids only from our own database, written from Slack's own payloads; anything else is named plainly.
+    return f"<@{user}>" if _USER_ID.match(user) else "a former member of staff"
 
 
 def _quote(text: str) -> str:
@@ -138,7 +191,7 @@ async def _pass_on(
 ) -> None:
     """Post the hand-off to the staff channel; only once it is there is it recorded as handed off."""
     assert settings.handoff_channel is not None
-    message = handoff_message(user, stored, await _permalink(client, stored))
+    message = handoff_message(user, stored, await _permalink(client, stored), question_id)
     try:
         await client.chat_postMessage(
             channel=settings.handoff_channel,
@@ -303,6 +356,72 @@ def register(app: AsyncApp, services: Services) -> None:
             await _pass_on(services, client, respond, record, settings, question_id, user, stored)
         finally:
             passing.discard(question_id)
+
+    @app.action(TAKE_ACTION)
+    @app.action(DONE_ACTION)
+    @services.inflight.tracked
+    async def on_owner(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        """Take it and Done on the staff channel's hand-off message. Whoever clicks must be staff (the lists
+        in settings, checked here whatever the payload says), in the hand-off channel; the first to take
+        it has it, on any instance; the message then shows who."""
+        await ack()
+        take = text_of(action, "action_id") == TAKE_ACTION
+        record = RequestRecord(kind="handoff_take" if take else "handoff_done")
+        question_id, user = text_of(action, "value"), _user(body)
+        channel, message_ts, _ = _container(body)
+        settings = services.content.current.catalogue.settings
+
+        async def tell(text: str, outcome: str) -> None:
+            await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
+            record.finish(outcome)
+
+        if not question_id or user is None or channel is None or message_ts is None:
+            record.finish("ignored:bad_click")
+            return
+        if await _rate_limited(services, user, record, respond):
+            return
+        if not settings.handoff_channel or channel != settings.handoff_channel:
+            await tell("Hand-offs are taken in the staff channel only.", "refused:wrong_channel")
+            return
+        if not await is_staff(services, client, user):
+            await tell("Only staff can take or close a hand-off.", "refused:not_staff")
+            return
+        store = services.recorder.store
+        try:
+            change = store.take_handoff if take else store.finish_handoff
+            owners = await asyncio.wait_for(change(question_id, user), OWNER_SECONDS)
+            if owners is None:  # the hand-off may still be waiting in the recorder's queue
+                await services.recorder.flush(OWNER_SECONDS)
+                owners = await asyncio.wait_for(change(question_id, user), OWNER_SECONDS)
+        except Exception as exc:
+            log.warning("hand-off %s not recorded: %s", record.kind, _short(exc))
+            await tell("That could not be recorded: the question log is out of reach. Try again in a minute.",
+                       "store_failed")  # fmt: skip
+            return
+        if owners is None:
+            await tell("The question log holds no hand-off of this question.", "refused:unknown_handoff")
+            return
+        if take and owners.taken_by != user:
+            await tell(f"{_person(owners.taken_by or '')} already has this one.", "refused:taken")
+            return
+        if not take and owners.done_by != user:
+            await tell(f"{_person(owners.done_by or '')} already closed this one.", "refused:done")
+            return
+        record.extra["staff"] = services.recorder.member_hash(user)[:12]
+        blocks = [b for b in (object_of(body, "message").get("blocks") or []) if isinstance(b, dict)]
+        kept = [b for b in blocks if b.get("block_id") not in (OWNER_BLOCK, OWNER_ACTIONS)]
+        text = text_of(object_of(body, "message"), "text") or "A member's question"
+        try:
+            # As the message was first posted: nothing in the member's words becomes a mention.
+            await client.chat_update(channel=channel, ts=message_ts, text=text, link_names=False, parse="none",
+                                     blocks=[*kept, *owner_blocks(question_id, owners)])  # fmt: skip
+        except Exception as exc:
+            log.error("hand-off message not updated: error=%s", _short(exc))
+            record.finish("recorded:update_failed")
+            return
+        record.finish("taken" if take else "done")
 
     @app.action(SHARE_ACTION)
     @services.inflight.tracked
