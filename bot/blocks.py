@@ -38,6 +38,10 @@ LINK_ACTION = "link"
 SHARE_ACTION = "share"
 FEEDBACK_ACTION = "feedback"  # feedback:helpful / feedback:not_helpful, value = the question's id
 HANDOFF_ACTION = "handoff"  # "Ask a person", value = the question's id
+# The staff Home's Teach button (value = the key of a group of unanswered questions, see bot/staff_home.py)
+# and the modal it opens (callback_id of the view Save submits).
+TEACH_ACTION = "teach"
+TEACH_VIEW = "teach"
 # Replies kept once built: every intent in every mode, and the most common fallbacks.
 MAX_BUILT = 2048
 
