@@ -275,7 +275,7 @@ def staff_blocks(dashboard: Dashboard, catalogue: Catalogue, today: datetime.dat
     else:
         end = dashboard.start + datetime.timedelta(days=len(dashboard.per_day) - 1)
         chart = (
-            f"*Questions a day, last {WINDOW_DAYS} days*\n`{sparkline(dashboard.per_day)}`\n"
+            f"*Questions a day, last {WINDOW_DAYS} days*\n{sparkline(dashboard.per_day)}\n"
             f"{_short_date(dashboard.start)} to {_short_date(end)} (UTC) · busiest day: {max(dashboard.per_day)}"
             f" · {sum(dashboard.per_day)} in all"
         )
