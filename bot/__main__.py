@@ -27,6 +27,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -43,6 +45,7 @@ from intents.evaluate import LabelError, evaluate, format_report, read_labelled
 from intents.pipeline import REQUIRED, STAGE_NAMES
 
 T = TypeVar("T")
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 DEFAULT_PATH = Path(os.environ.get("RESPONSES_PATH") or PROJECT_DIR / "responses.yaml")
 
 
@@ -88,6 +91,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     content = _load(args.path)
     if content is None:
         return 1
+    if not args.questions and sys.stdin.isatty():
+        # Nothing to ask and nobody piping questions in: say how, rather than wait on the terminal.
+        print('error: give a question (python -m bot ask "what are the key points?") or pipe questions in, '
+              "one a line", file=sys.stderr)  # fmt: skip
+        return 2
     questions = args.questions or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for question in questions:
         answer, what, message = _ask_one(content, question)
@@ -253,6 +261,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     user = args.user.strip()
+    if not _SLACK_USER.fullmatch(user):
+        # A typo would erase nobody and say so only as "deleted 0 rows": name the shape instead.
+        print(f"error: --user takes a Slack user id, U or W then capitals and digits (U0123ABCD), not {user[:40]!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     code, deleted = _on_question_log(lambda store: store.forget(user))
     if deleted is None:
         return code
@@ -361,20 +374,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="NHS Confederation member-support bot")
     sub = parser.add_subparsers(dest="command", required=True)
     ask = sub.add_parser("ask", help="show what the bot would answer")
-    ask.add_argument("questions", nargs="*")
+    ask.add_argument("questions", nargs="*", help="questions to ask; none: read them from stdin, one a line")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ask.set_defaults(func=cmd_ask)
     check = sub.add_parser("check", help="validate the content file")
-    check.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH)
+    check.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(func=cmd_check)
     ev = sub.add_parser("eval", help="measure matching against a labelled TSV file")
-    ev.add_argument("file", type=Path)
+    ev.add_argument("file", type=Path, help="a labelled TSV file: question<TAB>intent id, or none")
     ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ev.add_argument("--summary", action="store_true", help="print only the two headline figures")
-    ev.add_argument("--min-accuracy", type=float, default=None)
-    ev.add_argument("--min-oos-recall", type=float, default=None)
+    ev.add_argument(
+        "--min-accuracy", type=float, default=None, help="exit 1 when in-scope accuracy is under this (0-1)"
+    )
+    ev.add_argument(
+        "--min-oos-recall",
+        type=float,
+        default=None,
+        help="exit 1 when the share of off-topic questions sent to the fallback is under this (0-1)",
+    )
     ev.add_argument(
         "--suggestion-floor",
         type=float,
@@ -404,8 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     fg.add_argument("--user", required=True, help="the member's Slack user id (U...)")
     fg.set_defaults(func=cmd_forget)
     ln = sub.add_parser("learn", help="add a question as a new example of an intent in the content file")
-    ln.add_argument("question")
-    ln.add_argument("intent_id")
+    ln.add_argument("question", help="the question, as a member asked it")
+    ln.add_argument("intent_id", help="the intent it should get (an id from responses.yaml)")
     ln.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ln.set_defaults(func=cmd_learn)
     lb = sub.add_parser("labels", help="staff's labels from Teach: list, undo one, or export them into the content")
@@ -422,4 +442,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Piped into `head` and the like: end quietly when the reader goes, as other command-line tools do.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())

@@ -1,7 +1,8 @@
-"""A disk cache for the content in service (validated catalogue, matchers, rendered replies), keyed
-by the content file's bytes and the source of the code that validates and builds it.
+"""A disk cache for the content in service (validated catalogue, trained model, rendered replies), keyed
+by the content file's bytes, the training files, the versions of Python and the libraries the build
+holds objects of, and the source of the code that validates and builds it.
 
-Validating the file, building the TF-IDF indexes and rendering every reply take several times longer
+Validating the file, training the model and rendering every reply take several times longer
 than loading the result, and a process restarts far more often than staff save the file, so start-up
 reads the last build when neither the file nor the code changed: the same input through the same code
 gives the same output, so nothing is skipped that could have come out differently. The files are
@@ -25,14 +26,22 @@ T = TypeVar("T")
 KEEP = 4  # builds kept: the live one and a few earlier, for a quick roll back
 
 
-def cache_key(*parts: bytes | str, code: list[Path]) -> str:
-    """A digest of the inputs and of the source of every module in `code`."""
+def code_digest(code: list[Path]) -> str:
+    """A digest of the source of every module in `code`. Take it once, when the process loads that code:
+    a file edited while the process runs must not give the old code's build the new code's key."""
+    digest = hashlib.sha256()
+    for module in sorted(code):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(*parts: bytes | str, code: str) -> str:
+    """A digest of the inputs and of the code that builds from them (`code_digest`)."""
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part.encode("utf-8") if isinstance(part, str) else part)
         digest.update(b"\0")
-    for module in sorted(code):
-        digest.update(module.read_bytes())
+    digest.update(code.encode())
     return digest.hexdigest()[:32]
 
 

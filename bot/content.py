@@ -11,14 +11,16 @@ import dataclasses
 import datetime
 import logging
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from slack_sdk.errors import SlackObjectFormationError
 
 from bot.blocks import Commands, Renderer, limit_problems
-from bot.cache import cache_key, cached
+from bot.cache import cache_key, cached, code_digest
 from bot.settings import PROJECT_DIR
 from intents import Answer, Catalogue, ContentError, Engine, Problem
 from intents.loader import iter_texts, read_content
@@ -35,10 +37,21 @@ def _now() -> datetime.datetime:
 
 # Built content, reused across restarts while the file and the code that builds it are unchanged.
 CONTENT_CACHE: Path | None = PROJECT_DIR / ".cache"
-_BUILDER_CODE = [
+_BUILDER_CODE = code_digest([
     *(PROJECT_DIR / "intents").glob("*.py"),
     *(PROJECT_DIR / "bot" / n for n in ("blocks.py", "content.py", "safety.py")),
-]
+])  # fmt: skip
+
+
+def _versions() -> list[str]:
+    """What else shapes a build besides our code: Python and the libraries whose objects it holds."""
+    import numpy
+    import scipy
+    import sklearn
+    import slack_sdk.version
+
+    return [sys.version, yaml.__version__, slack_sdk.version.__version__, sklearn.__version__, numpy.__version__,
+            scipy.__version__]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,7 +145,8 @@ def build_content(path: Path, commands: Commands) -> Content:
 
     # The model learns from training/*.tsv too: a change there is a change of content.
     training = [part for f in training_files(path) for part in (f.name, f.read_bytes())]
-    key = cache_key(text, str(path.resolve()), commands.messenger, commands.keypoints, *training, code=_BUILDER_CODE)
+    key = cache_key(text, str(path.resolve()), commands.messenger, commands.keypoints, *training, *_versions(),
+                    code=_BUILDER_CODE)  # fmt: skip
     return cached(CONTENT_CACHE, key, build)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -52,6 +53,8 @@ class LocalSession:
             responses_path=self.responses_path,
             # The same key `python -m bot forget` uses without Slack credentials.
             member_hash_secret=LOCAL_SECRET,
+            # .data/questions.sqlite3 unless DATABASE_URL says otherwise, as for the bot.
+            database_url=os.environ.get("DATABASE_URL", "").strip() or None,
         )
         self.services = assemble(self.settings)
         self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)

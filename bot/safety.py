@@ -40,7 +40,3 @@ def clean_payload(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: clean_payload(v) if k in _TEXT_KEYS or not isinstance(v, str) else v for k, v in value.items()}
     return value
-
-
-def has_broadcast(text: str) -> bool:
-    return bool(_SPECIAL.search(text) or _PLAIN.search(text))

@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import close_client
+from bot.app import REFUSED_TOKEN_ERRORS, close_client
 from bot.runtime import Services, request_log
 from bot.teaching import watch_labels
 
@@ -182,8 +182,6 @@ class _OneLine(logging.Filter):
 
 _SOCKET_LOG = logging.getLogger("bot.socket")
 _SOCKET_LOG.addFilter(_OneLine())
-# Errors from apps.connections.open that no retry will cure.
-FATAL_TOKEN_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "not_allowed_token_type")
 
 
 class SocketConnection:
@@ -219,7 +217,7 @@ class SocketConnection:
                 client.wss_uri = await client.issue_new_wss_url()
             except SlackApiError as exc:
                 error = str(exc.response.get("error"))
-                if error in FATAL_TOKEN_ERRORS:
+                if error in REFUSED_TOKEN_ERRORS:  # no retry will cure these
                     self.fatal = f"SLACK_APP_TOKEN was refused by Slack ({error}): check the app-level token"
                     on_fatal()
                     return

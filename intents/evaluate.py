@@ -43,11 +43,6 @@ class Report:
         return self.out_of_scope_correct / self.out_of_scope if self.out_of_scope else 1.0
 
     @property
-    def suggestion_hit_rate(self) -> float:
-        """Of the in-scope questions that fell back, the share whose right intent was offered."""
-        return self.in_scope_fallbacks_hit / self.in_scope_fallbacks if self.in_scope_fallbacks else 1.0
-
-    @property
     def out_of_scope_suggestion_rate(self) -> float:
         """Of the off-topic questions that fell back, the share that still offered a topic."""
         return self.out_of_scope_suggested / self.out_of_scope_fallbacks if self.out_of_scope_fallbacks else 0.0

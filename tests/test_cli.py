@@ -162,11 +162,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_app_serves_healthz_on_port() -> None:
+def test_app_serves_healthz_on_port(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update({"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32, "PORT": str(port),
-                "SLACK_API_URL": "http://127.0.0.1:9/api/"})  # fmt: skip
+                "SLACK_API_URL": "http://127.0.0.1:9/api/",
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'questions.sqlite3'}"})  # fmt: skip
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 15
@@ -184,8 +185,11 @@ def test_app_serves_healthz_on_port() -> None:
     assert proc.returncode == 0
 
 
-def test_local_mode_answers_typed_questions() -> None:
-    result = run("-m", "bot", "run", stdin="recommendation 4\n/keypoints\nquit\n", env={"PORT": "0"})
+def test_local_mode_answers_typed_questions(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'questions.sqlite3'}"
+    result = run(
+        "-m", "bot", "run", stdin="recommendation 4\n/keypoints\nquit\n", env={"PORT": "0", "DATABASE_URL": database}
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Local mode" in out and "SLACK_BOT_TOKEN" in out
@@ -226,3 +230,17 @@ def test_check_warns_about_overlapping_intents(tmp_path: Path) -> None:
     path, _ = _with_examples(tmp_path, "thanks", strays)
     result = run("-m", "bot", "check", str(path))
     assert "warning: intents 'key_points' and 'thanks' overlap" in result.stdout
+
+
+def test_forget_refuses_what_is_not_a_slack_user_id() -> None:
+    result = run("-m", "bot", "forget", "--user", "bob@example.org")
+    assert result.returncode == 2 and "takes a Slack user id" in result.stderr and result.stdout == ""
+
+
+def test_ask_piped_into_a_reader_that_leaves_ends_quietly() -> None:
+    """`python -m bot ask ... | head -1`: no BrokenPipeError trace when head has what it wants."""
+    proc = subprocess.run(
+        f"{sys.executable} -m bot ask | head -1", shell=True, cwd=PROJECT_DIR, input="key points\n" * 2000,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.stdout.startswith("question:") and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -33,6 +33,8 @@ def test_every_command_shown_runs(block: list[str], tmp_path: Path) -> None:
     shutil.copytree(PROJECT_DIR / "training", tmp_path / "training")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["RESPONSES_PATH"] = str(tmp_path / "responses.yaml")
+    # A question log of its own: a command shown never reads or writes the developer's .data/.
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'questions.sqlite3'}"
     for command in block:
         if command.startswith("make "):
             continue  # the README's make targets are what CI itself runs
