@@ -41,6 +41,10 @@ HANDOFF_ACTION = "handoff"  # "Ask a person", value = the question's id
 # On the staff channel's hand-off message: Take it and Done, value = the question's id.
 TAKE_ACTION = "handoff_take"
 DONE_ACTION = "handoff_done"
+# The staff Home's Teach button (value = the key of a group of unanswered questions, see bot/staff_home.py)
+# and the modal it opens (callback_id of the view Save submits).
+TEACH_ACTION = "teach"
+TEACH_VIEW = "teach"
 # Replies kept once built: every intent in every mode, and the most common fallbacks.
 MAX_BUILT = 2048
 

@@ -41,10 +41,10 @@ def _suggest(engine: Engine, text: str) -> str | None:
     return engine.closest_topic(engine.answer(text))
 
 
-def group_unanswered(engine: Engine, texts: Sequence[str]) -> list[UnansweredGroup]:
+def group_questions(engine: Engine, texts: Sequence[str]) -> list[tuple[UnansweredGroup, list[str]]]:
     """Greedy grouping: each question joins the first group whose first question shares enough content
     words with it, or starts a new group. Groups come most asked first; each is shown by its most
-    frequent wording."""
+    frequent wording, and comes with every question in it (as asked, repeats included)."""
     groups: list[tuple[frozenset[str], list[str]]] = []
     for text in texts:
         tokens = engine.catalogue.vocabulary.normalise(text)
@@ -60,9 +60,14 @@ def group_unanswered(engine: Engine, texts: Sequence[str]) -> list[UnansweredGro
     out = []
     for _, members in groups:
         representative = Counter(members).most_common(1)[0][0]
-        out.append(UnansweredGroup(representative, len(members), _suggest(engine, representative)))
+        out.append((UnansweredGroup(representative, len(members), _suggest(engine, representative)), members))
     # Stable sort: equal counts stay in the order first seen.
-    return sorted(out, key=lambda g: -g.count)
+    return sorted(out, key=lambda g: -g[0].count)
+
+
+def group_unanswered(engine: Engine, texts: Sequence[str]) -> list[UnansweredGroup]:
+    """The groups of group_questions, without their questions."""
+    return [group for group, _ in group_questions(engine, texts)]
 
 
 async def build_report(store: QuestionStore, engine: Engine, days: int, now: datetime.datetime | None = None) -> Report:

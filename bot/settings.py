@@ -42,6 +42,9 @@ class Settings:
     question_log: bool = True  # QUESTION_LOG=off keeps counts, never the question's text
     log_retention_days: int = 90
     member_hash_secret: str | None = None  # MEMBER_HASH_SECRET; derived from the Slack secrets when unset
+    # Staff besides those the content file names (settings.staff_user_ids there): the sandbox's staff
+    # user. Never read from the environment: in Slack, staff are named in responses.yaml.
+    staff_user_ids: tuple[str, ...] = ()
 
     @property
     def socket_mode(self) -> bool:

@@ -52,6 +52,7 @@ class SlackStandIn:
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
         self._ts = 0
+        self._views = 0
         self._stopping = asyncio.Event()
         self.sockets: list[web.WebSocketResponse] = []
 
@@ -166,6 +167,9 @@ class SlackStandIn:
                     "permalink": f"https://confed-test.slack.com/archives/{params.get('channel')}/p{ts}"}  # fmt: skip
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V0000001", **(params.get("view") or {})}}
+        if method == "views.open":
+            self._views += 1
+            return {"ok": True, "view": {"id": f"VMODAL{self._views:04d}", **(params.get("view") or {})}}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket"}
         if method == "usergroups.users.list":

@@ -38,6 +38,6 @@ def test_manifest_events_commands_and_scopes_match_the_code() -> None:
     calls = {m for m in re.findall(r"\bclient\.([a-z]+(?:_[A-Za-z]+)+)\(", source) if hasattr(AsyncWebClient, m)}
     unknown = calls - METHOD_SCOPES.keys()
     assert not unknown, f"the code calls {sorted(unknown)}: add each to METHOD_SCOPES with its scope"
-    assert {"chat_postMessage", "chat_update", "views_publish", "usergroups_users_list"} <= calls
+    assert {"chat_postMessage", "chat_update", "views_publish", "usergroups_users_list", "views_open"} <= calls
     assert {METHOD_SCOPES[c] for c in calls if METHOD_SCOPES[c]} <= scopes
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True

@@ -296,3 +296,61 @@ async def test_a_bot_that_does_not_answer_is_a_502_not_a_crash(sandbox: tuple[Sa
     async with page.http.post(f"{page.url}sandbox/api/say", json={"channel": DM, "text": "hello"}) as resp:
         assert resp.status == 502
         assert (await resp.text()).startswith("the bot did not answer")
+
+
+async def test_staff_teach_a_question_on_the_staff_home_and_the_bot_answers_it(
+    sandbox: tuple[SandboxServer, Page, Path],
+) -> None:
+    """View as staff: the staff Home, Teach opens the modal (views.open), Save sends Slack's
+    view_submission; the bot closes the modal, re-publishes the Home and answers the question as taught."""
+    server, page, _ = sandbox
+    question, taught = "where can I park my bike at the conference venue", "contact"
+    await page.post("say", {"channel": DM, "text": question})
+    await page.reply_to(0)
+    await page.post("home", {})
+    member_home = (await page.wait(lambda s: s["home"] is not None))["home"]
+    assert not any((b.get("accessory") or {}).get("action_id") == "teach" for b in member_home["blocks"])
+
+    await page.post("as", {"staff": True})
+    await page.post("home", {})
+    state = await page.wait(lambda s: s["staff"] and s["home"] is not None)
+    block = next(b for b in state["home"]["blocks"] if (b.get("accessory") or {}).get("action_id") == "teach")
+    assert "bike" in block["text"]["text"]
+    await page.post("click", {"home": True, "block_id": block["block_id"], "action_id": "teach"})
+    modal = (await page.wait(lambda s: s["modal"] is not None))["modal"]
+    select = next(b for b in modal["blocks"] if b["type"] == "input")
+    assert select["element"]["type"] == "static_select" and modal["submit"]["text"] == "Save"
+
+    published = len(server.sandbox.standin.calls_to("views.publish"))
+    result = await page.post("submit", {"values": {select["block_id"]: {select["element"]["action_id"]: taught}}})
+    assert result == {"ok": True, "status": 200, "errors": {}}
+    await server.sandbox.standin.wait_for("views.publish", published + 1, timeout=15)
+    state = await page.wait(lambda s: s["modal"] is None and "Taught 1 question" in str(s["home"]))
+    assert [d.kind for d in server.sandbox.sent][-3:] == ["app_home_opened", "block_actions", "view_submission"]
+
+    await page.post("as", {"staff": False})
+    before = len(_bot(await page.state(), DM))
+    await page.post("say", {"channel": DM, "text": question})
+    reply = await page.reply_to(before)
+    assert _header(reply) == server.sandbox.services.content.current.catalogue.get(taught).title  # type: ignore[union-attr]
+
+
+async def test_a_save_the_bot_refuses_keeps_the_modal_open_with_its_errors(
+    sandbox: tuple[SandboxServer, Page, Path],
+) -> None:
+    server, page, _ = sandbox
+    await page.post("as", {"staff": True})
+    await page.post("say", {"channel": DM, "text": "where can I park my bike at the conference venue"})
+    await page.reply_to(0)
+    await page.post("home", {})
+    state = await page.wait(lambda s: s["home"] is not None)
+    block = next(b for b in state["home"]["blocks"] if (b.get("accessory") or {}).get("action_id") == "teach")
+    await page.post("click", {"home": True, "block_id": block["block_id"], "action_id": "teach"})
+    modal = (await page.wait(lambda s: s["modal"] is not None))["modal"]
+    select = next(b for b in modal["blocks"] if b["type"] == "input")
+    result = await page.post("submit", {"values": {select["block_id"]: {"intent": "no_such_intent"}}})
+    assert result["errors"] == {"intent": "Choose an answer from the list."}
+    state = await page.state()
+    assert state["modal"] is not None and state["modal_errors"] == result["errors"]
+    await page.post("close", {})
+    assert (await page.state())["modal"] is None

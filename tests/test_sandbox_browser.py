@@ -123,3 +123,46 @@ async def test_a_broken_save_shows_the_problems_on_the_page(
     await expect(banner).to_contain_text("is never closed")
     path.write_text(text, encoding="utf-8")
     await expect(banner).to_be_hidden(timeout=10_000)
+
+
+async def test_staff_teach_an_unanswered_question_and_the_answer_changes(
+    browser: Browser, sandbox: tuple[SandboxServer, Path]
+) -> None:
+    """View as staff, open the Home, Teach the question the bot could not answer, choose an answer, Save;
+    the same question then gets that answer."""
+    server, _ = sandbox
+    catalogue = server.sandbox.services.content.current.catalogue
+    taught = catalogue.get("contact")
+    assert taught is not None
+    question = "where can I park my bike at the conference venue"
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(server.url)
+
+    await _ask(page, question)
+    await expect(page.locator(".message.bot")).to_have_count(1, timeout=10_000)
+    await expect(page.locator(".message.bot").last.locator(".bk-header")).to_have_count(0)  # the fallback
+
+    await page.check("#as-staff")
+    await page.click("#tabs button[data-tab=home]")
+    home = page.locator("#home")
+    await expect(home).to_contain_text("Staff view", timeout=10_000)
+    group = home.locator(".bk-section", has_text="park my bike")
+    await group.locator(".bk-btn", has_text="Teach").click()
+
+    modal = page.locator("#modal")
+    await expect(modal).to_be_visible(timeout=10_000)
+    await expect(modal.locator("#modal-title")).to_have_text("Teach the bot")
+    await expect(modal).to_contain_text(question)
+    await modal.locator("select.bk-select").select_option("contact")
+    await modal.locator("#modal-submit").click()
+    await expect(modal).to_be_hidden(timeout=15_000)
+    await expect(home).to_contain_text(f"Taught 1 question as {taught.title}", timeout=10_000)
+    assert [d.kind for d in server.sandbox.sent][-1] == "view_submission"
+
+    await page.uncheck("#as-staff")
+    await page.click("#tabs button[data-tab=messages]")
+    await _ask(page, question)
+    await expect(page.locator(".message.bot").last.locator(".bk-header")).to_have_text(taught.title, timeout=10_000)
+    assert errors == []

@@ -179,6 +179,24 @@ async def _share_public(harness: Harness, body: str) -> None:
     await _nothing_posted(harness)
 
 
+async def _teach_refused(harness: Harness, body: str) -> None:
+    # A member is not staff: a modal that says so, and nothing read from or written to the log.
+    [call] = await harness.standin.wait_for("views.open")
+    assert call.params["trigger_id"] == fixture("action_teach_button_home.json")["body"]["payload"]["trigger_id"]
+    assert "only the content team" in json.dumps(call.params["view"])
+    assert "submit" not in call.params["view"]
+    await _nothing_posted(harness)
+
+
+async def _save_refused(harness: Harness, body: str) -> None:
+    reply = json.loads(body)
+    assert reply["response_action"] == "errors"
+    assert "only the content team" in reply["errors"]["intent"]
+    await harness.services.recorder.store.migrate()  # the harness's log is not started: nothing wrote to it
+    assert await harness.services.recorder.store.labels() == []
+    await _nothing_posted(harness)
+
+
 EXPECTED: dict[str, Check] = {
     "event_app_mention.json": _mention,
     "event_app_mention_in_thread.json": _mention_in_thread,
@@ -206,6 +224,8 @@ EXPECTED: dict[str, Check] = {
     "action_share_button_ephemeral.json": _share_ephemeral,
     "action_share_button.json": _share_public,
     "action_did_you_mean_button.json": _did_you_mean,
+    "action_teach_button_home.json": _teach_refused,
+    "view_submission_teach.json": _save_refused,
 }
 SOCKET_FILES = ("socket_events_api.json", "socket_slash_commands.json", "socket_interactive.json")
 # Threads the bot answered earlier, as its thread memory would hold them.

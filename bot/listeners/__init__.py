@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import actions, commands, events
+from bot.listeners import actions, commands, events, home
 from bot.runtime import Services
 
 
@@ -12,3 +12,4 @@ def register(app: AsyncApp, services: Services) -> None:
     events.register(app, services)
     commands.register(app, services)
     actions.register(app, services)
+    home.register(app, services)

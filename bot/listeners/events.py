@@ -10,10 +10,11 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import apologise, event_id_of, log_question, new_question_id, post, text_of, texts
+from bot.listeners.home import publish_home
 from bot.runtime import RequestRecord, Services
 from bot.storage import Surface
 from intents import Answer
-from intents.model import CONTACT, KEY_POINTS
+from intents.model import CONTACT
 
 log = logging.getLogger("bot.events")
 DM_THREAD = "dm"
@@ -52,13 +53,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if event.get("tab", "home") != "home" or not isinstance(user, str):
             record.finish("ignored")
             return
-        content = services.content.current
-        try:
-            view = content.renderer.home(content.catalogue.get(KEY_POINTS))
-            await client.views_publish(user_id=user, view=view)
-        except Exception as exc:
-            record.outcome = "post_failed"
-            log.error("home tab not published: event_id=%s error=%r", record.event_id, exc)
+        await publish_home(services, client, user, record)
         record.emit()
 
 

@@ -80,6 +80,10 @@ class Conversation:
         self.messages: list[Message] = []
         self.channels: dict[str, str] = {DM: "Confed Member Support", GENERAL: "general"}
         self.home: dict[str, Any] | None = None
+        # The modal open on top of the page (views.open), as Slack stores it, and the errors the bot
+        # answered its last Save with ({block_id: message}).
+        self.modal: dict[str, Any] | None = None
+        self.modal_errors: dict[str, str] = {}
         self.version = 0
 
     def changed(self) -> None:
@@ -137,4 +141,6 @@ class Conversation:
             "channels": [{"id": k, "name": v} for k, v in self.channels.items()],
             "messages": [m.to_json() for m in self.messages if not m.deleted],
             "home": self.home,
+            "modal": self.modal,
+            "modal_errors": self.modal_errors,
         }

@@ -21,6 +21,10 @@ from urllib.parse import urlencode
 from bot.standin import BOT_USER_ID
 
 MEMBER = "U0000001"
+# The sandbox's staff member: the sandbox's settings name them staff, so "View as staff" shows the staff
+# Home and its Teach modal without touching settings.staff_user_ids in the content file.
+STAFF = "USTAFF001"
+USER_NAMES = {MEMBER: "member", STAFF: "staff"}
 DM = "D0000001"
 GENERAL = "C0000001"
 CHANNEL_NAMES = {DM: "directmessage", GENERAL: "general"}
@@ -79,7 +83,13 @@ def rich_text(text: str, mention: bool) -> list[dict[str, Any]]:
 
 
 def message_event(
-    kind: str, text: str, channel: str, ts: str, thread_ts: str | None = None, parent_user_id: str | None = None
+    kind: str,
+    text: str,
+    channel: str,
+    ts: str,
+    thread_ts: str | None = None,
+    parent_user_id: str | None = None,
+    user: str = MEMBER,
 ) -> dict[str, Any]:
     """An Events API body: kind is message_im (a DM), app_mention or message_channel (message.channels)."""
     body = template(kind)
@@ -91,7 +101,7 @@ def message_event(
         ts=ts,
         event_ts=ts,
         channel=channel,
-        user=MEMBER,
+        user=user,
         client_msg_id=str(uuid.uuid4()),
         blocks=rich_text(plain, mention),
     )
@@ -103,10 +113,11 @@ def message_event(
     return _wrapped(body)
 
 
-def home_opened(view: dict[str, Any] | None) -> dict[str, Any]:
+def home_opened(view: dict[str, Any] | None, user: str = MEMBER) -> dict[str, Any]:
     """app_home_opened; Slack includes the Home view once one was published for the member."""
     body = template("app_home_opened")
     event = body["event"]
+    event["user"] = user
     event["event_ts"] = Clock().ts()
     if view is None:
         event.pop("view", None)
@@ -121,7 +132,7 @@ def _wrapped(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def slash_command(command: str, text: str, channel: str, response_url: str) -> str:
+def slash_command(command: str, text: str, channel: str, response_url: str, user: str = MEMBER) -> str:
     """A slash command's form-encoded fields."""
     fields = template("slash_command")
     fields.update(
@@ -129,7 +140,8 @@ def slash_command(command: str, text: str, channel: str, response_url: str) -> s
         text=text,
         channel_id=channel,
         channel_name=CHANNEL_NAMES.get(channel, channel.lower()),
-        user_id=MEMBER,
+        user_id=user,
+        user_name=USER_NAMES.get(user, user.lower()),
         response_url=response_url,
         trigger_id=new_trigger_id(),
     )
@@ -145,6 +157,7 @@ def block_actions(
     channel: str | None = None,
     ephemeral: bool = False,
     view: dict[str, Any] | None = None,
+    user: str = MEMBER,
 ) -> str:
     """A button click, form-encoded as Slack sends it. On a message: `container` names it, and `message`
     is the message as Slack stores it (left out for an ephemeral one, as Slack does). On the Home
@@ -176,4 +189,39 @@ def block_actions(
                 payload["message"].pop("thread_ts", None)
                 payload["message"].pop("parent_user_id", None)
     payload.update(response_url=response_url, trigger_id=new_trigger_id(), actions=[action])
+    _as_user(payload, user)
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def _as_user(payload: dict[str, Any], user: str) -> None:
+    name = USER_NAMES.get(user, user.lower())
+    payload["user"] = {**payload["user"], "id": user, "username": name, "name": name}
+
+
+def view_submission(view: dict[str, Any], chosen: dict[str, dict[str, str]], user: str = MEMBER) -> str:
+    """Save on a modal, form-encoded as Slack sends it: the modal as Slack stored it, and the state of its
+    inputs. `chosen` is {block_id: {action_id: value}}; a static_select's state is the option chosen, as
+    the modal offered it (a value it did not offer is sent as it is, which Slack never does)."""
+    payload = template("view_submission")
+    stored = {k: view[k] for k in ("id", "blocks", "private_metadata", "callback_id", "title", "close", "submit")
+              if k in view}  # fmt: skip
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") or {}
+        if block.get("type") != "input" or element.get("type") != "static_select":
+            continue
+        value = chosen.get(block.get("block_id", ""), {}).get(element.get("action_id", ""))
+        options = list(element.get("options") or [])
+        for group in element.get("option_groups") or []:
+            options.extend(group.get("options") or [])
+        option = next((o for o in options if o.get("value") == value), None)
+        if option is None and value is not None:
+            option = {"text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+        values.setdefault(block["block_id"], {})[element["action_id"]] = {
+            "type": "static_select",
+            "selected_option": option,
+        }
+    payload["view"] = {**payload["view"], **stored, "root_view_id": view.get("id"), "state": {"values": values}}
+    payload["trigger_id"] = new_trigger_id()
+    _as_user(payload, user)
     return urlencode({"payload": json.dumps(payload)})

@@ -25,7 +25,7 @@ from bot.listeners.events import DM_THREAD
 from bot.runtime import Services, assemble
 from bot.sandbox import payloads
 from bot.sandbox.conversation import Conversation, Message, as_slack_stores
-from bot.sandbox.payloads import DM, MEMBER
+from bot.sandbox.payloads import DM, MEMBER, STAFF, USER_NAMES
 from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
 from bot.signing import signed_headers
@@ -80,6 +80,8 @@ class Sandbox:
         self._pending_why: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._problems: list[str] = []
         self._digest = ""
+        self.user = MEMBER  # who the page acts as: the member, or the staff member ("View as staff")
+        self._homes: dict[str, dict[str, Any]] = {}  # the Home view published for each of them
 
     # --- life cycle ---
 
@@ -96,6 +98,7 @@ class Sandbox:
             # A throwaway question log: what staff type here never mixes with members' questions.
             database_url=f"sqlite:///{self.workdir / 'questions.sqlite3'}",
             member_hash_secret=secrets.token_hex(16),
+            staff_user_ids=(STAFF,),
         )
         try:
             self.services: Services = assemble(self.settings)
@@ -142,9 +145,9 @@ class Sandbox:
             return None
         ts = self.clock.ts()
         parent = self.conversation.find(channel, thread_ts) if thread_ts else None
-        parent_user = parent.user if parent else MEMBER
+        parent_user = parent.user if parent else self.user
         shown = f"<@{BOT_USER_ID}> {text}" if mention and channel != DM else text
-        message = self.conversation.add(channel, ts, MEMBER, shown, thread_ts=thread_ts)
+        message = self.conversation.add(channel, ts, self.user, shown, thread_ts=thread_ts)
         if channel == DM:
             kinds = ["message_im"]
             reply_thread, memory = thread_ts, thread_ts or DM_THREAD
@@ -159,7 +162,7 @@ class Sandbox:
         key = (channel, reply_thread)
         self._pending_why[key] = await self._why_question(text, channel, memory)
         for kind in kinds:
-            event = payloads.message_event(kind, shown, channel, ts, thread_ts, parent_user)
+            event = payloads.message_event(kind, shown, channel, ts, thread_ts, parent_user, self.user)
             await self._send(kind, json.dumps(event), JSON)
         await self._settle(key)
         return message
@@ -184,7 +187,8 @@ class Sandbox:
             return
         reply_to = ReplyTarget(channel, None, None, self._why_command(name, text))
         url = self._response_url(reply_to)
-        status, raw = await self._send("slash_command", payloads.slash_command(name, text, channel, url), FORM)
+        body = payloads.slash_command(name, text, channel, url, self.user)
+        status, raw = await self._send("slash_command", body, FORM)
         if status != 200:
             self._notice(channel, None, f'{name} failed with the error "http_service_error" (HTTP {status})')
         elif raw.strip():
@@ -218,6 +222,7 @@ class Sandbox:
             message=message.as_slack(parent.user if parent else None),
             channel=message.channel,
             ephemeral=message.ephemeral,
+            user=self.user,
         )
         status, _ = await self._send("block_actions", body, FORM)
         if pending is not None:
@@ -230,12 +235,45 @@ class Sandbox:
             raise LookupError("the Home tab has not been published")
         element = _element(home.get("blocks") or [], block_id, action_id)
         url = self._response_url(ReplyTarget(DM, None, None))
-        status, _ = await self._send("block_actions", payloads.block_actions(element, block_id, url, view=home), FORM)
+        body = payloads.block_actions(element, block_id, url, view=home, user=self.user)
+        status, _ = await self._send("block_actions", body, FORM)
         return {"status": status, "url": element.get("url")}
 
     async def open_home(self) -> int:
-        status, _ = await self._send("app_home_opened", json.dumps(payloads.home_opened(self.conversation.home)), JSON)
+        event = payloads.home_opened(self._homes.get(self.user), self.user)
+        status, _ = await self._send("app_home_opened", json.dumps(event), JSON)
         return status
+
+    def act_as(self, staff: bool) -> None:
+        """Who the page acts as from now on: the staff member (named staff in the sandbox's settings) or
+        the member. Each has their own Home, published when they open it."""
+        self.user = STAFF if staff else MEMBER
+        self.conversation.home = self._homes.get(self.user)
+        self.conversation.modal, self.conversation.modal_errors = None, {}
+        self.conversation.changed()
+
+    async def submit(self, chosen: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """Save on the open modal: a view_submission, as Slack sends it. The bot's answer decides what
+        happens, as in Slack: errors keep the modal open with them under their inputs; an empty
+        answer closes it."""
+        modal = self.conversation.modal
+        if modal is None:
+            raise LookupError("no modal is open")
+        await self.services.content.reload_if_changed()
+        status, raw = await self._send("view_submission", payloads.view_submission(modal, chosen, self.user), FORM)
+        answer = _json_or_text(raw) if raw.strip() else {}
+        errors = answer.get("errors") if answer.get("response_action") == "errors" else None
+        if status == 200 and isinstance(errors, dict):
+            self.conversation.modal_errors = {str(k): str(v) for k, v in errors.items()}
+        elif status == 200:
+            self.conversation.modal, self.conversation.modal_errors = None, {}
+        self.conversation.changed()
+        return {"status": status, "errors": errors or {}}
+
+    def close_modal(self) -> None:
+        """Cancel: Slack closes the modal and tells the app nothing (the bot asks for no view_closed)."""
+        self.conversation.modal, self.conversation.modal_errors = None, {}
+        self.conversation.changed()
 
     async def learn(self, question: str, intent_id: str) -> tuple[bool, list[str]]:
         """What `python -m bot learn QUESTION INTENT_ID` does and says, on the sandbox's content file."""
@@ -368,8 +406,15 @@ class Sandbox:
             if isinstance(view, dict):
                 # As Slack stores it: blocks sent without a block_id get one, which its clicks carry.
                 view = {**view, "blocks": as_slack_stores(view.get("blocks") or [])}
-            self.conversation.home = view
+                self._homes[str(params.get("user_id"))] = view
+            self.conversation.home = self._homes.get(self.user)
             self.conversation.changed()
+        elif call.method == "views.open" and call.response:
+            view = call.response.get("view")
+            if isinstance(view, dict):
+                self.conversation.modal = {**view, "blocks": as_slack_stores(view.get("blocks") or [])}
+                self.conversation.modal_errors = {}
+                self.conversation.changed()
         elif call.method == "response_url":
             target = self._replies.get(call.path.rsplit("/", 1)[-1])
             if target is not None:
@@ -397,7 +442,8 @@ class Sandbox:
             "problems": self._problems,
             "path": str(self.responses_path),
             "intents": [{"id": i.id, "title": i.title} for i in catalogue.intents],
-            "users": {BOT_USER_ID: "Confed Member Support", MEMBER: "member"},
+            "users": {BOT_USER_ID: "Confed Member Support", **USER_NAMES},
+            "staff": self.user == STAFF,
         }
 
 

@@ -123,6 +123,32 @@ async def home(request: web.Request) -> web.Response:
     return web.json_response({"ok": status == 200, "status": status})
 
 
+async def act_as(request: web.Request) -> web.Response:
+    data = await _body(request)
+    request.app[SANDBOX_KEY].act_as(bool(data.get("staff")))
+    return web.json_response({"ok": True})
+
+
+async def submit(request: web.Request) -> web.Response:
+    data = await _body(request)
+    values = data.get("values")
+    if not isinstance(values, dict) or not all(
+        isinstance(b, str) and isinstance(v, dict) and all(isinstance(x, str) for x in (*v, *v.values()))
+        for b, v in values.items()
+    ):
+        raise web.HTTPBadRequest(text="values: expected {block_id: {action_id: value}}")
+    try:
+        result = await request.app[SANDBOX_KEY].submit(values)
+    except LookupError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from exc
+    return web.json_response({"ok": result["status"] == 200, **result})
+
+
+async def close_modal(request: web.Request) -> web.Response:
+    request.app[SANDBOX_KEY].close_modal()
+    return web.json_response({"ok": True})
+
+
 async def learn(request: web.Request) -> web.Response:
     data = await _body(request)
     question, intent_id = _text(data, "question"), _text(data, "intent")
@@ -145,6 +171,9 @@ def build_page_app(sandbox: Sandbox) -> web.Application:
     app.router.add_post("/sandbox/api/click", click)
     app.router.add_post("/sandbox/api/home", home)
     app.router.add_post("/sandbox/api/learn", learn)
+    app.router.add_post("/sandbox/api/as", act_as)
+    app.router.add_post("/sandbox/api/submit", submit)
+    app.router.add_post("/sandbox/api/close", close_modal)
     app.router.add_get("/sandbox/api/report", report)
     return app
 

@@ -159,8 +159,34 @@ const BlockKit = (() => {
     return b;
   }
 
+  // A static_select, as in a modal's input block: the page reads its value on Save (data-block-id and
+  // data-action-id name it, as the view_submission's state does).
+  function staticSelect(elem, ctx) {
+    const select = el("select", "bk-select");
+    select.dataset.blockId = ctx.block.block_id || "";
+    select.dataset.actionId = elem.action_id || "";
+    const none = el("option", "", elem.placeholder ? elem.placeholder.text : "Choose an option");
+    none.value = "";
+    select.appendChild(none);
+    const add = (parent, o) => {
+      const option = el("option", "", o.text ? o.text.text : o.value);
+      option.value = o.value;
+      parent.appendChild(option);
+    };
+    for (const o of elem.options || []) add(select, o);
+    for (const g of elem.option_groups || []) {
+      const group = el("optgroup");
+      group.label = g.label ? g.label.text : "";
+      for (const o of g.options || []) add(group, o);
+      select.appendChild(group);
+    }
+    select.value = elem.initial_option ? elem.initial_option.value : "";
+    return select;
+  }
+
   function element(elem, ctx) {
     if (elem.type === "button") return button(elem, ctx);
+    if (elem.type === "static_select") return staticSelect(elem, ctx);
     if (elem.type === "image") {
       const box = el("span", "bk-image", elem.alt_text || "image");
       box.title = elem.image_url || "";
@@ -222,9 +248,10 @@ const BlockKit = (() => {
   }
 
   // blocks: Block Kit JSON. opts.onClick(block, element, buttonNode) is called on a button click;
-  // opts.names maps user ids to display names.
+  // opts.names maps user ids to display names; opts.errors ({block_id: message}) shows under inputs.
   function render(blocks, opts) {
     const names = opts.names || {};
+    const errors = opts.errors || {};
     const root = el("div", "blocks");
     for (const block of blocks || []) {
       const ctx = { block, onClick: opts.onClick };
@@ -254,6 +281,11 @@ const BlockKit = (() => {
         wrap.appendChild(el("hr"));
       } else if (block.type === "actions") {
         for (const e of block.elements || []) wrap.appendChild(element(e, ctx));
+      } else if (block.type === "input") {
+        wrap.appendChild(el("div", "input-label", block.label ? block.label.text : ""));
+        if (block.element) wrap.appendChild(element(block.element, ctx));
+        if (block.hint) wrap.appendChild(el("div", "input-hint", block.hint.text));
+        if (errors[block.block_id]) wrap.appendChild(el("div", "input-error", errors[block.block_id]));
       } else if (block.type === "rich_text") {
         wrap.appendChild(richText(block, names));
       } else if (block.type === "image") {

@@ -8,7 +8,10 @@
   const POLL_MS = 500;
 
   const view = { channel: DM, tab: "messages", thread: null, homeOpened: false };
-  let state = { version: -1, channels: [], messages: [], home: null, problems: [], intents: [], users: {} };
+  let state = {
+    version: -1, channels: [], messages: [], home: null, modal: null, modal_errors: {}, problems: [], intents: [],
+    users: {}, staff: false,
+  };
 
   const $ = (id) => document.getElementById(id);
 
@@ -288,8 +291,74 @@
     box.appendChild(BlockKit.render(state.home.blocks || [], { names: state.users, onClick: onClick(null, true) }));
   }
 
+  // The modal the bot opened (views.open). Drawn again only when the bot changes it or answers a Save
+  // with errors, so a choice being made is not reset by a poll.
+  let modalShown = "";
+  function renderModal() {
+    const dialog = $("modal");
+    const modal = state.modal;
+    if (!modal) {
+      modalShown = "";
+      if (dialog.open) dialog.close();
+      return;
+    }
+    const key = JSON.stringify([modal.id, modal.hash, modal.blocks, state.modal_errors]);
+    if (key === modalShown) return;
+    const chosen = modalValues();
+    modalShown = key;
+    $("modal-title").textContent = modal.title ? modal.title.text : "";
+    const body = BlockKit.render(modal.blocks || [], {
+      names: state.users,
+      errors: state.modal_errors,
+      onClick: () => {},
+    });
+    for (const select of body.querySelectorAll("select")) {
+      const kept = (chosen[select.dataset.blockId] || {})[select.dataset.actionId];
+      if (kept) select.value = kept;
+    }
+    $("modal-body").replaceChildren(body);
+    $("modal-close").textContent = modal.close ? modal.close.text : "Close";
+    $("modal-submit").hidden = !modal.submit;
+    $("modal-submit").textContent = modal.submit ? modal.submit.text : "";
+    if (!dialog.open) dialog.showModal();
+  }
+
+  function modalValues() {
+    const values = {};
+    for (const select of $("modal-body").querySelectorAll("select")) {
+      if (!select.value) continue;
+      (values[select.dataset.blockId] = values[select.dataset.blockId] || {})[select.dataset.actionId] = select.value;
+    }
+    return values;
+  }
+
+  async function submitModal() {
+    // As Slack does: a required input left empty is flagged on the page, and nothing is sent.
+    const empty = [...$("modal-body").querySelectorAll("select")].filter((s) => !s.value);
+    if (empty.length) {
+      state.modal_errors = Object.fromEntries(empty.map((s) => [s.dataset.blockId, "Please complete this required field."]));
+      modalShown = "";
+      renderModal();
+      return;
+    }
+    await api("submit", { values: modalValues() });
+    poll();
+  }
+
+  async function closeModal() {
+    await api("close", {});
+    poll();
+  }
+
+  async function actAsStaff(staff) {
+    await api("as", { staff });
+    if (view.channel === DM && view.tab === "home") await api("home", {}); // their own Home
+    poll();
+  }
+
   function render() {
     renderSidebar();
+    $("as-staff").checked = Boolean(state.staff);
     renderBanner();
     const isApp = view.channel === DM;
     const name = (state.channels.find((c) => c.id === view.channel) || {}).name || view.channel;
@@ -305,6 +374,7 @@
     if (showHome) renderHome();
     else renderMessages();
     renderThread();
+    renderModal();
   }
 
   // --- actions ---
@@ -389,6 +459,14 @@
   });
   for (const b of $("tabs").querySelectorAll("button")) b.addEventListener("click", () => selectTab(b.dataset.tab));
   $("open-report").addEventListener("click", openReport);
+  $("as-staff").addEventListener("change", (e) => actAsStaff(e.target.checked));
+  $("modal-submit").addEventListener("click", submitModal);
+  $("modal-close").addEventListener("click", closeModal);
+  $("modal-x").addEventListener("click", closeModal);
+  $("modal").addEventListener("cancel", (e) => {
+    e.preventDefault(); // Escape: close it the way Cancel does
+    closeModal();
+  });
   $("close-report").addEventListener("click", () => $("report").close());
   poll();
 })();
