@@ -365,26 +365,27 @@ class Renderer:
         # While no offer is open, the team is the way to find out what runs.
         return Message(message.text, message.blocks, handoff=not any(o.is_open for o in self.catalogue.offers))
 
-    def with_feedback(self, message: Message, question_id: str, *, fallback: bool) -> Message:
+    def with_feedback(self, message: Message, question_id: str, *, fallback: bool, handoff: bool) -> Message:
         """The reply with its feedback row: Helpful / Not helpful under an answer, Ask a person under a
-        fallback. A new Message: the rendered one is shared by every reply of that intent."""
+        fallback (`handoff`: whether a staff channel takes hand-offs; see handoff_block). A new Message:
+        the rendered one is shared by every reply of that intent."""
         texts = self.catalogue.settings.texts
         if fallback:
-            extra = [self.handoff_block(question_id)]
+            extra = [self.handoff_block(question_id, handoff=handoff)]
         else:
             extra = [_feedback_block(question_id, (texts.helpful_button, texts.not_helpful_button))]
             if message.handoff:
-                extra.append(self.handoff_block(question_id))
+                extra.append(self.handoff_block(question_id, handoff=handoff))
         return Message(message.text, [*message.blocks, *extra], message.handoff)
 
-    def handoff_block(self, question_id: str) -> dict[str, Any]:
-        """Ask a person: a button that hands the question to staff, or, with no hand-off channel set,
-        a link to the contact page."""
+    def handoff_block(self, question_id: str, *, handoff: bool) -> dict[str, Any]:
+        """Ask a person: a button that hands the question to staff (`handoff`: the operator set
+        HANDOFF_CHANNEL), or else a link to the contact page."""
         button: dict[str, Any] = {
             "type": "button",
             "text": {"type": "plain_text", "text": self.catalogue.settings.texts.ask_person_button, "emoji": True},
         }
-        if self.catalogue.settings.handoff_channel:
+        if handoff:
             button.update(action_id=HANDOFF_ACTION, value=question_id)
         else:
             button.update(action_id=f"{LINK_ACTION}:handoff", url=self.contact_url)

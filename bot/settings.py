@@ -42,9 +42,11 @@ class Settings:
     question_log: bool = True  # QUESTION_LOG=off keeps counts, never the question's text
     log_retention_days: int = 90
     member_hash_secret: str | None = None  # MEMBER_HASH_SECRET; derived from the Slack secrets when unset
-    # Staff besides those the content file names (settings.staff_user_ids there): the sandbox's staff
-    # user. Never read from the environment: in Slack, staff are named in responses.yaml.
+    # Who is staff (reload, report, the staff Home, Teach, Take it) and where "Ask a person" posts: the
+    # operator's to set (STAFF_USER_IDS, STAFF_USERGROUP_IDS, HANDOFF_CHANNEL), never the content file's.
     staff_user_ids: tuple[str, ...] = ()
+    staff_usergroup_ids: tuple[str, ...] = ()
+    handoff_channel: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -63,6 +65,20 @@ class Settings:
 
 
 _COMMAND_RE = re.compile(r"^/[a-z0-9_-]{1,31}$")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,30}")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,30}")
+
+
+def _ids(env: Mapping[str, str], name: str, pattern: re.Pattern[str], kind: str) -> tuple[str, ...]:
+    """A list of Slack ids, separated by commas or spaces; one clear error for the first that is not one."""
+    values = tuple(v for v in re.split(r"[,\s]+", env.get(name, "").strip()) if v)
+    for value in values:
+        if not pattern.fullmatch(value):
+            raise SettingsError(f"{name} takes {kind}, separated by commas; {value[:40]!r} is not one")
+    return values
+
+
 _LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 
 
@@ -125,6 +141,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     question_log = env.get("QUESTION_LOG", "on").strip().lower() or "on"
     if question_log not in ("on", "off"):
         raise SettingsError(f"QUESTION_LOG must be on or off, got {question_log!r}")
+    staff_users = _ids(env, "STAFF_USER_IDS", _USER_ID, "Slack user ids (U0123ABCD)")
+    staff_groups = _ids(env, "STAFF_USERGROUP_IDS", _GROUP_ID, "Slack user group ids (S0123ABCD)")
+    handoff = _ids(env, "HANDOFF_CHANNEL", _CHANNEL_ID, "one Slack channel id (C0123ABCD or G0123ABCD)")
+    if len(handoff) > 1:
+        raise SettingsError(f"HANDOFF_CHANNEL takes one channel id, got {len(handoff)}")
     level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in _LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(sorted(_LEVELS))}, got {level!r}")
@@ -148,6 +169,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         database_url=database_url,
         question_log=question_log == "on",
+        staff_user_ids=staff_users,
+        staff_usergroup_ids=staff_groups,
+        handoff_channel=handoff[0] if handoff else None,
         log_retention_days=int(_number(env, "LOG_RETENTION_DAYS", 90, 1, 3650, integer=True)),
         member_hash_secret=env.get("MEMBER_HASH_SECRET", "").strip() or None,
     )

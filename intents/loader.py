@@ -30,9 +30,6 @@ FOLLOWUP_KINDS = ("more", "signup", "read")
 # A probability: a topic the model gives one chance in ten is worth offering as "did you mean".
 DEFAULT_SUGGESTION_FLOOR = 0.1
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
-_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_GROUP_ID_RE = re.compile(r"^S[A-Z0-9]{2,}$")
-_CHANNEL_ID_RE = re.compile(r"^[CG][A-Z0-9]{2,}$")
 # A Slack mrkdwn link inside text: <target> or <target|label>. <@U1>, <!here> and <#C1> are mentions
 # (refused elsewhere), and a '<' followed by a space is not a link.
 _TEXT_LINK_RE = re.compile(r"<([^<>|@!#\s][^<>|]*)(?:\|[^<>]*)?>")
@@ -451,10 +448,26 @@ def _off_topic_areas(c: _Checker, node: Node | None) -> dict[str, tuple[str, ...
     return out
 
 
+# Who is staff, and where hand-offs go, are the operator's to set, not the content's: whoever could edit
+# an answer could otherwise make themselves staff. Each is an error naming the variable that replaced it.
+MOVED_TO_ENVIRONMENT = {
+    "staff_user_ids": "STAFF_USER_IDS",
+    "staff_usergroup_ids": "STAFF_USERGROUP_IDS",
+    "handoff_channel": "HANDOFF_CHANNEL",
+}
+
+
 def _settings(c: _Checker, node: Node) -> ContentSettings | None:
-    fields = c.mapping(node, "settings", _SETTINGS_FIELDS)
+    fields = c.mapping(node, "settings", {**_SETTINGS_FIELDS, **dict.fromkeys(MOVED_TO_ENVIRONMENT, False)})
     if fields is None:
         return None
+    for name, variable in MOVED_TO_ENVIRONMENT.items():
+        if name in fields:
+            c.add(
+                fields[name],
+                f"settings.{name}: is no longer set in the content file (anyone who can edit an answer could "
+                f"change it); the operator sets {variable} in the bot's environment instead: delete this line",
+            )
     threshold = None
     if "confidence_threshold" in fields:
         threshold = c.number(fields["confidence_threshold"], "settings.confidence_threshold", integer=False)
@@ -465,8 +478,6 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
     texts = {}
     for name in ("fallback_text", "contact_text", "default_source"):
         texts[name] = c.string(fields[name], f"settings.{name}") if name in fields else None
-    staff_users = _id_list(c, fields.get("staff_user_ids"), "settings.staff_user_ids", _USER_ID_RE)
-    staff_groups = _id_list(c, fields.get("staff_usergroup_ids"), "settings.staff_usergroup_ids", _GROUP_ID_RE)
     followups: dict[str, tuple[str, ...]] = {}
     if "followups" in fields:
         kinds = c.mapping(fields["followups"], "settings.followups", {k: False for k in FOLLOWUP_KINDS})
@@ -482,15 +493,6 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         elif days is not None:
             review_after_days = int(days)
     handoff: dict[str, str] = {}
-    if "handoff_channel" in fields:
-        channel = c.string(fields["handoff_channel"], "settings.handoff_channel")
-        if channel is not None and not _CHANNEL_ID_RE.match(channel):
-            c.add(
-                fields["handoff_channel"],
-                f"settings.handoff_channel: '{channel}' is not a Slack channel id (C... or G...)",
-            )
-        elif channel is not None:
-            handoff["handoff_channel"] = channel
     if "handoff_text" in fields:
         handoff_text = c.string(fields["handoff_text"], "settings.handoff_text")
         if handoff_text is not None:
@@ -512,8 +514,6 @@ def _settings(c: _Checker, node: Node) -> ContentSettings | None:
         fallback_text=texts["fallback_text"],  # type: ignore[arg-type]
         contact_text=texts["contact_text"],  # type: ignore[arg-type]
         default_source=texts["default_source"],  # type: ignore[arg-type]
-        staff_user_ids=staff_users,
-        staff_usergroup_ids=staff_groups,
         followups=followups,
         out_of_scope=out_of_scope,
         status_words=status_words,
@@ -616,21 +616,6 @@ def _suggestion_floor(c: _Checker, node: Node | None, threshold: float | None) -
         c.add(node, f"settings.suggestion_floor: must be from 0 up to {limit}, found {floor:g}")
         return None
     return floor
-
-
-def _id_list(c: _Checker, node: Node | None, where: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
-    if node is None:
-        return ()
-    if isinstance(node, SequenceNode) and not node.value:
-        return ()
-    items = c.strings(node, where) or []
-    out = []
-    for value, item in items:
-        if pattern.match(value):
-            out.append(value)
-        else:
-            c.add(item, f"{where}: '{value}' is not a Slack id of the right kind")
-    return tuple(out)
 
 
 def _intents(c: _Checker, node: Node, vocabulary: Vocabulary) -> list[Intent]:

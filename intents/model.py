@@ -237,8 +237,6 @@ class ContentSettings:
     fallback_text: str = field(metadata=in_file())
     contact_text: str = field(metadata=in_file())
     default_source: str = field(metadata=in_file())
-    staff_user_ids: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
-    staff_usergroup_ids: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     followups: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=in_file(required=False))
     # Off-topic questions by area ("everyday", "nhs_elsewhere"...): each area is a class of its own, so the
     # bot learns what a weather question and what a GP contract question look like apart. A plain list
@@ -248,8 +246,7 @@ class ContentSettings:
     status_words: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     # `bot check` warns about an intent whose `reviewed` date is older than this many days.
     review_after_days: int = field(default=365, metadata=in_file(required=False))
-    # "Ask a person": the Slack channel staff watch (C... or G...), and what the member is told.
-    handoff_channel: str | None = field(default=None, metadata=in_file(required=False))
+    # "Ask a person": what the member is told (the channel is the operator's HANDOFF_CHANNEL).
     handoff_text: str = field(
         default="Thanks: I've passed your question to the NHS Confederation team, who will reply to you here.",
         metadata=in_file(required=False),

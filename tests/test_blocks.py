@@ -50,4 +50,4 @@ def test_the_feedback_and_handoff_rows_are_what_slack_sdk_would_build() -> None:
         block_id="handoff",
         elements=[ButtonElement(text="Ask a person", action_id="link:handoff", url=renderer.contact_url)],
     ).to_dict()
-    assert renderer.handoff_block("q1") == link
+    assert renderer.handoff_block("q1", handoff=False) == link

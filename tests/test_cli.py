@@ -244,3 +244,26 @@ def test_ask_piped_into_a_reader_that_leaves_ends_quietly() -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.stdout.startswith("question:") and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_staff_and_the_hand_off_channel_come_from_the_environment() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    base = {"SLACK_BOT_TOKEN": "xoxb-123", "SLACK_SIGNING_SECRET": "a" * 32}
+    settings = load_settings({**base, "STAFF_USER_IDS": "U0123ABCD, W0456EFGH", "STAFF_USERGROUP_IDS": "S0TEAM01",
+                              "HANDOFF_CHANNEL": "C0STAFF01"})  # fmt: skip
+    assert settings.staff_user_ids == ("U0123ABCD", "W0456EFGH") and settings.staff_usergroup_ids == ("S0TEAM01",)
+    assert settings.handoff_channel == "C0STAFF01"
+    assert load_settings(base).staff_user_ids == () and load_settings(base).handoff_channel is None
+    for name, value, message in [
+        ("STAFF_USER_IDS", "U0123ABCD,bob", "STAFF_USER_IDS takes Slack user ids (U0123ABCD), separated by commas; 'bob'"),
+        ("STAFF_USERGROUP_IDS", "U0123ABCD", "STAFF_USERGROUP_IDS takes Slack user group ids"),
+        ("HANDOFF_CHANNEL", "#staff", "HANDOFF_CHANNEL takes one Slack channel id"),
+        ("HANDOFF_CHANNEL", "C0STAFF01 C0STAFF02", "HANDOFF_CHANNEL takes one channel id, got 2"),
+    ]:
+        try:
+            load_settings({**base, name: value})
+        except SettingsError as exc:
+            assert str(exc).startswith(message), str(exc)
+        else:
+            raise AssertionError(f"{name}={value!r} was accepted")

@@ -361,7 +361,7 @@ def test_only_an_open_offer_is_offered_as_a_sign_up(tmp_path: Path) -> None:
     text = to_plain_text(reply.blocks)
     assert "do not say whether Title of offer_alpha still runs" in text and "To sign up" not in text
     assert reply.handoff  # Ask a person goes with it
-    with_row = content.renderer.with_feedback(reply, "q1", fallback=False)
+    with_row = content.renderer.with_feedback(reply, "q1", fallback=False, handoff=False)
     assert [b["block_id"] for b in with_row.blocks[-2:]] == ["feedback", "handoff"]
     listed = to_plain_text(content.renderer.offers().blocks)
     assert "-> https://www.nhsconfed.org/join-alpha" not in listed and "[More about it] (button: offer_alpha)" in listed

@@ -8,14 +8,12 @@ import asyncio
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.listeners import actions
 from bot.listeners.actions import HANDOFFS_PER_HOUR
-from bot.settings import PROJECT_DIR
 from tests.conftest import Harness
 from tests.test_slack_corpus import fixture
 
@@ -27,15 +25,7 @@ STAFF_CHANNEL = "C0STAFF001"
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # Room for the floods below: the member-wide limit (every click counts) is tested in test_rate_limits.py.
-    return {"rate_limit_count": 100}
-
-
-@pytest.fixture
-def content_path(tmp_path: Path) -> Path:
-    path = tmp_path / "responses.yaml"
-    text = (PROJECT_DIR / "responses.yaml").read_text(encoding="utf-8")
-    path.write_text(text.replace("settings:\n", f"settings:\n  handoff_channel: {STAFF_CHANNEL}\n", 1), "utf-8")
-    return path
+    return {"rate_limit_count": 100, "handoff_channel": STAFF_CHANNEL}
 
 
 def _click(harness: Harness, question_id: str, post: dict[str, Any], user: str) -> dict[str, Any]:

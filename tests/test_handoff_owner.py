@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import copy
 import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.blocks import DONE_ACTION, TAKE_ACTION
 from bot.report import build_report, format_report
-from bot.settings import PROJECT_DIR
 from tests.conftest import Harness
 from tests.test_slack_corpus import fixture
 
@@ -25,13 +23,8 @@ QUESTION = "can I get a parking permit for the hospital site?"
 
 
 @pytest.fixture
-def content_path(tmp_path: Path) -> Path:
-    path = tmp_path / "responses.yaml"
-    text = (PROJECT_DIR / "responses.yaml").read_text(encoding="utf-8")
-    text = text.replace("settings:\n", f"settings:\n  handoff_channel: {STAFF_CHANNEL}\n", 1)
-    text = text.replace("  staff_user_ids: []", f"  staff_user_ids: [{STAFF}, {OTHER_STAFF}]")
-    path.write_text(text, encoding="utf-8")
-    return path
+def settings_overrides() -> dict[str, Any]:
+    return {"handoff_channel": STAFF_CHANNEL, "staff_user_ids": (STAFF, OTHER_STAFF)}
 
 
 def _button(post: dict[str, Any], action_id: str) -> tuple[str, dict[str, Any]] | None:

@@ -169,6 +169,19 @@ def test_settings_problems(tmp_path: Path) -> None:
     assert "settings: missing field 'fallback_text'" in found
 
 
+@pytest.mark.parametrize(
+    ("line", "variable"),
+    [("staff_user_ids: [U0123ABCD]", "STAFF_USER_IDS"), ("staff_usergroup_ids: []", "STAFF_USERGROUP_IDS"),
+     ("handoff_channel: C0123ABCD", "HANDOFF_CHANNEL")],
+)  # fmt: skip
+def test_who_is_staff_is_no_longer_content(tmp_path: Path, line: str, variable: str) -> None:
+    """Whoever can edit an answer must not be able to make themselves staff: each old line is an error at
+    its own line, naming the variable the operator sets instead."""
+    text = SETTINGS.replace("settings:\n", f"settings:\n  {line}\n", 1) + GOOD_INTENT.format(id="alpha")
+    [problem] = problems_of(write(tmp_path, text))
+    assert ":2:" in problem and f"the operator sets {variable} in the bot's environment" in problem
+
+
 def test_alias_bombs_are_refused(tmp_path: Path) -> None:
     bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
     bomb += "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bot.content import ContentHolder
 from tests.conftest import Harness
 from tests.test_events import _all_text
 
@@ -85,13 +84,10 @@ async def test_requests_in_flight_never_fail_during_reloads(harness: Harness) ->
 class TestReloadCommand:
     @pytest.fixture
     def settings_overrides(self) -> dict[str, Any]:
-        return {}
+        return {"staff_user_ids": ("USTAFF01",), "staff_usergroup_ids": ("SCONTENT1",)}
 
     @pytest.fixture(autouse=True)
     def staff(self, harness: Harness) -> None:
-        _edit(harness.content_path, "  staff_user_ids: []", "  staff_user_ids: [USTAFF01]")
-        _edit(harness.content_path, "  staff_usergroup_ids: []", "  staff_usergroup_ids: [SCONTENT1]")
-        harness.services.content = ContentHolder(harness.content_path, harness.services.content.commands)
         harness.standin.usergroups["SCONTENT1"] = ["UGROUP01"]
 
     async def _reload(self, harness: Harness, user: str) -> dict[str, Any]:

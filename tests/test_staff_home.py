@@ -9,7 +9,6 @@ import copy
 import datetime
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from slack_sdk.models.views import View
 from bot import staff_home
 from bot.blocks import TEACH_ACTION
 from bot.storage import UnansweredGroup
-from tests.conftest import Harness, copy_content
+from tests.conftest import Harness
 from tests.test_slack_corpus import fixture
 
 STAFF = "USTAFF001"
@@ -31,11 +30,8 @@ HOSTILE = "<!channel> can I cancel my gym membership <@U0000002> & my *car* <htt
 
 
 @pytest.fixture
-def content_path(tmp_path: Path) -> Path:
-    path = copy_content(tmp_path)
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("  staff_user_ids: []", f"  staff_user_ids: [{STAFF}]"), encoding="utf-8")
-    return path
+def settings_overrides() -> dict[str, Any]:
+    return {"staff_user_ids": (STAFF,)}
 
 
 async def _open_home(harness: Harness, user: str) -> dict[str, Any]:

@@ -190,11 +190,12 @@ async def _pass_on(
     stored: StoredQuestion | None,
 ) -> None:
     """Post the hand-off to the staff channel; only once it is there is it recorded as handed off."""
-    assert settings.handoff_channel is not None
+    channel = services.settings.handoff_channel
+    assert channel is not None
     message = handoff_message(user, stored, await _permalink(client, stored), question_id)
     try:
         await client.chat_postMessage(
-            channel=settings.handoff_channel,
+            channel=channel,
             text=message.text,
             blocks=message.blocks,
             unfurl_links=False,
@@ -204,7 +205,7 @@ async def _pass_on(
         )
     except Exception as exc:
         record.outcome = "post_failed"
-        log.error("hand-off not posted: channel=%s error=%s", settings.handoff_channel, _short(exc))
+        log.error("hand-off not posted: channel=%s error=%s", channel, _short(exc))
         await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
                              text=settings.contact_text)  # fmt: skip
         record.emit()
@@ -212,6 +213,11 @@ async def _pass_on(
     services.recorder.handoff(question_id, user)
     await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=settings.handoff_text)
     record.finish("handed_off")
+
+
+def _handoff(services: Services) -> bool:
+    """Whether Ask a person posts to a staff channel (HANDOFF_CHANNEL set), or opens the contact page."""
+    return services.settings.handoff_channel is not None
 
 
 def _short(exc: BaseException) -> str:
@@ -264,7 +270,7 @@ def register(app: AsyncApp, services: Services) -> None:
         question_id = new_question_id()
         try:
             message = content.renderer.answer(answer, shareable=ephemeral)
-            message = content.renderer.with_feedback(message, question_id, fallback=False)
+            message = content.renderer.with_feedback(message, question_id, fallback=False, handoff=_handoff(services))
             if ephemeral:
                 if await respond_safely(
                     respond, record, response_type="ephemeral", replace_original=False,
@@ -300,7 +306,10 @@ def register(app: AsyncApp, services: Services) -> None:
             blocks = [_section(wording.thanks_helpful)]
             text = wording.thanks_helpful
         else:
-            blocks = [_section(wording.sorry_not_helpful), renderer.handoff_block(question_id)]
+            blocks = [
+                _section(wording.sorry_not_helpful),
+                renderer.handoff_block(question_id, handoff=_handoff(services)),
+            ]
             text = wording.sorry_not_helpful
         await respond_safely(
             respond, record, response_type="ephemeral", replace_original=False, text=text, blocks=blocks
@@ -320,7 +329,7 @@ def register(app: AsyncApp, services: Services) -> None:
         question_id, user = text_of(action, "value"), _user(body)
         settings = services.content.current.catalogue.settings
         wording = settings.texts
-        if not question_id or user is None or not settings.handoff_channel:
+        if not question_id or user is None or not services.settings.handoff_channel:
             record.finish("ignored:no_handoff")
             return
 
@@ -371,7 +380,6 @@ def register(app: AsyncApp, services: Services) -> None:
         record = RequestRecord(kind="handoff_take" if take else "handoff_done")
         question_id, user = text_of(action, "value"), _user(body)
         channel, message_ts, _ = _container(body)
-        settings = services.content.current.catalogue.settings
 
         async def tell(text: str, outcome: str) -> None:
             await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
@@ -382,7 +390,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if await _rate_limited(services, user, record, respond):
             return
-        if not settings.handoff_channel or channel != settings.handoff_channel:
+        if not services.settings.handoff_channel or channel != services.settings.handoff_channel:
             await tell("Hand-offs are taken in the staff channel only.", "refused:wrong_channel")
             return
         if not await is_staff(services, client, user):

@@ -97,8 +97,10 @@ def route_command(content: Content, text: str, *, keypoints: bool = False) -> tu
 
 
 async def is_staff(services: Services, client: AsyncWebClient, user: str) -> bool:
-    settings = services.content.current.catalogue.settings
-    if user in settings.staff_user_ids or user in services.settings.staff_user_ids:
+    """Whether `user` is staff: in STAFF_USER_IDS, or in a user group of STAFF_USERGROUP_IDS (asked of
+    Slack each time). The operator's settings, never the content file's."""
+    settings = services.settings
+    if user in settings.staff_user_ids:
         return True
     for group in settings.staff_usergroup_ids:
         try:
@@ -158,9 +160,13 @@ def register(app: AsyncApp, services: Services) -> None:
         record.intent = what
         question_id = new_question_id()
         if what not in NOT_ANSWERS:
-            message = content.renderer.with_feedback(message, question_id, fallback=what == FALLBACK)
+            handoff = services.settings.handoff_channel is not None
+            message = content.renderer.with_feedback(message, question_id, fallback=what == FALLBACK, handoff=handoff)
         elif message.handoff:  # a list of offers none of which is open: the team knows what runs now
-            message = Message(message.text, [*message.blocks, content.renderer.handoff_block(question_id)])
+            handoff = services.settings.handoff_channel is not None
+            message = Message(
+                message.text, [*message.blocks, content.renderer.handoff_block(question_id, handoff=handoff)]
+            )
         await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
         record.finish("fallback" if what == FALLBACK else "answered")
         if isinstance(user, str):

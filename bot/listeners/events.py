@@ -150,7 +150,10 @@ async def handle_message(
         record.intent = answer.intent.id if answer.intent else None
         record.confidence = answer.confidence
         message = content.renderer.with_feedback(
-            content.renderer.answer(answer), question_id, fallback=wants_person(answer)
+            content.renderer.answer(answer),
+            question_id,
+            fallback=wants_person(answer),
+            handoff=services.settings.handoff_channel is not None,
         )
         delivered = await post(client, record, route.channel, route.reply_thread, message)
         if delivered:
