@@ -256,7 +256,11 @@ def test_staff_and_the_hand_off_channel_come_from_the_environment() -> None:
     assert settings.handoff_channel == "C0STAFF01"
     assert load_settings(base).staff_user_ids == () and load_settings(base).handoff_channel is None
     for name, value, message in [
-        ("STAFF_USER_IDS", "U0123ABCD,bob", "STAFF_USER_IDS takes Slack user ids (U0123ABCD), separated by commas; 'bob'"),
+        (
+            "STAFF_USER_IDS",
+            "U0123ABCD,bob",
+            "STAFF_USER_IDS takes Slack user ids (U0123ABCD), separated by commas; 'bob'",
+        ),
         ("STAFF_USERGROUP_IDS", "U0123ABCD", "STAFF_USERGROUP_IDS takes Slack user group ids"),
         ("HANDOFF_CHANNEL", "#staff", "HANDOFF_CHANNEL takes one Slack channel id"),
         ("HANDOFF_CHANNEL", "C0STAFF01 C0STAFF02", "HANDOFF_CHANNEL takes one channel id, got 2"),
