@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,10 @@ from bot.server import EVENTS_PATH, SocketConnection, build_web_app
 from bot.settings import PROJECT_DIR, Settings
 from bot.signing import command_body, event_body, interaction_body, signed_headers
 from bot.standin import BOT_USER_ID, SlackStandIn
+
+# Every process a test starts (app.py, python -m bot) keeps its question log here unless the test names
+# another: never in the developer's .data/.
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='confedbot-tests-')}/questions.sqlite3")
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-1111-2222-testtokenvalue"

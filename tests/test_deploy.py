@@ -228,6 +228,16 @@ def _config(standin: SlackStandIn, **extra: str) -> dict[str, str]:
     return {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": standin.api_url, **extra}
 
 
+async def test_a_release_on_a_dyno_without_a_database_warns_that_the_log_will_not_last(
+    platform: Platform, standin: SlackStandIn
+) -> None:
+    """No DATABASE_URL: the log is a SQLite file on the dyno's disk (here, the slug's own .data/)."""
+    done = await asyncio.to_thread(platform.run, "release", platform.env(**_config(standin, DYNO="release.1")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    [warning] = done.stderr.splitlines()
+    assert warning.startswith("warning: DATABASE_URL is not set") and "lost at every restart" in warning
+
+
 async def test_release_checks_the_content_then_migrates(platform: Platform, standin: SlackStandIn,
                                                         database_url: str, tmp_path: Path) -> None:  # fmt: skip
     env = platform.env(**_config(standin, DATABASE_URL=database_url))

@@ -28,7 +28,6 @@ from tests.conftest import TOKEN, Harness
 from tests.test_cli import free_port
 from tests.test_events import _all_text
 from tests.test_question_log import HANDOFF_CHANNEL, _button, _click
-from tests.test_question_log import content_path as content_path  # the hand-off channel and a staff member
 from tests.test_shutdown import _wait_up
 from tests.test_storage import NOW, RAW, SECRET, TEST_DATABASE_URL, Backend, open_backend
 
@@ -299,7 +298,7 @@ async def test_frozen_postgres_never_blocks_start_reads_or_stop(frozen_postgres:
 class TestFrozenPostgres:
     @pytest.fixture
     def settings_overrides(self, frozen_postgres: str) -> dict[str, Any]:
-        return {"database_url": frozen_postgres}
+        return {"database_url": frozen_postgres, "handoff_channel": HANDOFF_CHANNEL}
 
     async def test_ask_a_person_is_still_answered(self, harness: Harness) -> None:
         await harness.services.recorder.start()
