@@ -62,19 +62,20 @@ PG_CLOSE_SECONDS = 3.0
 T = TypeVar("T")
 Step = tuple[int, tuple[str, ...]]
 
-# Numbered schema steps, applied in order by migrate(). Append a new step to change the schema; never
-# edit one that has shipped (databases that ran it would not run it again).
-SQLITE_STEPS: tuple[Step, ...] = (
+# Numbered schema steps, applied in order by migrate(), written once for both databases: {time}, {real},
+# {bool} and {id} stand for the column types each spells its own way (_TYPES). Append a new step to change
+# the schema; never edit one that has shipped (databases that ran it would not run it again).
+STEPS: tuple[Step, ...] = (
     (
         1,
         (
             """create table questions (
                 id text primary key,
-                at text not null,  -- ISO 8601 UTC with microseconds: sorts as text
+                at {time} not null,{time_note}
                 surface text not null,
                 member_hash text not null,
                 intent text,
-                confidence real,
+                confidence {real},
                 outcome text not null,
                 text text,
                 channel text,
@@ -85,8 +86,8 @@ SQLITE_STEPS: tuple[Step, ...] = (
             """create table feedback (
                 question_id text not null,
                 member_hash text not null,
-                helpful integer not null,
-                at text not null,
+                helpful {bool} not null,
+                at {time} not null,
                 primary key (question_id, member_hash)
             )""",
             "create index feedback_at on feedback (at)",
@@ -94,7 +95,7 @@ SQLITE_STEPS: tuple[Step, ...] = (
             """create table handoffs (
                 question_id text not null,
                 member_hash text not null,
-                at text not null
+                at {time} not null
             )""",
             "create index handoffs_at on handoffs (at)",
             "create index handoffs_member on handoffs (member_hash)",
@@ -106,13 +107,13 @@ SQLITE_STEPS: tuple[Step, ...] = (
             # Questions staff taught the bot (Teach): intent null means off-topic. Kept apart from the
             # retention period's purge: they are training data, like the examples they become.
             """create table labels (
-                id integer primary key autoincrement,
+                id {id},
                 text text not null,
                 intent text,
                 made_by text not null,
-                made_at text not null,
-                undone_at text,
-                exported_at text
+                made_at {time} not null,
+                undone_at {time},
+                exported_at {time}
             )""",
             "create index labels_made_by on labels (made_by)",
         ),
@@ -123,76 +124,28 @@ SQLITE_STEPS: tuple[Step, ...] = (
             # Who on the staff took a hand-off (Take it) and closed it (Done), and when: their Slack ids, as
             # the staff channel's message shows them.
             "alter table handoffs add column taken_by text",
-            "alter table handoffs add column taken_at text",
+            "alter table handoffs add column taken_at {time}",
             "alter table handoffs add column done_by text",
-            "alter table handoffs add column done_at text",
+            "alter table handoffs add column done_at {time}",
             "create index handoffs_question on handoffs (question_id)",
         ),
     ),
 )
 
-POSTGRES_STEPS: tuple[Step, ...] = (
-    (
-        1,
-        (
-            """create table questions (
-                id text primary key,
-                at timestamptz not null,
-                surface text not null,
-                member_hash text not null,
-                intent text,
-                confidence double precision,
-                outcome text not null,
-                text text,
-                channel text,
-                message_ts text
-            )""",
-            "create index questions_at on questions (at)",
-            "create index questions_member on questions (member_hash)",
-            """create table feedback (
-                question_id text not null,
-                member_hash text not null,
-                helpful boolean not null,
-                at timestamptz not null,
-                primary key (question_id, member_hash)
-            )""",
-            "create index feedback_at on feedback (at)",
-            "create index feedback_member on feedback (member_hash)",
-            """create table handoffs (
-                question_id text not null,
-                member_hash text not null,
-                at timestamptz not null
-            )""",
-            "create index handoffs_at on handoffs (at)",
-            "create index handoffs_member on handoffs (member_hash)",
-        ),
-    ),
-    (
-        2,
-        (
-            """create table labels (
-                id bigserial primary key,
-                text text not null,
-                intent text,
-                made_by text not null,
-                made_at timestamptz not null,
-                undone_at timestamptz,
-                exported_at timestamptz
-            )""",
-            "create index labels_made_by on labels (made_by)",
-        ),
-    ),
-    (
-        3,
-        (
-            "alter table handoffs add column taken_by text",
-            "alter table handoffs add column taken_at timestamptz",
-            "alter table handoffs add column done_by text",
-            "alter table handoffs add column done_at timestamptz",
-            "create index handoffs_question on handoffs (question_id)",
-        ),
-    ),
-)
+_TYPES = {
+    "sqlite": {"time": "text", "real": "real", "bool": "integer", "id": "integer primary key autoincrement",
+               "time_note": "  -- ISO 8601 UTC with microseconds: sorts as text"},
+    "postgres": {"time": "timestamptz", "real": "double precision", "bool": "boolean", "id": "bigserial primary key",
+                 "time_note": ""},
+}  # fmt: skip
+
+
+def _dialect(kind: str) -> tuple[Step, ...]:
+    return tuple((version, tuple(sql.format(**_TYPES[kind]) for sql in statements)) for version, statements in STEPS)
+
+
+SQLITE_STEPS = _dialect("sqlite")
+POSTGRES_STEPS = _dialect("postgres")
 
 TABLES = ("questions", "feedback", "handoffs")
 
