@@ -5,20 +5,29 @@ a member who forges a click or a Save is refused and nothing changes."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime
 import json
 import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from slack_sdk.models.views import View
 
 from bot import staff_home
 from bot.blocks import TEACH_ACTION
+from bot.server import EVENTS_PATH
+from bot.signing import event_body, signed_headers
+from bot.standin import SlackStandIn
 from bot.storage import UnansweredGroup
-from tests.conftest import Harness
+from tests.conftest import SECRET, Harness, dm_event
 from tests.test_slack_corpus import fixture
+from tests.test_teaching import TEST_DATABASE_URL, _instance, _postgres_or_skip
 
 STAFF = "USTAFF001"
 MEMBER = "U0000001"
@@ -282,3 +291,53 @@ def test_many_long_wordings_fit_slacks_limits(harness: Harness) -> None:
     home = staff_home.staff_home(harness.services, dashboard, "note")
     assert len(home["blocks"]) <= 100
     View(**home).validate_json()
+
+
+# --- the issue's whole loop: Home, Teach, Save on one instance; the answer on another, on PostgreSQL ---
+
+
+class TestTwoInstancesOnPostgres:
+    SCHEMA = f"home_{uuid.uuid4().hex[:10]}"
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {
+            "staff_user_ids": (STAFF,),
+            "database_url": f"{TEST_DATABASE_URL}?options=-csearch_path%3D{self.SCHEMA}",
+        }
+
+    @pytest.fixture(autouse=True)
+    async def postgres(self) -> AsyncIterator[None]:
+        await _postgres_or_skip()
+        yield
+        import asyncpg
+
+        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        await conn.execute(f'drop schema if exists "{self.SCHEMA}" cascade')
+        await conn.close()
+
+    async def test_staff_teach_on_one_instance_and_another_answers_so(
+        self, harness: Harness, standin: SlackStandIn, content_path: Path
+    ) -> None:
+        await harness.services.recorder.start()  # migrations, as at start-up
+        async with _instance(standin, content_path, harness.services.settings.database_url or "") as (url, second):
+            await _ask(harness, QUESTION)
+            assert second.content.current.engine.answer(QUESTION).is_fallback
+            modal = await _modal_for(harness, QUESTION)
+            status, _ = await harness.action(_submission(STAFF, modal, TAUGHT))
+            assert status == 200
+            # The other instance polls every 0.2 s here (LABEL_POLL_SECONDS, 15 by default): well within a minute.
+            for _ in range(600):
+                if second.content.model.labels == 1:
+                    break
+                await asyncio.sleep(0.1)
+            body = event_body(dm_event(QUESTION, user="U0MEMBER002", channel="D0MEMBER02"), "Ev-home-teach-1")
+            before = len(standin.calls_to("chat.postMessage"))
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(url + EVENTS_PATH, data=body.encode(), headers=signed_headers(SECRET, body)) as resp,
+            ):
+                assert resp.status == 200
+            calls = await standin.wait_for("chat.postMessage", before + 1)
+            title = second.content.current.catalogue.get(TAUGHT).title  # type: ignore[union-attr]
+            assert title in json.dumps(calls[-1].params)
