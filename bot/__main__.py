@@ -1,12 +1,14 @@
 """Command line: `python -m bot ask|check|eval|run|sandbox|report|forget|learn|labels|migrate`.
 
-ask [--json] [QUESTION ...]   what the bot would answer; "/messenger ..." runs the slash command
+ask [--json] [--staff] [QUESTION ...]
+                              what the bot would answer; "/messenger ..." runs the slash command as
+                              Slack does for a member (reload and report are refused), or for staff
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
 eval FILE.tsv [--summary] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z] [--without STAGE]
                               accuracy per intent, and what fallbacks suggest, on a labelled set;
                               non-zero exit under the thresholds; Z tries another suggestion floor;
                               --without (repeatable) skips a stage of intents/pipeline.py, to measure it
-run                           serve (with credentials) or local mode (without)
+run [--staff]                 serve (with credentials) or local mode (without; --staff: act as staff)
 sandbox [--port 3001] [--path FILE]
                               a local Slack page for staff at http://127.0.0.1:3001/: the real bot,
                               rendered as Slack shows it, with why each answer was chosen
@@ -31,13 +33,13 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.blocks import Commands, Message, to_plain_text
 from bot.content import Content, build_content, validate_file
-from bot.listeners.commands import route_command
+from bot.routing import StaffCommand, command_reply, reload_reply, route_command
 from bot.settings import PROJECT_DIR, has_credentials
 from bot.storage import QuestionStore
 from intents import Answer, ContentError, Engine
@@ -73,18 +75,47 @@ def _links(blocks: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-def _ask_one(content: Content, question: str) -> tuple[Answer | None, str, Message]:
-    """What a member gets: a slash command (`/messenger signup`) runs as the command does in Slack."""
+@dataclass(frozen=True)
+class Asked:
+    """One question's reply: the engine's answer (None for a command), what answered, the message."""
+
+    answer: Answer | None
+    what: str
+    message: Message
+    refused: bool = False  # a staff-only sub-command asked without --staff
+
+
+def _ask_one(content: Content, question: str, *, staff: bool, path: Path) -> Asked:
+    """What a member (or, `staff`, a member of staff) gets: a slash command (`/messenger signup`) runs as
+    the command does in Slack, staff-only sub-commands refused to members."""
     commands = _commands()
     name, _, rest = question.strip().partition(" ")
     if name in (commands.messenger, commands.keypoints):
-        if name == commands.messenger and rest.strip().lower() == "reload":
-            note = "`reload` works in Slack, for staff: it reloads the running bot's content file."
-            return None, "reload", content.renderer.notice(note)
-        what, message = route_command(content, rest, keypoints=name == commands.keypoints)
-        return None, what, message
+        route = route_command(rest, keypoints=name == commands.keypoints)
+        if isinstance(route, StaffCommand):
+            if not staff:
+                return Asked(None, route.name, _plain(route.refusal), refused=True)
+            return Asked(None, route.name, _plain(_staff_reply(content, route, path)))
+        return Asked(None, *command_reply(content, route))
     answer = content.engine.answer(question)
-    return answer, answer.intent.id if answer.intent else "(none: fallback)", content.renderer.answer(answer)
+    return Asked(answer, answer.intent.id if answer.intent else "(none: fallback)", content.renderer.answer(answer))
+
+
+def _plain(text: str) -> Message:
+    """A reply of text alone, as the staff sub-commands send theirs."""
+    return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+
+
+def _staff_reply(content: Content, route: StaffCommand, path: Path) -> str:
+    """What staff are told. `reload`: `ask` reads the content file afresh each time, so it is in service
+    already. `report`: the question log's report, as `python -m bot report --days N` prints it."""
+    if route.name == "reload":
+        return reload_reply([], path.name, len(content.catalogue.intents))
+    from bot.report import build_report
+    from bot.report import format_report as format_usage
+
+    _, report = _on_question_log(lambda store: build_report(store, content.engine, route.days))
+    return format_usage(report) if report is not None else "The question log could not be read (see above)."
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -98,7 +129,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 2
     questions = args.questions or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for question in questions:
-        answer, what, message = _ask_one(content, question)
+        asked = _ask_one(content, question, staff=args.staff, path=args.path)
+        answer, what, message = asked.answer, asked.what, asked.message
         text = to_plain_text(message.blocks)
         confidence = answer.confidence if answer is not None else 1.0
         alternatives = [i.id for i in answer.alternatives] if answer is not None else []
@@ -113,9 +145,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
             }
             if answer is None:
                 record["command"] = what
+            if asked.refused:
+                record["refused"] = True
             print(json.dumps(record, ensure_ascii=False))
         else:
             label = "command:     " if answer is None else "intent:      "
+            what = f"{what} (staff only: refused; --staff acts as staff)" if asked.refused else what
             print(f"question:     {question}\n{label} {what}\nconfidence:   {confidence:.2f}")
             print(f"alternatives: {', '.join(alternatives) or '-'}\n\n{text}\n")
     return 0
@@ -171,13 +206,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     if has_credentials():
+        if args.staff:
+            print("error: --staff is for local mode; in Slack, staff are STAFF_USER_IDS and STAFF_USERGROUP_IDS",
+                  file=sys.stderr)  # fmt: skip
+            return 2
         import app
 
         return app.main()
     from bot.local import run_local
 
     try:
-        asyncio.run(run_local(DEFAULT_PATH, int(os.environ.get("PORT") or 0)))
+        asyncio.run(run_local(DEFAULT_PATH, int(os.environ.get("PORT") or 0), staff=args.staff))
     except ContentError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -377,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("questions", nargs="*", help="questions to ask; none: read them from stdin, one a line")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ask.add_argument(
+        "--staff",
+        action="store_true",
+        help="act as staff: /messenger report and reload answer as they do for the content team in Slack "
+        "(report reads the question log in DATABASE_URL); without it they are refused, as for a member",
+    )
     ask.set_defaults(func=cmd_ask)
     check = sub.add_parser("check", help="validate the content file")
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
@@ -410,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ev.set_defaults(func=cmd_eval)
     run = sub.add_parser("run", help="serve, or local mode without Slack credentials")
+    run.add_argument(
+        "--staff",
+        action="store_true",
+        help="local mode only: act as staff (STAFF_USER_IDS names you), so /messenger report and reload work",
+    )
     run.set_defaults(func=cmd_run)
     sb = sub.add_parser("sandbox", help="a local Slack page for staff: the real bot, rendered as Slack shows it")
     sb.add_argument("--port", type=int, default=3001, help="the page's port on 127.0.0.1 (default 3001)")

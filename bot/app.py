@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -18,6 +18,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
+from bot.blocks import Commands
+from bot.listeners.common import SERVICES
 from bot.runtime import RequestRecord, Services
 from bot.settings import Settings
 
@@ -86,6 +88,12 @@ def build_bolt_app(services: Services, client: AsyncWebClient | None = None) -> 
     )
 
     @app.middleware
+    async def provide_services(context: AsyncBoltContext, next: Any) -> BoltResponse | None:
+        """Every listener finds the project's services in its context (listeners.common.services_of)."""
+        context[SERVICES] = services
+        return await next()
+
+    @app.middleware
     async def drop_redeliveries(body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Slack redelivers an event (same event_id, X-Slack-Retry-Num) when it thinks we missed it.
         Bolt does not deduplicate; we answer the first delivery only."""
@@ -95,5 +103,5 @@ def build_bolt_app(services: Services, client: AsyncWebClient | None = None) -> 
             return BoltResponse(status=200, body="")
         return await next()
 
-    listeners.register(app, services)
+    listeners.register(app, Commands(services.settings.messenger_command, services.settings.keypoints_command))
     return app

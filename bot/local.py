@@ -28,16 +28,23 @@ from bot.teaching import watch_labels
 INTRO = """Local mode: no Slack credentials found, so the bot is talking to a local Slack stand-in.
 Type a question and press Enter (it arrives as a direct message). Start a line with / for a slash
 command, e.g. {keypoints} or {messenger} recommendation 4. Ctrl-D or 'quit' ends.
+{who}
 To connect a real workspace, create the app from manifest.json, then set SLACK_BOT_TOKEN and
 SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and run `make run` again. See README.md.
 """
 
 
+MEMBER = "ULOCAL01"  # who types: a member, or staff with --staff
+AS_MEMBER = "You are a member; `python -m bot run --staff` acts as staff ({messenger} report, reload)."
+AS_STAFF = "You are staff (--staff): {messenger} report and {messenger} reload work."
+
+
 class LocalSession:
-    def __init__(self, responses_path: Path, port: int, out: TextIO) -> None:
+    def __init__(self, responses_path: Path, port: int, out: TextIO, *, staff: bool = False) -> None:
         self.responses_path = responses_path
         self.port = port
         self.out = out
+        self.staff = staff
         self.standin = SlackStandIn()
         self.secret = secrets.token_hex(16)
         self.counter = 0
@@ -55,6 +62,7 @@ class LocalSession:
             member_hash_secret=LOCAL_SECRET,
             # .data/questions.sqlite3 unless DATABASE_URL says otherwise, as for the bot.
             database_url=os.environ.get("DATABASE_URL", "").strip() or None,
+            staff_user_ids=(MEMBER,) if self.staff else (),
         )
         self.services = assemble(self.settings)
         self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)
@@ -85,7 +93,7 @@ class LocalSession:
         if line.startswith("/"):
             command, _, text = line.partition(" ")
             before = len(self.standin.calls_to("response_url"))
-            body = command_body(command, text, "ULOCAL01", "DLOCAL01", self.standin.response_url())
+            body = command_body(command, text, MEMBER, "DLOCAL01", self.standin.response_url())
             status, reply = await self._send(body, "application/x-www-form-urlencoded")
             if status != 200:
                 return f"(the bot answered HTTP {status}: {reply})"
@@ -103,7 +111,7 @@ class LocalSession:
             "type": "message",
             "channel_type": "im",
             "channel": "DLOCAL01",
-            "user": "ULOCAL01",
+            "user": MEMBER,
             "text": line,
             "ts": f"1700000000.{self.counter:06d}",
         }
@@ -115,7 +123,7 @@ class LocalSession:
         except TimeoutError:
             return "(no reply)"
         params = calls[before].params
-        return to_plain_text(params.get("blocks") or []) or str(params.get("text", ""))
+        return to_plain_text(params.get("blocks") or [], values=False) or str(params.get("text", ""))
 
 
 def _render_json(text: str) -> str:
@@ -127,13 +135,16 @@ def _render_json(text: str) -> str:
 
 
 def _render_payload(data: dict[str, Any]) -> str:
-    return to_plain_text(data.get("blocks") or []) or str(data.get("text", ""))
+    return to_plain_text(data.get("blocks") or [], values=False) or str(data.get("text", ""))
 
 
-async def run_local(responses_path: Path, port: int = 0, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
-    session = LocalSession(responses_path, port, out)
+async def run_local(
+    responses_path: Path, port: int = 0, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, *, staff: bool = False
+) -> None:
+    session = LocalSession(responses_path, port, out, staff=staff)
     await session.start()
-    out.write(INTRO.format(keypoints=session.settings.keypoints_command, messenger=session.settings.messenger_command))
+    names = {"keypoints": session.settings.keypoints_command, "messenger": session.settings.messenger_command}
+    out.write(INTRO.format(**names, who=(AS_STAFF if staff else AS_MEMBER).format(**names)))
     loop = asyncio.get_running_loop()
     try:
         while True:

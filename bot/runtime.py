@@ -19,6 +19,10 @@ from bot.settings import Settings
 from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
 
 request_log = logging.getLogger("bot.requests")
+# Hand-offs per member in an hour, on top of once per question: each one pages a person.
+HANDOFFS_PER_HOUR = 5
+# Teach's Saves per staff member in a minute: each one retrains.
+SAVES_PER_MINUTE = 10
 
 
 @dataclass(eq=False)
@@ -110,7 +114,10 @@ class Services:
     threads: ThreadMemory = field(default_factory=MemoryThreadMemory)
     inflight: InFlight = field(default_factory=InFlight)
     recorder: Recorder = field(default_factory=lambda: Recorder(DiscardingStore()))
-    limiter: RateLimiter = field(init=False)
+    limiter: RateLimiter = field(init=False)  # questions, commands and clicks per member
+    handoff_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(HANDOFFS_PER_HOUR, 3600.0))
+    save_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(SAVES_PER_MINUTE, 60.0))
+    handing_off: set[str] = field(default_factory=set)  # question ids this instance is handing off right now
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit_count, self.settings.rate_limit_seconds)

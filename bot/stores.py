@@ -31,6 +31,15 @@ class ThreadMemory(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
+async def recall(threads: ThreadMemory, channel: str, keys: tuple[str, ...]) -> str | None:
+    """The topic remembered under the first of `keys` that has one (a route's `recall`), else None."""
+    for key in keys:
+        topic = await threads.get(channel, key)
+        if topic is not None:
+            return topic
+    return None
+
+
 def utc_iso(wall: float) -> str:
     return datetime.datetime.fromtimestamp(wall, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

@@ -9,7 +9,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -24,21 +24,23 @@ from bot.blocks import (
     TOPIC_ACTION,
     Message,
 )
-from bot.listeners.commands import is_staff, offers_intro
 from bot.listeners.common import (
     apologise,
+    is_staff,
     log_question,
     new_question_id,
     object_of,
     post,
     respond_safely,
+    services_of,
     text_of,
     texts,
+    tracked,
 )
+from bot.routing import TopicClick, route_topic_click
 from bot.runtime import RequestRecord, Services
 from bot.safety import escape
 from bot.storage import HandoffOwners, StoredQuestion
-from bot.stores import RateLimiter
 from intents import Answer
 from intents.model import OFFERS_OVERVIEW, ContentSettings, Mode
 
@@ -47,7 +49,6 @@ log = logging.getLogger("bot.actions")
 CLICK_WINDOW_SECONDS = 30.0
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 SHAREABLE_MODES: tuple[Mode, ...] = ("full", "signup", "read", "more")
-HANDOFFS_PER_HOUR = 5
 HANDOFF_LOCK_SECONDS = 30.0
 # Take it / Done wait this long for the question log, then say it could not be recorded.
 OWNER_SECONDS = 5.0
@@ -227,254 +228,288 @@ def _short(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    # Hand-offs per member, on top of once per question: each one pages a person.
-    handoffs = RateLimiter(HANDOFFS_PER_HOUR, 3600.0)
-    passing: set[str] = set()  # question ids being handed off by this instance right now
+def register(app: AsyncApp) -> None:
+    app.action(re.compile(rf"^{LINK_ACTION}:"))(on_link)
+    app.action(re.compile(rf"^{TOPIC_ACTION}:"))(on_topic)
+    app.action(re.compile(rf"^{FEEDBACK_ACTION}:(helpful|not_helpful)$"))(on_feedback)
+    app.action(HANDOFF_ACTION)(on_handoff)
+    app.action(TAKE_ACTION)(on_owner)
+    app.action(DONE_ACTION)(on_owner)
+    app.action(SHARE_ACTION)(on_share)
 
-    @app.action(re.compile(rf"^{LINK_ACTION}:"))
-    @services.inflight.tracked
-    async def on_link(ack: AsyncAck) -> None:
-        await ack()  # URL buttons open in the browser; Slack still tells us, and wants an ack
-        RequestRecord(kind="link_click", outcome="acked").emit()
 
-    @app.action(re.compile(rf"^{TOPIC_ACTION}:"))
-    @services.inflight.tracked
-    async def on_topic(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        record = RequestRecord(kind="block_actions")
-        channel, message_ts, ephemeral = _container(body)
-        user = _user(body)
-        content = services.content.current
-        intent = content.catalogue.get(text_of(action, "value"))
-        if intent is None or channel is None or user is None:
-            record.finish("ignored:unknown_topic")
-            return
-        record.intent = intent.id
-        # Ephemeral messages are per person; a shared message is one thread for everyone.
-        who = user if ephemeral else "all"
-        if not await services.seen.first_time(
-            f"click:{channel}:{message_ts}:{action.get('action_id')}:{who}", CLICK_WINDOW_SECONDS
-        ):
-            record.finish("duplicate")
-            return
-        if await _rate_limited(services, user, record, respond):
-            return
-        answer = Answer.chosen(intent)
-        message_obj = object_of(body, "message")
-        thread_ts = text_of(message_obj, "thread_ts") or text_of(message_obj, "ts") or message_ts
-        if channel.startswith("D") and text_of(message_obj, "thread_ts") is None:
-            thread_ts = None  # a DM is already one conversation: answer at its top level, as the bot did
-        question_id = new_question_id()
-        try:
-            message = content.renderer.answer(answer, shareable=ephemeral)
-            message = content.renderer.with_feedback(message, question_id, fallback=False, handoff=_handoff(services))
-            if ephemeral:
-                if await respond_safely(
-                    respond, record, response_type="ephemeral", replace_original=False,
-                    text=message.text, blocks=message.blocks,
-                ):  # fmt: skip
-                    record.outcome = "answered"
-            elif await post(client, record, channel, thread_ts, message):
-                if thread_ts is not None:
-                    await services.threads.set(channel, thread_ts, intent.id)
-                record.outcome = "answered"
-        except Exception:
-            await apologise(client, record, None if ephemeral else channel, thread_ts, texts(services).apology)
-        record.emit()
-        log_question(services, question_id, "button", user, record, intent.title, channel, message_ts)
+@tracked
+async def on_link(ack: AsyncAck, context: AsyncBoltContext) -> None:
+    await ack()  # URL buttons open in the browser; Slack still tells us, and wants an ack
+    RequestRecord(kind="link_click", outcome="acked").emit()
 
-    @app.action(re.compile(rf"^{FEEDBACK_ACTION}:(helpful|not_helpful)$"))
-    @services.inflight.tracked
-    async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        """One vote per member per answer (a later click changes it), acknowledged only to the voter."""
-        await ack()
-        record = RequestRecord(kind="feedback")
-        question_id, user = text_of(action, "value"), _user(body)
-        if not question_id or user is None:
-            record.finish("ignored:bad_feedback")
-            return
-        if await _rate_limited(services, user, record, respond):  # each vote is a row and a reply
-            return
-        helpful = text_of(action, "action_id") == f"{FEEDBACK_ACTION}:helpful"
-        services.recorder.feedback(question_id, user, helpful)
-        renderer = services.content.current.renderer
-        wording = texts(services)
-        if helpful:
-            blocks = [_section(wording.thanks_helpful)]
-            text = wording.thanks_helpful
-        else:
-            blocks = [
-                _section(wording.sorry_not_helpful),
-                renderer.handoff_block(question_id, handoff=_handoff(services)),
-            ]
-            text = wording.sorry_not_helpful
-        await respond_safely(
-            respond, record, response_type="ephemeral", replace_original=False, text=text, blocks=blocks
+
+@tracked
+async def on_topic(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    services = services_of(context)
+    record = RequestRecord(kind="block_actions")
+    channel, message_ts, ephemeral = _container(body)
+    user = _user(body)
+    content = services.content.current
+    intent = content.catalogue.get(text_of(action, "value"))
+    if intent is None or channel is None or user is None:
+        record.finish("ignored:unknown_topic")
+        return
+    record.intent = intent.id
+    message_obj = object_of(body, "message")
+    route = route_topic_click(
+        TopicClick(
+            channel=channel,
+            user=user,
+            action_id=text_of(action, "action_id"),
+            container_ts=message_ts,
+            message_ts=text_of(message_obj, "ts"),
+            message_thread_ts=text_of(message_obj, "thread_ts"),
+            ephemeral=ephemeral,
         )
-        record.finish("helpful" if helpful else "not_helpful")
+    )
+    if not await services.seen.first_time(route.once_key, CLICK_WINDOW_SECONDS):
+        record.finish("duplicate")
+        return
+    if await _rate_limited(services, user, record, respond):
+        return
+    answer = Answer.chosen(intent)
+    thread_ts = route.reply_thread
+    question_id = new_question_id()
+    try:
+        message = content.renderer.answer(answer, shareable=ephemeral)
+        message = content.renderer.with_feedback(message, question_id, fallback=False, handoff=_handoff(services))
+        if ephemeral:
+            if await respond_safely(
+                respond, record, response_type="ephemeral", replace_original=False,
+                text=message.text, blocks=message.blocks,
+            ):  # fmt: skip
+                record.outcome = "answered"
+        elif await post(client, record, channel, thread_ts, message):
+            if route.memory_thread is not None:
+                await services.threads.set(channel, route.memory_thread, intent.id)
+            record.outcome = "answered"
+    except Exception:
+        await apologise(client, record, None if ephemeral else channel, thread_ts, texts(services).apology)
+    record.emit()
+    log_question(services, question_id, "button", user, record, intent.title, channel, message_ts)
 
-    @app.action(HANDOFF_ACTION)
-    @services.inflight.tracked
-    async def on_handoff(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        """Ask a person: the question, the member, the bot's best guess and a link to the thread go to the
-        staff channel; the member is told, in the content's words, who will reply. Only the member who
-        asked may pass a question on, once, and a few times an hour at most."""
-        await ack()
-        record = RequestRecord(kind="handoff")
-        question_id, user = text_of(action, "value"), _user(body)
-        settings = services.content.current.catalogue.settings
-        wording = settings.texts
-        if not question_id or user is None or not services.settings.handoff_channel:
-            record.finish("ignored:no_handoff")
-            return
 
-        async def tell(text: str, outcome: str) -> None:
-            await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
-            record.finish(outcome)
+@tracked
+async def on_feedback(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    """One vote per member per answer (a later click changes it), acknowledged only to the voter."""
+    await ack()
+    services = services_of(context)
+    record = RequestRecord(kind="feedback")
+    question_id, user = text_of(action, "value"), _user(body)
+    if not question_id or user is None:
+        record.finish("ignored:bad_feedback")
+        return
+    if await _rate_limited(services, user, record, respond):  # each vote is a row and a reply
+        return
+    helpful = text_of(action, "action_id") == f"{FEEDBACK_ACTION}:helpful"
+    services.recorder.feedback(question_id, user, helpful)
+    renderer = services.content.current.renderer
+    wording = texts(services)
+    if helpful:
+        blocks = [_section(wording.thanks_helpful)]
+        text = wording.thanks_helpful
+    else:
+        blocks = [
+            _section(wording.sorry_not_helpful),
+            renderer.handoff_block(question_id, handoff=_handoff(services)),
+        ]
+        text = wording.sorry_not_helpful
+    await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+    record.finish("helpful" if helpful else "not_helpful")
 
-        # Refusals cost a read of the log: every click counts against the member's limit, like a question.
-        if await _rate_limited(services, user, record, respond):
-            return
-        stored, known = await services.recorder.lookup(question_id)
-        if stored is None and known:  # a made-up id, or a question past its retention
-            await tell(f"{wording.handoff_unknown} {settings.contact_text}", "refused:unknown_question")
-            return
-        # With the log out of reach (stored None, not known) the member still reaches a person: staff get
-        # who asked and no text, so a click on a question not theirs would give away nothing.
-        if stored is not None and stored.member_hash != services.recorder.member_hash(user):
-            await tell(wording.handoff_not_yours, "refused:not_the_asker")
-            return
-        if stored is not None and stored.handed_off:  # the log holds it (or holds it waiting to be written)
-            await tell(wording.already_handed_off, "duplicate")
-            return
-        if handoffs.check(user) != "ok":
-            await tell(f"{wording.handoff_too_many} {settings.contact_text}", "rate_limited")
-            return
-        # Two clicks arriving together, on this instance or another sharing Redis: one passes. The mark
-        # is short-lived: a hand-off that fails can be tried again, and one that succeeds is in the log.
-        if question_id in passing or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_LOCK_SECONDS):
-            await tell(wording.already_handed_off, "duplicate")
-            return
-        passing.add(question_id)
-        try:
-            await _pass_on(services, client, respond, record, settings, question_id, user, stored)
-        finally:
-            passing.discard(question_id)
 
-    @app.action(TAKE_ACTION)
-    @app.action(DONE_ACTION)
-    @services.inflight.tracked
-    async def on_owner(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        """Take it and Done on the staff channel's hand-off message. Whoever clicks must be staff (the lists
-        in settings, checked here whatever the payload says), in the hand-off channel; the first to take
-        it has it, on any instance; the message then shows who."""
-        await ack()
-        take = text_of(action, "action_id") == TAKE_ACTION
-        record = RequestRecord(kind="handoff_take" if take else "handoff_done")
-        question_id, user = text_of(action, "value"), _user(body)
-        channel, message_ts, _ = _container(body)
+@tracked
+async def on_handoff(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """Ask a person: the question, the member, the bot's best guess and a link to the thread go to the
+    staff channel; the member is told, in the content's words, who will reply. Only the member who
+    asked may pass a question on, once, and a few times an hour at most."""
+    await ack()
+    services = services_of(context)
+    record = RequestRecord(kind="handoff")
+    question_id, user = text_of(action, "value"), _user(body)
+    settings = services.content.current.catalogue.settings
+    wording = settings.texts
+    if not question_id or user is None or not services.settings.handoff_channel:
+        record.finish("ignored:no_handoff")
+        return
 
-        async def tell(text: str, outcome: str) -> None:
-            await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
-            record.finish(outcome)
+    async def tell(text: str, outcome: str) -> None:
+        await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
+        record.finish(outcome)
 
-        if not question_id or user is None or channel is None or message_ts is None:
-            record.finish("ignored:bad_click")
-            return
-        if await _rate_limited(services, user, record, respond):
-            return
-        if not services.settings.handoff_channel or channel != services.settings.handoff_channel:
-            await tell("Hand-offs are taken in the staff channel only.", "refused:wrong_channel")
-            return
-        if not await is_staff(services, client, user):
-            await tell("Only staff can take or close a hand-off.", "refused:not_staff")
-            return
-        store = services.recorder.store
-        try:
-            change = store.take_handoff if take else store.finish_handoff
+    # Refusals cost a read of the log: every click counts against the member's limit, like a question.
+    if await _rate_limited(services, user, record, respond):
+        return
+    stored, known = await services.recorder.lookup(question_id)
+    if stored is None and known:  # a made-up id, or a question past its retention
+        await tell(f"{wording.handoff_unknown} {settings.contact_text}", "refused:unknown_question")
+        return
+    # With the log out of reach (stored None, not known) the member still reaches a person: staff get
+    # who asked and no text, so a click on a question not theirs would give away nothing.
+    if stored is not None and stored.member_hash != services.recorder.member_hash(user):
+        await tell(wording.handoff_not_yours, "refused:not_the_asker")
+        return
+    if stored is not None and stored.handed_off:  # the log holds it (or holds it waiting to be written)
+        await tell(wording.already_handed_off, "duplicate")
+        return
+    if services.handoff_limiter.check(user) != "ok":
+        await tell(f"{wording.handoff_too_many} {settings.contact_text}", "rate_limited")
+        return
+    # Two clicks arriving together, on this instance or another sharing Redis: one passes. The mark
+    # is short-lived: a hand-off that fails can be tried again, and one that succeeds is in the log.
+    passing = services.handing_off
+    if question_id in passing or not await services.seen.first_time(f"handoff:{question_id}", HANDOFF_LOCK_SECONDS):
+        await tell(wording.already_handed_off, "duplicate")
+        return
+    passing.add(question_id)
+    try:
+        await _pass_on(services, client, respond, record, settings, question_id, user, stored)
+    finally:
+        passing.discard(question_id)
+
+
+@tracked
+async def on_owner(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """Take it and Done on the staff channel's hand-off message. Whoever clicks must be staff (the lists
+    in settings, checked here whatever the payload says), in the hand-off channel; the first to take
+    it has it, on any instance; the message then shows who."""
+    await ack()
+    services = services_of(context)
+    take = text_of(action, "action_id") == TAKE_ACTION
+    record = RequestRecord(kind="handoff_take" if take else "handoff_done")
+    question_id, user = text_of(action, "value"), _user(body)
+    channel, message_ts, _ = _container(body)
+
+    async def tell(text: str, outcome: str) -> None:
+        await respond_safely(respond, record, response_type="ephemeral", replace_original=False, text=text)
+        record.finish(outcome)
+
+    if not question_id or user is None or channel is None or message_ts is None:
+        record.finish("ignored:bad_click")
+        return
+    if await _rate_limited(services, user, record, respond):
+        return
+    if not services.settings.handoff_channel or channel != services.settings.handoff_channel:
+        await tell("Hand-offs are taken in the staff channel only.", "refused:wrong_channel")
+        return
+    if not await is_staff(services, client, user):
+        await tell("Only staff can take or close a hand-off.", "refused:not_staff")
+        return
+    store = services.recorder.store
+    try:
+        change = store.take_handoff if take else store.finish_handoff
+        owners = await asyncio.wait_for(change(question_id, user), OWNER_SECONDS)
+        if owners is None:  # the hand-off may still be waiting in the recorder's queue
+            await services.recorder.flush(OWNER_SECONDS)
             owners = await asyncio.wait_for(change(question_id, user), OWNER_SECONDS)
-            if owners is None:  # the hand-off may still be waiting in the recorder's queue
-                await services.recorder.flush(OWNER_SECONDS)
-                owners = await asyncio.wait_for(change(question_id, user), OWNER_SECONDS)
-        except Exception as exc:
-            log.warning("hand-off %s not recorded: %s", record.kind, _short(exc))
-            await tell("That could not be recorded: the question log is out of reach. Try again in a minute.",
-                       "store_failed")  # fmt: skip
-            return
-        if owners is None:
-            await tell("The question log holds no hand-off of this question.", "refused:unknown_handoff")
-            return
-        if take and owners.taken_by != user:
-            await tell(f"{_person(owners.taken_by or '')} already has this one.", "refused:taken")
-            return
-        if not take and owners.done_by != user:
-            await tell(f"{_person(owners.done_by or '')} already closed this one.", "refused:done")
-            return
-        record.extra["staff"] = services.recorder.member_hash(user)[:12]
-        blocks = [b for b in (object_of(body, "message").get("blocks") or []) if isinstance(b, dict)]
-        kept = [b for b in blocks if b.get("block_id") not in (OWNER_BLOCK, OWNER_ACTIONS)]
-        text = text_of(object_of(body, "message"), "text") or "A member's question"
-        try:
-            # As the message was first posted: nothing in the member's words becomes a mention.
-            await client.chat_update(channel=channel, ts=message_ts, text=text, link_names=False, parse="none",
-                                     blocks=[*kept, *owner_blocks(question_id, owners)])  # fmt: skip
-        except Exception as exc:
-            log.error("hand-off message not updated: error=%s", _short(exc))
-            record.finish("recorded:update_failed")
-            return
-        record.finish("taken" if take else "done")
+    except Exception as exc:
+        log.warning("hand-off %s not recorded: %s", record.kind, _short(exc))
+        await tell("That could not be recorded: the question log is out of reach. Try again in a minute.",
+                   "store_failed")  # fmt: skip
+        return
+    if owners is None:
+        await tell("The question log holds no hand-off of this question.", "refused:unknown_handoff")
+        return
+    if take and owners.taken_by != user:
+        await tell(f"{_person(owners.taken_by or '')} already has this one.", "refused:taken")
+        return
+    if not take and owners.done_by != user:
+        await tell(f"{_person(owners.done_by or '')} already closed this one.", "refused:done")
+        return
+    record.extra["staff"] = services.recorder.member_hash(user)[:12]
+    blocks = [b for b in (object_of(body, "message").get("blocks") or []) if isinstance(b, dict)]
+    kept = [b for b in blocks if b.get("block_id") not in (OWNER_BLOCK, OWNER_ACTIONS)]
+    text = text_of(object_of(body, "message"), "text") or "A member's question"
+    try:
+        # As the message was first posted: nothing in the member's words becomes a mention.
+        await client.chat_update(channel=channel, ts=message_ts, text=text, link_names=False, parse="none",
+                                 blocks=[*kept, *owner_blocks(question_id, owners)])  # fmt: skip
+    except Exception as exc:
+        log.error("hand-off message not updated: error=%s", _short(exc))
+        record.finish("recorded:update_failed")
+        return
+    record.finish("taken" if take else "done")
 
-    @app.action(SHARE_ACTION)
-    @services.inflight.tracked
-    async def on_share(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        record = RequestRecord(kind="share")
-        channel, message_ts, ephemeral = _container(body)
-        user = _user(body)
-        if not ephemeral:
-            # Only ephemeral answers carry the button. A public one is already in the channel: posting
-            # it again would double-post, and delete_original would remove it for everyone.
-            record.finish("ignored:already_public")
-            return
-        try:
-            ref = json.loads(action.get("value") or "{}")
-        except (TypeError, ValueError):
-            ref = {}
-        content = services.content.current
-        intent = content.catalogue.get(text_of(ref, "intent"))
-        mode = text_of(ref, "mode")
-        if (intent is None and mode != "offers") or channel is None or user is None:
-            record.finish("ignored:bad_share")
-            return
-        record.intent = intent.id if intent is not None else OFFERS_OVERVIEW
-        if not await services.seen.first_time(f"share:{channel}:{message_ts}:{user}", CLICK_WINDOW_SECONDS):
-            record.finish("duplicate")
-            return
-        if await _rate_limited(services, user, record, respond):
-            return
-        if intent is None:
-            message = content.renderer.offers(offers_intro(content))
-        else:
-            message = content.renderer.answer(Answer.chosen(intent, mode if mode in SHAREABLE_MODES else "full"))
-        blocks = list(message.blocks)
-        if _USER_ID.match(user):  # an id from Slack's own payload, never from member text
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}]})
-        try:
-            await client.chat_postMessage(channel=channel, text=message.text, blocks=blocks, unfurl_links=False)
-            record.outcome = "shared"
-            await respond_safely(respond, record, delete_original=True)
-        except SlackApiError as exc:
-            record.outcome = "post_failed"
-            log.error("share not posted: channel=%s error=%s", channel, exc.response.get("error"))
-            await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
-                                 text=texts(services).cannot_post)  # fmt: skip
-        record.emit()
+
+@tracked
+async def on_share(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    services = services_of(context)
+    record = RequestRecord(kind="share")
+    channel, message_ts, ephemeral = _container(body)
+    user = _user(body)
+    if not ephemeral:
+        # Only ephemeral answers carry the button. A public one is already in the channel: posting
+        # it again would double-post, and delete_original would remove it for everyone.
+        record.finish("ignored:already_public")
+        return
+    try:
+        ref = json.loads(action.get("value") or "{}")
+    except (TypeError, ValueError):
+        ref = {}
+    content = services.content.current
+    intent = content.catalogue.get(text_of(ref, "intent"))
+    mode = text_of(ref, "mode")
+    if (intent is None and mode != "offers") or channel is None or user is None:
+        record.finish("ignored:bad_share")
+        return
+    record.intent = intent.id if intent is not None else OFFERS_OVERVIEW
+    if not await services.seen.first_time(f"share:{channel}:{message_ts}:{user}", CLICK_WINDOW_SECONDS):
+        record.finish("duplicate")
+        return
+    if await _rate_limited(services, user, record, respond):
+        return
+    if intent is None:
+        message = content.renderer.offers(content.catalogue.settings.texts.offers_intro)
+    else:
+        message = content.renderer.answer(Answer.chosen(intent, mode if mode in SHAREABLE_MODES else "full"))
+    blocks = list(message.blocks)
+    if _USER_ID.match(user):  # an id from Slack's own payload, never from member text
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}]})
+    try:
+        await client.chat_postMessage(channel=channel, text=message.text, blocks=blocks, unfurl_links=False)
+        record.outcome = "shared"
+        await respond_safely(respond, record, delete_original=True)
+    except SlackApiError as exc:
+        record.outcome = "post_failed"
+        log.error("share not posted: channel=%s error=%s", channel, exc.response.get("error"))
+        await respond_safely(respond, record, response_type="ephemeral", replace_original=False,
+                             text=texts(services).cannot_post)  # fmt: skip
+    record.emit()

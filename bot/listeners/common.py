@@ -1,12 +1,16 @@
-"""Helpers every listener uses: posting with one clear failure line, the apology, shared texts."""
+"""Helpers every listener uses: the services from Bolt's context, posting with one clear failure line, the
+apology, shared texts, who is staff."""
 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import secrets
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
+from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -16,6 +20,24 @@ from bot.storage import QuestionRecord, Surface
 from intents.model import Texts
 
 log = logging.getLogger("bot.listeners")
+SERVICES = "services"  # the context key bot.app's middleware puts the Services under
+
+
+def services_of(context: AsyncBoltContext) -> Services:
+    """The project's services, which a global middleware (bot.app) puts in every request's context."""
+    return cast(Services, context[SERVICES])
+
+
+def tracked(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Count a listener as in flight from its first line (Services.inflight, see InFlight.tracked). The
+    listener must take `context`; Bolt passes arguments by name, and functools.wraps keeps the signature
+    it reads to choose them."""
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        await services_of(kwargs["context"]).inflight.tracked(listener)(**kwargs)
+
+    return run
 
 
 # Member-facing wordings live in responses.yaml (settings.texts); these read the ones in service.
@@ -125,3 +147,20 @@ def log_question(
             message_ts=message_ts,
         )
     )
+
+
+async def is_staff(services: Services, client: AsyncWebClient, user: str) -> bool:
+    """Whether `user` is staff: in STAFF_USER_IDS, or in a user group of STAFF_USERGROUP_IDS (asked of
+    Slack each time). The operator's settings, never the content file's."""
+    settings = services.settings
+    if user in settings.staff_user_ids:
+        return True
+    for group in settings.staff_usergroup_ids:
+        try:
+            result = await client.usergroups_users_list(usergroup=group)
+        except Exception as exc:
+            log.warning("could not read user group %s: %r", group, exc)
+            continue
+        if user in (result.get("users") or []):
+            return True
+    return False

@@ -3,78 +3,62 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.common import apologise, event_id_of, log_question, new_question_id, post, text_of, texts
+from bot.listeners.common import (
+    apologise,
+    event_id_of,
+    log_question,
+    new_question_id,
+    post,
+    services_of,
+    texts,
+    tracked,
+)
 from bot.listeners.home import publish_home
+from bot.routing import Ignore, IncomingMessage, route_message
 from bot.runtime import RequestRecord, Services
-from bot.storage import Surface
+from bot.stores import recall
 from intents import Answer
 from intents.model import CONTACT
 
 log = logging.getLogger("bot.events")
-DM_THREAD = "dm"
-ANSWERED_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
-@dataclass(frozen=True)
-class Route:
-    """Where a question came from and where its answer goes."""
-
-    channel: str
-    reply_thread: str | None  # thread_ts to reply in; None = top level of a DM
-    memory_thread: str  # key for the thread's last topic
+def register(app: AsyncApp) -> None:
+    app.event("app_mention")(on_mention)
+    app.event("message")(on_message)
+    app.event("app_home_opened")(on_home)
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    @app.event("app_mention")
-    @services.inflight.tracked
-    async def on_mention(
-        body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        await handle_message(services, client, body, event, context, mentioned=True)
-
-    @app.event("message")
-    @services.inflight.tracked
-    async def on_message(
-        body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        await handle_message(services, client, body, event, context, mentioned=False)
-
-    @app.event("app_home_opened")
-    @services.inflight.tracked
-    async def on_home(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
-        record = RequestRecord(kind="app_home", event_id=event_id_of(body))
-        user = event.get("user")
-        if event.get("tab", "home") != "home" or not isinstance(user, str):
-            record.finish("ignored")
-            return
-        await publish_home(services, client, user, record)
-        record.emit()
+@tracked
+async def on_mention(
+    body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await handle_message(services_of(context), client, body, event, context, mentioned=True)
 
 
-def _route(bot_user_id: str | None, event: dict[str, Any], mentioned: bool) -> tuple[Route | None, str]:
-    """Decide whether and where to answer. Returns (route, reason when None)."""
-    channel = event.get("channel")
-    ts = event.get("ts")
-    if not isinstance(channel, str) or not isinstance(ts, str):
-        return None, "malformed"
-    thread_ts = text_of(event, "thread_ts")
-    if mentioned:
-        thread = thread_ts or ts
-        return Route(channel, thread, thread), ""
-    if event.get("channel_type") == "im":
-        return Route(channel, thread_ts, thread_ts or DM_THREAD), ""
-    if thread_ts is None:
-        return None, "not_for_bot"
-    if bot_user_id and f"<@{bot_user_id}>" in str(event.get("text", "")):
-        # The same message arrives as app_mention too; that listener answers it.
-        return None, "mention_handled_elsewhere"
-    return Route(channel, thread_ts, thread_ts), "thread_followup"
+@tracked
+async def on_message(
+    body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await handle_message(services_of(context), client, body, event, context, mentioned=False)
+
+
+@tracked
+async def on_home(
+    body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    record = RequestRecord(kind="app_home", event_id=event_id_of(body))
+    user = event.get("user")
+    if event.get("tab", "home") != "home" or not isinstance(user, str):
+        record.finish("ignored")
+        return
+    await publish_home(services_of(context), client, user, record)
+    record.emit()
 
 
 def next_topic(answer: Answer, previous: str | None) -> str:
@@ -102,36 +86,20 @@ async def handle_message(
     mentioned: bool,
 ) -> None:
     record = RequestRecord(kind="app_mention" if mentioned else "message", event_id=event_id_of(body))
-    user = event.get("user")
-    # Bots (including ourselves), edits, deletions and other subtypes never get an answer; a member's
-    # thread reply also sent to the channel, or a question with a file attached, does.
-    if (
-        event.get("subtype") not in ANSWERED_SUBTYPES
-        or event.get("bot_id")
-        or not isinstance(user, str)
-        or user == context.bot_user_id
-    ):
-        record.finish("ignored")
+    incoming = IncomingMessage.from_event(event, mentioned=mentioned)
+    route = route_message(incoming, context.bot_user_id)
+    if isinstance(route, Ignore):
+        record.finish(route.outcome)
         return
-    route, reason = _route(context.bot_user_id, event, mentioned)
-    if route is None:
-        record.finish(f"ignored:{reason}")
+    previous = await recall(services.threads, route.channel, route.recall)
+    if route.only_known_thread and previous is None:  # a thread the bot has not answered
+        record.finish("ignored:not_our_thread")
         return
-    previous = await services.threads.get(route.channel, route.memory_thread)
-    if previous is None and event.get("channel_type") == "im" and route.memory_thread != DM_THREAD:
-        # A thread opened under one of our DM answers continues that conversation's topic.
-        previous = await services.threads.get(route.channel, DM_THREAD)
-    if reason == "thread_followup":
-        if previous is None:  # a thread the bot has not answered
-            record.finish("ignored:not_our_thread")
-            return
-        record.kind = "thread_followup"
-    elif event.get("channel_type") == "im":
-        record.kind = "dm"
-    # A mention in a thread is delivered as app_mention and as message: answer it once.
-    if not await services.seen.first_time(f"msg:{route.channel}:{event['ts']}"):
+    record.kind = route.kind
+    if not await services.seen.first_time(route.once_key):
         record.finish("duplicate")
         return
+    user = route.member
     verdict = services.limiter.check(user)
     if verdict != "ok":
         record.outcome = "rate_limited"
@@ -141,7 +109,7 @@ async def handle_message(
             await post(client, record, route.channel, route.reply_thread, notice)
         record.emit()
         return
-    text = text_of(event, "text") or ""
+    text = incoming.text
     log.debug("question event_id=%s text=%r", record.event_id, text)
     question_id = new_question_id()
     try:
@@ -162,5 +130,4 @@ async def handle_message(
     except Exception:
         await apologise(client, record, route.channel, route.reply_thread, texts(services).apology)
     record.emit()
-    surface: Surface = {"dm": "dm", "app_mention": "mention"}.get(record.kind, "thread")  # type: ignore[assignment]
-    log_question(services, question_id, surface, user, record, text, route.channel, text_of(event, "ts"))
+    log_question(services, question_id, route.surface, user, record, text, route.channel, route.ts)

@@ -11,20 +11,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import staff_home
 from bot.blocks import TEACH_ACTION, TEACH_VIEW
-from bot.listeners.commands import is_staff
-from bot.listeners.common import object_of, text_of
+from bot.listeners.common import is_staff, object_of, services_of, text_of, tracked
 from bot.runtime import RequestRecord, Services
-from bot.stores import RateLimiter
 from bot.teaching import teach
 from intents.model import KEY_POINTS
 
 log = logging.getLogger("bot.home")
-SAVES_PER_MINUTE = 10
 NOT_STAFF = "Sorry, only the content team can teach the bot."
 GONE = (
     "These questions were taught already, or are older than four weeks now. Open the Home tab again to see what "
@@ -62,101 +59,106 @@ async def _open(client: AsyncWebClient, trigger_id: str | None, view: dict[str, 
         return False
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    saves = RateLimiter(SAVES_PER_MINUTE, 60.0)
+def register(app: AsyncApp) -> None:
+    app.action(TEACH_ACTION)(on_teach)
+    app.view(TEACH_VIEW)(on_save)
 
-    @app.action(TEACH_ACTION)
-    @services.inflight.tracked
-    async def on_teach(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        """Teach on the staff Home: open the modal for that group, read again from the question log."""
-        await ack()
-        record = RequestRecord(kind="teach_open")
-        user = text_of(object_of(body, "user"), "id")
-        trigger_id = text_of(body, "trigger_id")
-        if user is None:
-            record.finish("ignored:no_user")
-            return
-        # Before the staff check: a refusal costs a user-group lookup and a modal.
-        if services.limiter.check(user) != "ok":
-            record.finish("rate_limited")
-            return
-        if not await is_staff(services, client, user):
-            await _open(client, trigger_id, staff_home.notice_view("Teach the bot", NOT_STAFF), record)
-            record.finish("refused:not_staff")
-            return
-        key = staff_home.valid_key(text_of(action, "value"))
-        if key is None:
-            record.finish("ignored:bad_key")
-            return
-        try:
-            group = await staff_home.find_group(services, key)
-        except Exception as exc:
-            log.warning("teach: question log not read: %s", type(exc).__name__)
-            await _open(client, trigger_id, staff_home.notice_view("Teach the bot", OUT_OF_REACH), record)
-            record.finish("store_unavailable")
-            return
-        catalogue = services.content.current.catalogue
-        if group is None:
-            await _open(client, trigger_id, staff_home.notice_view("Teach the bot", GONE), record)
-            record.finish("gone")
-            return
-        record.intent = group.group.suggested
-        opened = await _open(client, trigger_id, staff_home.teach_view(group, catalogue), record)
-        record.extra["questions"] = len(group.texts)
-        record.finish("opened" if opened else record.outcome)
 
-    @app.view(TEACH_VIEW)
-    @services.inflight.tracked
-    async def on_save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        """Save in the Teach modal. Everything is checked again (staff, the intent, which questions) before
-        the modal closes; then the labels are stored and this instance retrains, and the Home shows it."""
-        record = RequestRecord(kind="teach")
-        user = text_of(object_of(body, "user"), "id")
-        view = object_of(body, "view")
+@tracked
+async def on_teach(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """Teach on the staff Home: open the modal for that group, read again from the question log."""
+    await ack()
+    services = services_of(context)
+    record = RequestRecord(kind="teach_open")
+    user = text_of(object_of(body, "user"), "id")
+    trigger_id = text_of(body, "trigger_id")
+    if user is None:
+        record.finish("ignored:no_user")
+        return
+    # Before the staff check: a refusal costs a user-group lookup and a modal.
+    if services.limiter.check(user) != "ok":
+        record.finish("rate_limited")
+        return
+    if not await is_staff(services, client, user):
+        await _open(client, trigger_id, staff_home.notice_view("Teach the bot", NOT_STAFF), record)
+        record.finish("refused:not_staff")
+        return
+    key = staff_home.valid_key(text_of(action, "value"))
+    if key is None:
+        record.finish("ignored:bad_key")
+        return
+    try:
+        group = await staff_home.find_group(services, key)
+    except Exception as exc:
+        log.warning("teach: question log not read: %s", type(exc).__name__)
+        await _open(client, trigger_id, staff_home.notice_view("Teach the bot", OUT_OF_REACH), record)
+        record.finish("store_unavailable")
+        return
+    catalogue = services.content.current.catalogue
+    if group is None:
+        await _open(client, trigger_id, staff_home.notice_view("Teach the bot", GONE), record)
+        record.finish("gone")
+        return
+    record.intent = group.group.suggested
+    opened = await _open(client, trigger_id, staff_home.teach_view(group, catalogue), record)
+    record.extra["questions"] = len(group.texts)
+    record.finish("opened" if opened else record.outcome)
 
-        async def refuse(message: str, outcome: str) -> None:
-            await ack(response_action="errors", errors={staff_home.INTENT_BLOCK: message})
-            record.finish(outcome)
 
-        if user is None or not await is_staff(services, client, user):
-            await refuse(NOT_STAFF, "refused:not_staff")
-            return
-        if saves.check(user) != "ok":
-            await refuse("That is a lot of saves in a minute: wait a moment, then Save again.", "rate_limited")
-            return
-        catalogue = services.content.current.catalogue
-        valid, intent = staff_home.chosen_intent(view, catalogue)
-        hashes = staff_home.read_metadata(view.get("private_metadata"))
-        if not valid:
-            await refuse("Choose an answer from the list.", "refused:bad_intent")
-            return
-        if hashes is None:
-            await refuse("This form is not one the bot opened: close it and click Teach again.", "refused:bad_metadata")
-            return
-        try:
-            texts = await staff_home.chosen_texts(services, hashes)
-        except Exception as exc:
-            log.warning("teach: question log not read: %s", type(exc).__name__)
-            await refuse(OUT_OF_REACH, "store_unavailable")
-            return
-        if not texts:
-            await refuse(GONE, "gone")
-            return
-        await ack()  # closes the modal: storing and retraining may take longer than Slack waits
-        record.intent = intent or "off-topic"
-        record.extra.update(questions=len(texts), staff=services.recorder.member_hash(user)[:12])
-        chosen = catalogue.get(intent)
-        title = chosen.title if chosen is not None else "off-topic"
-        try:
-            await teach(services, texts, intent, user)
-            record.outcome = "taught"
-            notice = f":white_check_mark: Taught {len(texts)} question{'s' if len(texts) != 1 else ''} as *{title}*."
-        except ValueError:  # the intent went in a reload between the check and now
-            record.outcome = "refused:bad_intent"
-            notice = f":warning: Not saved: *{title}* is no longer in the content file."
-        except Exception as exc:
-            record.outcome = "store_unavailable"
-            log.error("teach: labels not stored: %s", type(exc).__name__)
-            notice = f":warning: Not saved: {OUT_OF_REACH}"
-        await publish_home(services, client, user, record, notice)
-        record.emit()
+@tracked
+async def on_save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """Save in the Teach modal. Everything is checked again (staff, the intent, which questions) before
+    the modal closes; then the labels are stored and this instance retrains, and the Home shows it."""
+    services = services_of(context)
+    record = RequestRecord(kind="teach")
+    user = text_of(object_of(body, "user"), "id")
+    view = object_of(body, "view")
+
+    async def refuse(message: str, outcome: str) -> None:
+        await ack(response_action="errors", errors={staff_home.INTENT_BLOCK: message})
+        record.finish(outcome)
+
+    if user is None or not await is_staff(services, client, user):
+        await refuse(NOT_STAFF, "refused:not_staff")
+        return
+    if services.save_limiter.check(user) != "ok":
+        await refuse("That is a lot of saves in a minute: wait a moment, then Save again.", "rate_limited")
+        return
+    catalogue = services.content.current.catalogue
+    valid, intent = staff_home.chosen_intent(view, catalogue)
+    hashes = staff_home.read_metadata(view.get("private_metadata"))
+    if not valid:
+        await refuse("Choose an answer from the list.", "refused:bad_intent")
+        return
+    if hashes is None:
+        await refuse("This form is not one the bot opened: close it and click Teach again.", "refused:bad_metadata")
+        return
+    try:
+        texts = await staff_home.chosen_texts(services, hashes)
+    except Exception as exc:
+        log.warning("teach: question log not read: %s", type(exc).__name__)
+        await refuse(OUT_OF_REACH, "store_unavailable")
+        return
+    if not texts:
+        await refuse(GONE, "gone")
+        return
+    await ack()  # closes the modal: storing and retraining may take longer than Slack waits
+    record.intent = intent or "off-topic"
+    record.extra.update(questions=len(texts), staff=services.recorder.member_hash(user)[:12])
+    chosen = catalogue.get(intent)
+    title = chosen.title if chosen is not None else "off-topic"
+    try:
+        await teach(services, texts, intent, user)
+        record.outcome = "taught"
+        notice = f":white_check_mark: Taught {len(texts)} question{'s' if len(texts) != 1 else ''} as *{title}*."
+    except ValueError:  # the intent went in a reload between the check and now
+        record.outcome = "refused:bad_intent"
+        notice = f":warning: Not saved: *{title}* is no longer in the content file."
+    except Exception as exc:
+        record.outcome = "store_unavailable"
+        log.error("teach: labels not stored: %s", type(exc).__name__)
+        notice = f":warning: Not saved: {OUT_OF_REACH}"
+    await publish_home(services, client, user, record, notice)
+    record.emit()

@@ -20,8 +20,16 @@ from aiohttp import web
 
 from bot.app import build_bolt_app
 from bot.learn import learn_example
-from bot.listeners.commands import route_command, staff_subcommand
-from bot.listeners.events import DM_THREAD
+from bot.routing import (
+    IncomingMessage,
+    MessageRoute,
+    StaffCommand,
+    TopicClick,
+    command_reply,
+    route_command,
+    route_message,
+    route_topic_click,
+)
 from bot.runtime import Services, assemble
 from bot.sandbox import payloads
 from bot.sandbox.conversation import Conversation, Message, as_slack_stores
@@ -30,6 +38,7 @@ from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
 from bot.signing import signed_headers
 from bot.standin import BOT_USER_ID, Call, SlackStandIn
+from bot.stores import recall
 from bot.teaching import watch_labels
 from intents import Answer, Intent
 from intents.explain import Example, explain
@@ -150,21 +159,24 @@ class Sandbox:
         message = self.conversation.add(channel, ts, self.user, shown, thread_ts=thread_ts)
         if channel == DM:
             kinds = ["message_im"]
-            reply_thread, memory = thread_ts, thread_ts or DM_THREAD
         elif mention:
             # Slack sends a mention twice: as app_mention and as a message.channels event.
             kinds = ["app_mention", "message_channel"]
-            reply_thread = memory = thread_ts or ts
         else:
             kinds = ["message_channel"]
-            reply_thread = memory = thread_ts or ts
-        # Explained as the bot reads it: the listener strips the mention before matching.
-        key = (channel, reply_thread)
-        self._pending_why[key] = await self._why_question(text, channel, memory)
+        # Where the bot answers and which topic it follows, as the bot decides it.
+        channel_type = "im" if channel == DM else "channel"
+        mentioned = kinds[0] == "app_mention"
+        incoming = IncomingMessage(channel, ts, self.user, shown, channel_type, thread_ts, mentioned=mentioned)
+        route = route_message(incoming, BOT_USER_ID)
+        key = (channel, route.reply_thread) if isinstance(route, MessageRoute) else None
+        if isinstance(route, MessageRoute):  # explained as the bot reads it (it strips the mention first)
+            self._pending_why[(channel, route.reply_thread)] = await self._why_question(text, route)
         for kind in kinds:
             event = payloads.message_event(kind, shown, channel, ts, thread_ts, parent_user, self.user)
             await self._send(kind, json.dumps(event), JSON)
-        await self._settle(key)
+        if key is not None:
+            await self._settle(key)
         return message
 
     async def _settle(self, key: tuple[str, str | None], timeout: float = 3.0) -> None:
@@ -207,12 +219,12 @@ class Sandbox:
         url = self._response_url(target)
         parent = self.conversation.find(message.channel, thread_ts) if thread_ts else None
         if not message.ephemeral and why is not None:
-            # Where the bot posts a topic: in the message's thread, or at the top of a DM.
-            reply_thread: str | None = thread_ts or message.ts
-            if message.channel.startswith("D") and thread_ts is None:
-                reply_thread = None
-            self._pending_why[(message.channel, reply_thread)] = why
-            pending: tuple[str, str | None] | None = (message.channel, reply_thread)
+            # Where the bot posts a topic, as it decides it: in the message's thread, or at the top of a DM.
+            route = route_topic_click(
+                TopicClick(message.channel, self.user, action_id, message.ts, message.ts, thread_ts, ephemeral=False)
+            )
+            self._pending_why[(message.channel, route.reply_thread)] = why
+            pending: tuple[str, str | None] | None = (message.channel, route.reply_thread)
         else:
             pending = None
         body = payloads.block_actions(
@@ -321,22 +333,18 @@ class Sandbox:
             "path": self.responses_path.name,
         }
 
-    async def _why_question(self, text: str, channel: str, memory: str) -> dict[str, Any]:
+    async def _why_question(self, text: str, route: MessageRoute) -> dict[str, Any]:
         """The engine's answer to the same text with the same thread topic, before the bot moves it on."""
-        threads = self.services.threads
-        previous = await threads.get(channel, memory)
-        if previous is None and channel.startswith("D") and memory != DM_THREAD:
-            previous = await threads.get(channel, DM_THREAD)
+        previous = await recall(self.services.threads, route.channel, route.recall)
         answer = self.services.content.current.engine.answer(text, previous)
         return self._explained(answer, "question")
 
     def _why_command(self, name: str, text: str) -> dict[str, Any]:
         content = self.services.content.current
-        keypoints = name == self.settings.keypoints_command
-        staff = None if keypoints else staff_subcommand(text)
-        if staff is not None:
-            return {"kind": "command", "command": f"{name} {text}".strip(), "what": f"{staff} (staff only)"}
-        what, message = route_command(content, text, keypoints=keypoints)
+        route = route_command(text, keypoints=name == self.settings.keypoints_command)
+        if isinstance(route, StaffCommand):
+            return {"kind": "command", "command": f"{name} {text}".strip(), "what": f"{route.name} (staff only)"}
+        what, message = command_reply(content, route)
         answer = content.engine.answer(text)
         if message == content.renderer.answer(answer, shareable=True):
             return self._explained(answer, "question")  # `/messenger <any question>`: matched
