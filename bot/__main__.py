@@ -93,8 +93,9 @@ def _ask_one(content: Content, question: str, *, staff: bool, path: Path) -> Ask
     if name in (commands.messenger, commands.keypoints):
         route = route_command(rest, keypoints=name == commands.keypoints)
         if isinstance(route, StaffCommand):
-            if not staff:
-                return Asked(None, route.name, _plain(route.refusal), refused=True)
+            refusal = route.refusal_for(staff=staff)
+            if refusal is not None:
+                return Asked(None, route.name, _plain(refusal), refused=True)
             return Asked(None, route.name, _plain(_staff_reply(content, route, path)))
         return Asked(None, *command_reply(content, route))
     answer = content.engine.answer(question)

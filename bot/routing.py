@@ -193,10 +193,9 @@ class StaffCommand:
     name: Literal["reload", "report"]
     days: int = REPORT_DAYS  # report: how many days back
 
-    @property
-    def refusal(self) -> str:
-        """What a member who is not staff is told instead."""
-        return REFUSALS[self.name]
+    def refusal_for(self, *, staff: bool) -> str | None:
+        """None when staff ask: run it. For anyone else, what they are told instead."""
+        return None if staff else REFUSALS[self.name]
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,17 @@ log = logging.getLogger("bot.commands")
 
 
 async def refused_unless_staff(
-    services: Services, client: AsyncWebClient, respond: AsyncRespond, user: Any, record: RequestRecord, refusal: str
+    services: Services,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: Any,
+    record: RequestRecord,
+    route: StaffCommand,
 ) -> bool:
-    """True, after telling the member `refusal`, when `user` is not staff (settings ids or user groups)."""
-    if isinstance(user, str) and await is_staff(services, client, user):
+    """True, after telling the member why, when `user` is not staff (settings ids or user groups)."""
+    staff = isinstance(user, str) and await is_staff(services, client, user)
+    refusal = route.refusal_for(staff=staff)
+    if refusal is None:
         return False
     record.outcome = "refused"
     await respond_safely(respond, record, response_type="ephemeral", text=refusal)
@@ -119,7 +126,7 @@ async def reload(
 ) -> None:
     """Staff-only: reload responses.yaml now and say what happened, errors included."""
     record.intent = "reload"
-    if await refused_unless_staff(services, client, respond, user, record, route.refusal):
+    if await refused_unless_staff(services, client, respond, user, record, route):
         return
     problems = await services.content.reload()
     count = len(services.content.current.catalogue.intents)
@@ -141,7 +148,7 @@ async def staff_report(
     from bot.report import build_report, format_report
 
     record.intent = "report"
-    if await refused_unless_staff(services, client, respond, user, record, route.refusal):
+    if await refused_unless_staff(services, client, respond, user, record, route):
         return
     await services.recorder.flush()
     report = await build_report(services.recorder.store, services.content.current.engine, route.days)
