@@ -271,3 +271,43 @@ def test_staff_and_the_hand_off_channel_come_from_the_environment() -> None:
             assert str(exc).startswith(message), str(exc)
         else:
             raise AssertionError(f"{name}={value!r} was accepted")
+
+
+def test_ask_refuses_a_staff_sub_command_to_a_member_as_slack_does() -> None:
+    result = run("-m", "bot", "ask", "/messenger report")
+    assert result.returncode == 0, result.stderr
+    assert "command:      report (staff only: refused; --staff acts as staff)" in result.stdout
+    assert "Sorry, only the content team can see the question report." in result.stdout
+    assert "Chris Ham" not in result.stdout  # not the review's answer to the word "report"
+    reload = json.loads(run("-m", "bot", "ask", "--json", "/messenger reload").stdout)
+    assert reload["command"] == "reload" and reload["refused"] is True
+    assert reload["text"].startswith("Sorry, only the content team can reload")
+
+
+def test_ask_as_staff_runs_the_staff_sub_commands(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'questions.sqlite3'}"}
+    result = run("-m", "bot", "ask", "--staff", "/messenger report 30", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "command:      report\n" in result.stdout and "Last 30 days" in result.stdout
+    assert "questions:" in result.stdout and "Sorry" not in result.stdout
+    reload = json.loads(run("-m", "bot", "ask", "--json", "--staff", "/messenger reload", env=env).stdout)
+    assert reload["command"] == "reload" and "refused" not in reload
+    assert reload["text"] == f"Reloaded responses.yaml: {len(load_catalogue(RESPONSES).intents)} intents in service."
+    # A member's question that starts with the word is still a question, for staff too.
+    question = json.loads(run("-m", "bot", "ask", "--json", "--staff", "/messenger report on the review").stdout)
+    assert question["command"] != "report" and "refused" not in question
+
+
+def test_local_mode_shows_button_labels_and_can_be_staff(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'questions.sqlite3'}"
+    env = {"PORT": "0", "DATABASE_URL": database}
+    member = run("-m", "bot", "run", stdin="recommendation 4\n/messenger report\nquit\n", env=env)
+    assert member.returncode == 0, member.stderr
+    assert "[Helpful]" in member.stdout and "[Share in channel]" not in member.stdout
+    assert "(button:" not in member.stdout and '"intent"' not in member.stdout  # no internal values
+    assert "Sorry, only the content team can see the question report." in member.stdout
+    assert "--staff" in member.stdout  # the intro says how to act as staff
+    staff = run("-m", "bot", "run", "--staff", stdin="/messenger report\n/keypoints\nquit\n", env=env)
+    assert staff.returncode == 0, staff.stderr
+    assert "Last 7 days" in staff.stdout and "Sorry" not in staff.stdout
+    assert "[Share in channel]" in staff.stdout and "(button:" not in staff.stdout
