@@ -32,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import REFUSED_TOKEN_ERRORS, close_client
 from bot.runtime import Services, request_log
 from bot.teaching import watch_labels
+from bot.timeouts import bounded
 
 log = logging.getLogger("bot.server")
 MAX_BODY_BYTES = 1024 * 1024
@@ -235,7 +236,7 @@ class SocketConnection:
         if self._task is not None and not self._task.done():
             self._task.cancel()
         try:
-            await asyncio.wait_for(self.handler.close_async(), timeout)
+            await bounded(self.handler.close_async(), timeout)
         except (TimeoutError, Exception) as exc:  # stopping must never hang on a dead connection
             log.warning("Socket Mode connection not closed cleanly: %s", _short(exc))
 
