@@ -4,7 +4,7 @@ ask [--json] [--staff] [QUESTION ...]
                               what the bot would answer; "/messenger ..." runs the slash command as
                               Slack does for a member (reload and report are refused), or for staff
 check [PATH] [--strict]       validate the content file: silent and exit 0 when it is fine
-eval FILE.tsv [--summary] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z] [--without STAGE]
+eval FILE.tsv [--summary | --json] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-floor Z] [--without STAGE]
                               accuracy per intent, and what fallbacks suggest, on a labelled set;
                               non-zero exit under the thresholds; Z tries another suggestion floor;
                               --without (repeatable) skips a stage of intents/pipeline.py, to measure it
@@ -193,8 +193,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = format_report(report)
-    print("\n".join(text.split("\n")[:2]) if args.summary else text)
+    if args.json:
+        figures = {"accuracy": report.accuracy, "out_of_scope_recall": report.out_of_scope_recall}
+        print(json.dumps({"file": str(args.file), **figures, "answers": report.answers}, indent=1))
+    else:
+        text = format_report(report)
+        print("\n".join(text.split("\n")[:2]) if args.summary else text)
     failed = []
     if args.min_accuracy is not None and report.accuracy < args.min_accuracy:
         failed.append(f"accuracy {report.accuracy:.3f} is under {args.min_accuracy}")
@@ -432,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("file", type=Path, help="a labelled TSV file: question<TAB>intent id, or none")
     ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
     ev.add_argument("--summary", action="store_true", help="print only the two headline figures")
+    ev.add_argument(
+        "--json",
+        action="store_true",
+        help="print every question's answer (intent, mode, confidence, topics offered) as JSON, to compare two runs",
+    )
     ev.add_argument(
         "--min-accuracy", type=float, default=None, help="exit 1 when in-scope accuracy is under this (0-1)"
     )

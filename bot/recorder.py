@@ -36,6 +36,7 @@ from bot.storage import (
     StoredQuestion,
     Write,
 )
+from bot.timeouts import bounded
 
 log = logging.getLogger("bot.recorder")
 T = TypeVar("T")
@@ -223,7 +224,7 @@ class Recorder:
         if unsaved:
             self._give_up(unsaved, "not saved at shutdown")
         try:
-            await asyncio.wait_for(self.store.close(), max(1.0, deadline - loop.time()))
+            await bounded(self.store.close(), max(1.0, deadline - loop.time()))
         except Exception as exc:
             self._failed("close", exc)
 
@@ -298,7 +299,7 @@ class Recorder:
                 self._wake.clear()
                 wait = None if self._retry_at is None else max(0.0, self._retry_at - loop.time())
                 try:
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    await bounded(self._wake.wait(), wait)
                 except TimeoutError:
                     pass
             self._rounds_started += 1
@@ -374,7 +375,7 @@ class Recorder:
     async def _answers(self) -> bool:
         """Whether the database takes a write now: tells an outage from a row that fails."""
         try:
-            await asyncio.wait_for(self.store.ping(), self.call_timeout)
+            await bounded(self.store.ping(), self.call_timeout)
         except Exception as exc:
             self._outage = True
             self.last_error = f"ping: {_describe(exc)}"
@@ -384,7 +385,7 @@ class Recorder:
 
     async def _call(self, what: str, call: Awaitable[T]) -> bool:
         try:
-            await asyncio.wait_for(call, self.call_timeout)
+            await bounded(call, self.call_timeout)
             return True
         except Exception as exc:
             if self._stopping:  # stop() cancelled this call: end the writer, whatever the call raised

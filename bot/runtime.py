@@ -17,6 +17,7 @@ from bot.content import ContentHolder
 from bot.recorder import DiscardingStore, Recorder
 from bot.settings import Settings
 from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
+from bot.timeouts import bounded
 
 request_log = logging.getLogger("bot.requests")
 # Hand-offs per member in an hour, on top of once per question: each one pages a person.
@@ -73,7 +74,7 @@ class InFlight:
 
     async def wait_idle(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await bounded(self._idle.wait(), timeout)
             return True
         except TimeoutError:
             return False

@@ -32,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import REFUSED_TOKEN_ERRORS, close_client
 from bot.runtime import Services, request_log
 from bot.teaching import watch_labels
+from bot.timeouts import bounded
 
 log = logging.getLogger("bot.server")
 MAX_BODY_BYTES = 1024 * 1024
@@ -235,7 +236,7 @@ class SocketConnection:
         if self._task is not None and not self._task.done():
             self._task.cancel()
         try:
-            await asyncio.wait_for(self.handler.close_async(), timeout)
+            await bounded(self.handler.close_async(), timeout)
         except (TimeoutError, Exception) as exc:  # stopping must never hang on a dead connection
             log.warning("Socket Mode connection not closed cleanly: %s", _short(exc))
 
@@ -302,9 +303,9 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     else:
         log.info("serving %s and /healthz on port %s", EVENTS_PATH, settings.port)
     await services.recorder.start()  # schema migrations
-    watcher = asyncio.create_task(services.content.watch(settings.reload_interval_seconds))
-    purger = asyncio.create_task(purge_daily(services))
-    labels = asyncio.create_task(watch_labels(services, settings.label_poll_seconds))
+    watcher = asyncio.create_task(services.content.watch(settings.reload_interval_seconds), name="content reload")
+    purger = asyncio.create_task(purge_daily(services), name="retention purge")
+    labels = asyncio.create_task(watch_labels(services, settings.label_poll_seconds), name="labels poll")
     await stop.wait()
     if socket is not None and socket.fatal:
         log.error(socket.fatal)
@@ -325,6 +326,11 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
         for reply in await services.inflight.abandon():
             log.warning("reply lost at shutdown: kind=%s event_id=%s", reply.kind, reply.event_id or "-")
     await runner.cleanup()
+    # The background tasks were cancelled above; a task still running now would hold the exit (asyncio.run
+    # waits for it), so say which.
+    _, running = await asyncio.wait({watcher, purger, labels}, timeout=2)
+    for task in running:
+        log.warning("background task %s still running at exit", task.get_name())
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     log.info("stopped")

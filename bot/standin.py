@@ -14,6 +14,8 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from bot.timeouts import bounded
+
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0000001"
@@ -80,7 +82,7 @@ class SlackStandIn:
             async with self._changed:
                 await self._changed.wait_for(lambda: len(self.calls_to(method)) >= count)
 
-        await asyncio.wait_for(enough(), timeout)
+        await bounded(enough(), timeout)
         return self.calls_to(method)
 
     # --- server ---
@@ -148,7 +150,7 @@ class SlackStandIn:
 
     async def _pause(self, seconds: float) -> None:
         try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            await bounded(self._stopping.wait(), seconds)
         except TimeoutError:
             pass
 

@@ -37,6 +37,7 @@ from bot.storage import (
     StoredQuestion,
     Write,
 )
+from bot.timeouts import bounded
 
 DEFAULT_SQLITE_PATH = PROJECT_DIR / ".data" / "questions.sqlite3"
 # Local mode talks to a stand-in with made-up members: nothing to protect, and a fixed secret keeps
@@ -493,7 +494,7 @@ class SQLiteStore:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-log")
         future = asyncio.get_running_loop().run_in_executor(self._executor, locked)
-        return await asyncio.wait_for(future, self.call_timeout)
+        return await bounded(future, self.call_timeout)
 
     @staticmethod
     @contextlib.contextmanager
@@ -950,6 +951,6 @@ class PostgresStore:
         if pool is None:
             return
         try:
-            await asyncio.wait_for(pool.close(), self.close_timeout)
+            await bounded(pool.close(), self.close_timeout)
         except (TimeoutError, Exception):
             pool.terminate()  # a frozen server: drop the sockets rather than wait for it

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from bot.content import Label
 from bot.runtime import Services
 from bot.storage import StoredLabel
+from bot.timeouts import bounded
 
 log = logging.getLogger("bot.teaching")
 # A label read or written waits this long for the database, then gives up (the poll tries again).
@@ -34,7 +35,7 @@ async def teach(services: Services, texts: Sequence[str], intent: str | None, st
     if intent is not None and services.content.current.catalogue.get(intent) is None:
         raise ValueError(f"no intent '{intent}'")
     store = services.recorder.store
-    ids = await asyncio.wait_for(store.add_labels(texts, intent, staff), STORE_SECONDS)
+    ids = await bounded(store.add_labels(texts, intent, staff), STORE_SECONDS)
     # Who, what and when; never the questions' text.
     log.info(
         "taught: %d question(s) as %s by %s (labels %s)",
@@ -50,8 +51,8 @@ async def teach(services: Services, texts: Sequence[str], intent: str | None, st
 async def refresh(services: Services) -> str:
     """Read the labels and retrain with them; returns the labels' version it trained on."""
     store = services.recorder.store
-    version = await asyncio.wait_for(store.labels_version(), STORE_SECONDS)
-    labels = await asyncio.wait_for(store.labels(), STORE_SECONDS)
+    version = await bounded(store.labels_version(), STORE_SECONDS)
+    labels = await bounded(store.labels(), STORE_SECONDS)
     await services.content.set_labels(as_training(labels))
     return version
 
@@ -62,7 +63,7 @@ async def watch_labels(services: Services, interval: float) -> None:
     failing = False
     while True:
         try:
-            version = await asyncio.wait_for(services.recorder.store.labels_version(), STORE_SECONDS)
+            version = await bounded(services.recorder.store.labels_version(), STORE_SECONDS)
             if version != seen:
                 seen = await refresh(services) if version else version
             failing = False

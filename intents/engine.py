@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from intents.classifier import Classifier
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
 from intents.pipeline import REQUIRED, STAGE_NAMES, STAGES, Decision
-from intents.text import NON_WORD, strip_markup
+from intents.text import NON_WORD, NUMBER_LINKS, REC_WORDS, strip_markup
 from intents.training import NONE_LABEL
 
 # "did you mean" offers at most this many topics.
@@ -16,10 +16,7 @@ MAX_ALTERNATIVES = 3
 # `signup <offer>` names an offer when the model gives it at least this share of what it gives all offers.
 SIGNUP_SHARE = 0.5
 
-# Words that name one recommendation ("recommendation 4", "rec four"); the number must stand beside one.
-_REC_WORDS = frozenset({"recommendation", "rec", "recomendation", "reccomendation", "recommendaton"})
 _JOINED = re.compile(r"^rec(?:ommendation)?([1-9])$")  # "rec4"
-_NUMBER_LINKS = frozenset({"number", "no", "num"})  # "recommendation number 4"
 _CLAUSE = re.compile(r"[,;:!?()\n]|\.(?:\s|$)")
 
 
@@ -32,10 +29,10 @@ def recommendation_number(text: str, numbers: dict[str, str]) -> int | None:
             joined = _JOINED.match(word)
             if joined:
                 return int(joined.group(1))
-            if word not in _REC_WORDS:
+            if word not in REC_WORDS:
                 continue
             after = words[i + 1 : i + 3]
-            if after and after[0] in _NUMBER_LINKS:
+            if after and after[0] in NUMBER_LINKS:
                 after = after[1:]
             for candidate in after[:1] + words[max(0, i - 1) : i]:
                 digit = numbers.get(candidate, candidate)

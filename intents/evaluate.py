@@ -33,6 +33,8 @@ class Report:
     # compare floors, where the fallbacks alone are a handful.
     in_scope_misses: int = 0
     in_scope_misses_hit: int = 0
+    # Each question's answer, in file order: what `bot eval --json` prints, to compare two runs.
+    answers: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
@@ -61,6 +63,17 @@ def evaluate(engine: Engine, questions: list[LabelledQuestion], without: frozens
         match = engine.match(item.question, without)
         got = match.intent_id
         _count_suggestions(report, engine, item, match)
+        answer = engine.answer(item.question, without=without)
+        report.answers.append(
+            {
+                "question": item.question,
+                "expected": item.expected,
+                "intent": answer.intent.id if answer.intent else None,
+                "mode": answer.mode,
+                "confidence": answer.confidence,
+                "offered": [i.id for i in answer.alternatives],
+            }
+        )
         report.total += 1
         expected = item.expected or NONE_LABEL
         actual = got or NONE_LABEL

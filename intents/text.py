@@ -29,10 +29,13 @@ _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii"}
 # word that opens a clause names a recommendation only if a recommendation word stands right before or
 # after it ("recommended, one line each" is not recommendation 1; "rec. four" is recommendation 4).
 _CLAUSE_BREAK = re.compile(r"[,;:!?()]|\.(?:\s|$)")
-_REC_WORDS = frozenset(
-    {"recommendation", "recommendations", "rec", "recs", "recomendation", "recomendations", "reccomendation"}
-    | {"reccomendations", "recommendaton", "no", "number", "num"}
-)
+# The words that name one recommendation ("recommendation 4", "rec four"), their plurals, and the words
+# that may stand between one and its number ("recommendation number 4"): one list, read here and by the
+# engine's `recommendation N`.
+REC_WORDS = frozenset({"recommendation", "rec", "recomendation", "reccomendation", "recommendaton"})
+REC_PLURALS = frozenset({"recommendations", "recs", "recomendations", "reccomendations"})
+NUMBER_LINKS = frozenset({"number", "no", "num"})
+_REC_WORDS = REC_WORDS | REC_PLURALS | NUMBER_LINKS
 
 
 def strip_markup(text: str) -> str:

@@ -81,6 +81,21 @@ def test_eval_prints_accuracy_and_gates_on_thresholds() -> None:
     assert "FAILED: accuracy" in failing.stderr
 
 
+def test_eval_json_gives_each_questions_answer_in_file_order() -> None:
+    """What `--json` prints is what the bot answers: run it before and after a change to compare answers
+    question by question. Its figures agree with the answers it lists."""
+    result = run("-m", "bot", "eval", str(EVAL_SET), "--json")
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    rows = [line.split("\t") for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if not r[0].startswith("#")]
+    assert [a["question"] for a in printed["answers"]] == [r[0] for r in rows]
+    in_scope = [a for a in printed["answers"] if a["expected"] is not None]
+    assert printed["accuracy"] == sum(a["intent"] == a["expected"] for a in in_scope) / len(in_scope)
+    asked = json.loads(run("-m", "bot", "ask", "--json", in_scope[0]["question"]).stdout.splitlines()[0])
+    assert asked["intent"] == in_scope[0]["intent"]
+
+
 def test_eval_reports_fallback_suggestions_at_any_floor() -> None:
     dev_set = EVAL_SET
     shipped = run("-m", "bot", "eval", str(dev_set))

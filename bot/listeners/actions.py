@@ -3,7 +3,6 @@ for everyone; link buttons open in the browser and only need an ack."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -41,6 +40,7 @@ from bot.routing import TopicClick, route_topic_click
 from bot.runtime import RequestRecord, Services
 from bot.safety import escape
 from bot.storage import HandoffOwners, StoredQuestion
+from bot.timeouts import bounded
 from intents import Answer
 from intents.model import OFFERS_OVERVIEW, ContentSettings, Mode
 
@@ -428,10 +428,10 @@ async def on_owner(
     store = services.recorder.store
     try:
         change = store.take_handoff if take else store.finish_handoff
-        owners = await asyncio.wait_for(change(question_id, user), OWNER_SECONDS)
+        owners = await bounded(change(question_id, user), OWNER_SECONDS)
         if owners is None:  # the hand-off may still be waiting in the recorder's queue
             await services.recorder.flush(OWNER_SECONDS)
-            owners = await asyncio.wait_for(change(question_id, user), OWNER_SECONDS)
+            owners = await bounded(change(question_id, user), OWNER_SECONDS)
     except Exception as exc:
         log.warning("hand-off %s not recorded: %s", record.kind, _short(exc))
         await tell("That could not be recorded: the question log is out of reach. Try again in a minute.",

@@ -129,7 +129,8 @@ class Sandbox:
     async def stop(self) -> None:
         self.watcher.cancel()
         self.labels.cancel()
-        await asyncio.gather(self.watcher, self.labels, return_exceptions=True)
+        # Bounded: a stop must never hang on a task that goes on (see bot/timeouts.py).
+        await asyncio.wait({self.watcher, self.labels}, timeout=5)
         await self.http.close()
         await self.runner.cleanup()
         await self.standin.stop()

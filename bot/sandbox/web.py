@@ -184,7 +184,7 @@ class SandboxServer:
     def __init__(self, responses_path: Path, port: int = DEFAULT_PORT) -> None:
         self.responses_path = responses_path
         self.port = port
-        self._workdir = tempfile.TemporaryDirectory(prefix="confedbot-sandbox-")
+        self._workdir = tempfile.TemporaryDirectory(prefix="confedbot-sandbox-", ignore_cleanup_errors=True)
         self.sandbox = Sandbox(responses_path, Path(self._workdir.name))
 
     async def start(self) -> str:
