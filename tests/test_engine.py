@@ -6,18 +6,17 @@ from __future__ import annotations
 import pickle
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import intents.classifier
 from intents import Engine, load_catalogue
-from intents.classifier import _memo
-from intents.engine import recommendation_number
+from intents.classifier import build_pipeline, training_data
 from intents.evaluate import evaluate, format_report, read_labelled
 from intents.explain import explain
 from intents.loader import parse_catalogue
 from intents.model import Catalogue
-from intents.pipeline import STAGE_NAMES
-from intents.text import normalise, strip_markup
 from tests.conftest import RESPONSES
 
 
@@ -167,18 +166,25 @@ QUESTIONS = [
 
 
 @pytest.mark.parametrize("intents", [None, 1])
-def test_the_fast_scorer_gives_the_fitted_models_probabilities(
-    fixture_catalogue: Catalogue, intents: int | None
-) -> None:
-    """Classifier.ranked does the pipeline's sums itself; they must be scikit-learn's own, also with only
-    two labels (one intent and off-topic), where the SVM gives one decision value."""
+def test_an_answers_probabilities_are_scikit_learns_own(fixture_catalogue: Catalogue, intents: int | None) -> None:
+    """The confidence and alternatives an answer carries are the probabilities scikit-learn's own pipeline,
+    fitted on the same examples, gives: also with only two labels (one intent and off-topic), where the
+    SVM gives one decision value."""
     catalogue = replace(fixture_catalogue, intents=fixture_catalogue.intents[:intents])
-    classifier = Engine(catalogue).classifier
-    read = [classifier.read(q) for q in QUESTIONS]
-    expected = classifier.model.predict_proba(read)
-    for text, row in zip(read, expected, strict=True):
-        got = dict(classifier.ranked(text))
-        assert [got[label] for label in classifier.labels] == pytest.approx(list(row), abs=1e-12)
+    engine = Engine(catalogue)
+    texts, labels, _ = training_data(catalogue)
+
+    def read(text: str) -> str:
+        return " ".join(catalogue.vocabulary.normalise(text))
+
+    reference = build_pipeline().fit([read(t) for t in texts], labels)
+    expected = reference.predict_proba([read(q) for q in QUESTIONS])
+    for question, row in zip(QUESTIONS, expected, strict=True):
+        answer = engine.answer(question)
+        got = dict(answer.ranked)
+        assert [got[str(label)] for label in reference.classes_] == pytest.approx(list(row), abs=1e-9), question
+        if not answer.is_fallback:
+            assert answer.confidence == pytest.approx(max(row), abs=1e-4)
 
 
 def test_off_topic_falls_back_with_its_reason(fx: Engine) -> None:
@@ -236,8 +242,12 @@ def test_asking_where_a_topic_stands_goes_to_its_status_intent(fx: Engine) -> No
 # --- the pipeline's shape ---
 
 
-def test_stages_are_named_once_in_order() -> None:
-    assert STAGE_NAMES == ("normalise", "followup", "classify", "status", "fallback")
+def test_the_published_reasons_follow_the_stages_in_order(fx: Engine) -> None:
+    """The why panel and `bot report` read an answer's reasons: one per stage that acted, in the order
+    normalise, followup, classify, status, fallback."""
+    assert [s for s, _ in fx.answer("has the cycling club started yet?").reasons] == ["classify", "status"]
+    assert [s for s, _ in fx.answer("will it rain this weekend?").reasons] == ["classify", "fallback"]
+    assert [s for s, _ in fx.answer("sign me up", previous_intent="club").reasons] == ["followup"]
 
 
 @pytest.mark.parametrize("stage", ["classify", "fallback", "normalise", "nonsense"])
@@ -246,9 +256,20 @@ def test_a_required_or_unknown_stage_cannot_be_left_out(fx: Engine, stage: str) 
         fx.answer("tomatoes", without={stage})
 
 
-def test_the_same_training_data_trains_once(fixture_catalogue: Catalogue) -> None:
-    first, second = Engine(fixture_catalogue), Engine(fixture_catalogue)
-    assert first.classifier.model is second.classifier.model and len(_memo) >= 1
+def test_the_same_training_data_trains_once(fixture_catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reload of unchanged content answers at once: a second engine on the same examples fits no model."""
+    fits: list[Any] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        fits.append(args)
+        return build_pipeline(*args, **kwargs)
+
+    first = Engine(fixture_catalogue)
+    monkeypatch.setattr(intents.classifier, "build_pipeline", counted)
+    second = Engine(fixture_catalogue)
+    assert fits == []
+    for question in QUESTIONS:
+        assert second.answer(question) == first.answer(question)
 
 
 def test_an_engine_pickles_for_the_content_cache(fx: Engine) -> None:
@@ -297,17 +318,11 @@ def test_evaluate_counts_and_formats(fx: Engine, tmp_path: Path) -> None:
 # --- plain functions ---
 
 
-@pytest.mark.parametrize(
-    ("text", "number"),
-    [("recommendation 4", 4), ("rec four", 4), ("Recommendation number 4?", 4), ("rec4", 4),
-     ("the seven recommendations, one line each", None)],
-)  # fmt: skip
-def test_recommendation_number(text: str, number: int | None) -> None:
-    assert recommendation_number(text, {"four": "4", "seven": "7"}) == number
-
-
-def test_markup_is_stripped() -> None:
-    assert "here" not in normalise(strip_markup("<!here> hello <@U123>"))
+def test_slack_markup_in_a_question_changes_nothing(fx: Engine) -> None:
+    """A mention, a broadcast or a link in the question is not read as words of it."""
+    plain = fx.answer("my tomato plants are wilting")
+    marked = fx.answer("<!here> my tomato plants are wilting <@U123> <https://example.org|see>")
+    assert (marked.intent, marked.mode, marked.confidence) == (plain.intent, plain.mode, plain.confidence)
 
 
 # --- the shipped content: a handful of what members ask most ---
@@ -332,6 +347,18 @@ def test_shipped_content_answers_the_key_questions(shipped: Engine, question: st
 
 def test_shipped_content_falls_back_off_topic(shipped: Engine) -> None:
     assert shipped.answer("how do I renew my passport?", previous_intent="offer_edi_programme").is_fallback
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("recommendation 4", 4), ("rec four", 4), ("Recommendation number 4?", 4), ("rec4", 4),
+     ("the seven recommendations, one line each", None)],
+)  # fmt: skip
+def test_a_recommendation_is_found_by_its_number(shipped: Engine, text: str, number: int | None) -> None:
+    found = shipped.recommendation_named(text)
+    assert found is (shipped.recommendation(number) if number else None)
+    if number:
+        assert found is not None and found.recommendation_number == number
 
 
 def test_shipped_recommendations_are_numbered(shipped: Engine) -> None:
