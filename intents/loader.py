@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from intents.model import Catalogue, ContentSettings, Intent, Link, OfferStatus, Source, Texts
+from intents.model import REQUIRED_INTENT_IDS, Catalogue, ContentSettings, Intent, Link, OfferStatus, Source, Texts
 from intents.text import NO_VOCABULARY, Vocabulary
 from intents.yaml_errors import explain
 
@@ -331,14 +331,25 @@ def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list
     from intents.training import read_training  # it reports its problems as this module's Problem
 
     # The staff-kept labelled questions beside the file (training/*.tsv): the model learns from them too.
-    training, bad = read_training(path, {i.id for i in intents})
+    ids = {i.id for i in intents}
+    training, bad = read_training(path, ids)
     if bad:
-        return None, [*checker.problems, *bad]
+        # A required intent renamed or deleted makes every training line naming it unknown: say why first.
+        return None, [*checker.problems, *missing_required(str(path), ids), *bad]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     catalogue = Catalogue(
         settings, tuple(intents), vocabulary, tuple(sources), path=Path(path), digest=digest, training=training
     )
     return catalogue, checker.problems
+
+
+def missing_required(path: str, ids: set[str]) -> list[Problem]:
+    """The intents the code relies on (slash commands, the App Home) that `ids` lacks, one error each."""
+    return [
+        Problem(path, 1, 1, f"intents: the intent '{intent_id}' is missing; the bot's commands need it")
+        for intent_id in REQUIRED_INTENT_IDS
+        if intent_id not in ids
+    ]
 
 
 def _vocabulary(c: _Checker, node: Node) -> Vocabulary:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from intents.loader import ContentError, Problem, iter_texts, parse_catalogue, read_content
-from intents.model import CONTACT, OFFERS_OVERVIEW, REQUIRED_INTENT_IDS, Catalogue, Intent
+from intents.loader import ContentError, Problem, iter_texts, missing_required, parse_catalogue, read_content
+from intents.model import CONTACT, OFFERS_OVERVIEW, Catalogue, Intent
 from intents.quality import content_warnings
 
 Check = Callable[[Catalogue], Iterable[Problem]]
@@ -40,11 +40,7 @@ class Validation:
 
 def required_intents(catalogue: Catalogue) -> Iterable[Problem]:
     """The intents the code relies on (slash commands, the App Home) must exist."""
-    for intent_id in REQUIRED_INTENT_IDS:
-        if catalogue.get(intent_id) is None:
-            yield Problem(
-                str(catalogue.path), 1, 1, f"intents: the intent '{intent_id}' is missing; the bot's commands need it"
-            )
+    return missing_required(str(catalogue.path), {i.id for i in catalogue.intents})
 
 
 def review_dates(today: datetime.date | None = None) -> Check:
