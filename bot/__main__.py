@@ -169,13 +169,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _no_devtools(exc: ImportError, what: str) -> int:
+    """One line, exit 2, when the developer tools (devtools/, beside bot/) are not in this checkout;
+    any other import failure is a real bug, so it is raised as it is."""
+    if (exc.name or "").partition(".")[0] != "devtools":
+        raise exc
+    print(
+        f"error: {what} needs the developer tools (devtools/ beside bot/), which this checkout lacks", file=sys.stderr
+    )
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if has_credentials():
         import app
 
         return app.main()
-    from bot.local import run_local
-
+    try:
+        from devtools.local import run_local
+    except ImportError as exc:
+        return _no_devtools(exc, "local mode (`run` without Slack credentials)")
     try:
         asyncio.run(run_local(DEFAULT_PATH, int(os.environ.get("PORT") or 0)))
     except ContentError as exc:
@@ -188,9 +201,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    # Imported here: the page and its server are no part of the bot's own start-up.
-    from bot.sandbox.web import run_sandbox
-
+    # Imported here: the page and its server are developer tools, no part of the bot's own start-up.
+    try:
+        from devtools.sandbox.web import run_sandbox
+    except ImportError as exc:
+        return _no_devtools(exc, "the sandbox")
     try:
         asyncio.run(run_sandbox(args.path, args.port))
     except ContentError as exc:
