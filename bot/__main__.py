@@ -6,7 +6,7 @@ eval FILE.tsv [--summary] [--min-accuracy X] [--min-oos-recall Y] [--suggestion-
                               accuracy per intent, and what fallbacks suggest, on a labelled set;
                               non-zero exit under the thresholds; Z tries another suggestion floor;
                               --without (repeatable) skips a stage of intents/pipeline.py, to measure it
-run                           serve (with credentials) or local mode (without)
+run                           serve (with credentials) or local mode (without; devtools/local.py)
 sandbox [--port 3001] [--path FILE]
                               a local Slack page for staff at http://127.0.0.1:3001/: the real bot,
                               rendered as Slack shows it, with why each answer was chosen
