@@ -1,6 +1,6 @@
 """Entry point: read settings, build the app, serve HTTP (or Socket Mode). Nothing else.
 
-Without any Slack credentials, `make run` (python -m bot run) starts local mode instead;
+Without any Slack credentials, `make run` (python -m bot run) starts local mode (devtools/) instead;
 app.py itself, as run by the Procfile, insists on real credentials. `--socket-mode` (the Procfile's
 worker) also insists on SLACK_APP_TOKEN: a worker has no web port routed to it, so without Socket
 Mode it would wait for requests that can never arrive.

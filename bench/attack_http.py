@@ -38,8 +38,8 @@ from typing import IO
 import aiohttp
 from _common import ROOT, SECRET, free_port, wait_healthy
 
-from bot.signing import event_body, signed_headers
-from bot.standin import BOT_USER_ID, SlackStandIn
+from devtools.signing import event_body, signed_headers
+from devtools.standin import BOT_USER_ID, SlackStandIn
 
 SLACK_LIMIT = 3.0
 PHASES = ("baseline", "flood", "corrupt", "held", "log", "fd")

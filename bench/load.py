@@ -39,8 +39,8 @@ import aiohttp
 import psutil
 from _common import SECRET, free_port, spawn, wait_healthy
 
-from bot.signing import event_body, signed_headers
-from bot.standin import BOT_USER_ID, TEAM_ID, SlackStandIn
+from devtools.signing import event_body, signed_headers
+from devtools.standin import BOT_USER_ID, TEAM_ID, SlackStandIn
 
 BARE = ["bench/bare_bolt.py"]
 OURS = ["app.py"]

@@ -27,8 +27,8 @@ import aiohttp
 from _common import SECRET, free_port, spawn, wait_healthy
 
 from bot.server import EVENTS_PATH
-from bot.signing import event_body, signed_headers
-from bot.standin import SlackStandIn
+from devtools.signing import event_body, signed_headers
+from devtools.standin import SlackStandIn
 
 
 async def ack_latencies(port: int, events: int, tag: str, pace: float) -> list[float]:

@@ -8,7 +8,8 @@ eval FILE.tsv [--summary | --json] [--min-accuracy X] [--min-oos-recall Y] [--su
                               accuracy per intent, and what fallbacks suggest, on a labelled set;
                               non-zero exit under the thresholds; Z tries another suggestion floor;
                               --without (repeatable) skips a stage of intents/pipeline.py, to measure it
-run [--staff]                 serve (with credentials) or local mode (without; --staff: act as staff)
+run [--staff]                 serve (with credentials) or local mode (without: devtools/local.py;
+                              --staff: act as staff)
 sandbox [--port 3001] [--path FILE]
                               a local Slack page for staff at http://127.0.0.1:3001/: the real bot,
                               rendered as Slack shows it, with why each answer was chosen
@@ -209,6 +210,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _no_devtools(exc: ImportError, what: str) -> int:
+    """One line, exit 2, when the developer tools (devtools/, beside bot/) are not in this checkout;
+    any other import failure is a real bug, so it is raised as it is."""
+    if (exc.name or "").partition(".")[0] != "devtools":
+        raise exc
+    print(
+        f"error: {what} needs the developer tools (devtools/ beside bot/), which this checkout lacks", file=sys.stderr
+    )
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if has_credentials():
         if args.staff:
@@ -218,8 +230,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         import app
 
         return app.main()
-    from bot.local import run_local
-
+    try:
+        from devtools.local import run_local
+    except ImportError as exc:
+        return _no_devtools(exc, "local mode (`run` without Slack credentials)")
     try:
         asyncio.run(run_local(DEFAULT_PATH, int(os.environ.get("PORT") or 0), staff=args.staff))
     except ContentError as exc:
@@ -232,9 +246,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    # Imported here: the page and its server are no part of the bot's own start-up.
-    from bot.sandbox.web import run_sandbox
-
+    # Imported here: the page and its server are developer tools, no part of the bot's own start-up.
+    try:
+        from devtools.sandbox.web import run_sandbox
+    except ImportError as exc:
+        return _no_devtools(exc, "the sandbox")
     try:
         asyncio.run(run_sandbox(args.path, args.port))
     except ContentError as exc:

@@ -21,8 +21,8 @@ from bot.app import build_bolt_app, close_client
 from bot.runtime import Services, assemble
 from bot.server import EVENTS_PATH, SocketConnection, build_web_app
 from bot.settings import PROJECT_DIR, Settings
-from bot.signing import command_body, event_body, interaction_body, signed_headers
-from bot.standin import BOT_USER_ID, SlackStandIn
+from devtools.signing import command_body, event_body, interaction_body, signed_headers
+from devtools.standin import BOT_USER_ID, SlackStandIn
 
 # Every process a test starts (app.py, python -m bot) keeps its question log here unless the test names
 # another: never in the developer's .data/.

@@ -37,9 +37,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from bot.settings import PROJECT_DIR
-from bot.signing import signed_headers
-from bot.standin import SlackStandIn
 from bot.storage_sql import POSTGRES_STEPS
+from devtools.signing import signed_headers
+from devtools.standin import SlackStandIn
 from tests.conftest import RESPONSES, SECRET, TOKEN
 from tests.test_cli import free_port
 from tests.test_events import _all_text

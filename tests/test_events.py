@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.standin import BOT_ID, BOT_USER_ID
+from devtools.standin import BOT_ID, BOT_USER_ID
 from tests.conftest import Harness, next_ts
 
 

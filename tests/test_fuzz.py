@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from bot.app import build_bolt_app
 from bot.runtime import assemble
 from bot.server import EVENTS_PATH, build_web_app
-from bot.signing import signed_headers
-from bot.standin import SlackStandIn
+from devtools.signing import signed_headers
+from devtools.standin import SlackStandIn
 from tests.conftest import RESPONSES, SECRET, make_settings
 
 EXAMPLES = 1000

@@ -28,8 +28,8 @@ from aiohttp import http_parser
 
 from bot.logs import configure
 from bot.settings import PROJECT_DIR
-from bot.signing import interaction_body
-from bot.standin import SlackStandIn
+from devtools.signing import interaction_body
+from devtools.standin import SlackStandIn
 from tests.conftest import SECRET, TOKEN, Harness, dm_event, post_event_to
 from tests.test_cli import free_port
 from tests.test_shutdown import _wait_up
@@ -105,7 +105,7 @@ def _signed_bytes(body: bytes) -> dict[str, str]:
 
 
 def _event_json() -> bytes:
-    from bot.signing import event_body
+    from devtools.signing import event_body
 
     return event_body(dm_event(text=MARKER), "EvZIP0001").encode()
 

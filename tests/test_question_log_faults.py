@@ -20,9 +20,9 @@ import pytest
 
 from bot.recorder import DiscardingStore, Recorder
 from bot.settings import PROJECT_DIR
-from bot.standin import SlackStandIn
 from bot.storage import QuestionRecord, QuestionStore
 from bot.storage_sql import PostgresStore, SQLiteStore, member_hash
+from devtools.standin import SlackStandIn
 from tests.conftest import SECRET as SIGNING_SECRET
 from tests.conftest import TOKEN, Harness
 from tests.test_cli import free_port

@@ -20,7 +20,7 @@ from bot.content import ContentHolder
 from bot.redis_stores import hashed_key, redis_stores
 from bot.runtime import Services
 from bot.server import build_web_app
-from bot.standin import SlackStandIn
+from devtools.standin import SlackStandIn
 from tests.conftest import MEMBER_SECRET, Harness, dm_event, make_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

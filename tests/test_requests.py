@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bot import server
-from bot.signing import event_body, signed_headers
+from devtools.signing import event_body, signed_headers
 from tests.conftest import SECRET, Harness, dm_event
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.sandbox.payloads import DM, GENERAL
-from bot.sandbox.web import SandboxServer
 from bot.server import EVENTS_PATH
-from bot.standin import BOT_USER_ID
+from devtools.sandbox.payloads import DM, GENERAL
+from devtools.sandbox.web import SandboxServer
+from devtools.standin import BOT_USER_ID
 from tests.conftest import copy_content
 
 QUESTION = "tell me about the action learning sets"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.web import SandboxServer
 from bot.settings import PROJECT_DIR
+from devtools.sandbox.web import SandboxServer
 from tests.conftest import copy_content
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bot.settings import PROJECT_DIR
-from bot.standin import SlackStandIn
+from devtools.standin import SlackStandIn
 from tests.conftest import SECRET, TOKEN, dm_event, post_event_to
 from tests.test_cli import free_port
 

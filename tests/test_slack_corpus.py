@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.runtime import Services
-from bot.standin import SlackStandIn
+from devtools.standin import SlackStandIn
 from intents import Answer
 from tests.conftest import Harness
 from tests.test_events import _all_text

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from bot.runtime import Services
-from bot.standin import SlackStandIn
+from devtools.standin import SlackStandIn
 from tests.conftest import next_ts
 from tests.test_events import _all_text
 

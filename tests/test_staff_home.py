@@ -22,9 +22,9 @@ from slack_sdk.models.views import View
 from bot import staff_home
 from bot.blocks import TEACH_ACTION
 from bot.server import EVENTS_PATH
-from bot.signing import event_body, signed_headers
-from bot.standin import SlackStandIn
 from bot.storage import UnansweredGroup
+from devtools.signing import event_body, signed_headers
+from devtools.standin import SlackStandIn
 from tests.conftest import SECRET, Harness, dm_event
 from tests.test_slack_corpus import fixture
 from tests.test_teaching import TEST_DATABASE_URL, _instance, _postgres_or_skip

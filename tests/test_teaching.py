@@ -23,9 +23,9 @@ from bot.app import build_bolt_app
 from bot.runtime import Services, assemble
 from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import PROJECT_DIR
-from bot.signing import event_body, signed_headers
-from bot.standin import SlackStandIn
 from bot.teaching import refresh, teach, watch_labels
+from devtools.signing import event_body, signed_headers
+from devtools.standin import SlackStandIn
 from tests.conftest import MEMBER_SECRET, SECRET, Harness, dm_event, make_settings
 
 # A question the shipped content does not answer (the fallback), and the intent staff teach it as.

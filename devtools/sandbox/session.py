@@ -31,19 +31,19 @@ from bot.routing import (
     route_topic_click,
 )
 from bot.runtime import Services, assemble
-from bot.sandbox import payloads
-from bot.sandbox.conversation import Conversation, Message, as_slack_stores
-from bot.sandbox.payloads import DM, MEMBER, STAFF, USER_NAMES
 from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
-from bot.signing import signed_headers
-from bot.standin import BOT_USER_ID, Call, SlackStandIn
 from bot.stores import recall
 from bot.teaching import watch_labels
+from devtools.sandbox import payloads
+from devtools.sandbox.conversation import Conversation, Message, as_slack_stores
+from devtools.sandbox.payloads import DM, MEMBER, STAFF, USER_NAMES
+from devtools.signing import signed_headers
+from devtools.standin import BOT_USER_ID, Call, SlackStandIn
 from intents import Answer, Intent
 from intents.explain import Example, explain
 
-log = logging.getLogger("bot.sandbox")
+log = logging.getLogger("devtools.sandbox")
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 # How often the sandbox looks at the content file: a saved change shows on the next question.

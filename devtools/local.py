@@ -20,10 +20,10 @@ from bot.blocks import to_plain_text
 from bot.runtime import assemble
 from bot.server import EVENTS_PATH, build_web_app
 from bot.settings import Settings
-from bot.signing import command_body, event_body, signed_headers
-from bot.standin import SlackStandIn
 from bot.storage_sql import LOCAL_SECRET
 from bot.teaching import watch_labels
+from devtools.signing import command_body, event_body, signed_headers
+from devtools.standin import SlackStandIn
 
 INTRO = """Local mode: no Slack credentials found, so the bot is talking to a local Slack stand-in.
 Type a question and press Enter (it arrives as a direct message). Start a line with / for a slash

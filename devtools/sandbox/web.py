@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.session import Sandbox
+from devtools.sandbox.session import Sandbox
 
 DEFAULT_PORT = 3001
 STATIC_FILES = {
@@ -35,7 +35,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _static(name: str) -> str:
-    return resources.files("bot.sandbox").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("devtools.sandbox").joinpath("static", name).read_text(encoding="utf-8")
 
 
 @web.middleware

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.standin import BOT_USER_ID
+from devtools.standin import BOT_USER_ID
 
 MEMBER = "U0000001"
 # The sandbox's staff member: the sandbox's settings name them staff, so "View as staff" shows the staff
@@ -33,7 +33,7 @@ _ID_CHARS = string.ascii_uppercase + string.digits
 
 @cache
 def _templates() -> dict[str, Any]:
-    text = resources.files("bot.sandbox").joinpath("payloads.json").read_text(encoding="utf-8")
+    text = resources.files("devtools.sandbox").joinpath("payloads.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

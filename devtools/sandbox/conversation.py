@@ -10,8 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.payloads import CHANNEL_NAMES, DM, GENERAL
-from bot.standin import BOT_USER_ID
+from devtools.sandbox.payloads import CHANNEL_NAMES, DM, GENERAL
+from devtools.standin import BOT_USER_ID
 
 
 def as_slack_stores(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
