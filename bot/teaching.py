@@ -70,7 +70,9 @@ async def watch_labels(services: Services, interval: float) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the database out of reach, or not migrated yet: try again next time
-            if not failing:
+            # Before this instance's schema migration has run, a fresh database has no labels table: not
+            # worth a warning (the question log's own health says when the database is out of reach).
+            if not failing and services.recorder.migrated:
                 log.warning("labels not read (%s); the model in service stays", type(exc).__name__)
-            failing = True
+                failing = True
         await asyncio.sleep(interval)
