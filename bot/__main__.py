@@ -44,7 +44,7 @@ from bot.routing import StaffCommand, command_reply, reload_reply, route_command
 from bot.settings import PROJECT_DIR, has_credentials
 from bot.storage import QuestionStore
 from intents import Answer, ContentError, Engine
-from intents.evaluate import LabelError, evaluate, format_report, read_labelled
+from intents.evaluate import LabelError, evaluate, format_evaluation, read_labelled
 from intents.pipeline import REQUIRED, STAGE_NAMES
 
 T = TypeVar("T")
@@ -113,11 +113,10 @@ def _staff_reply(content: Content, route: StaffCommand, path: Path) -> str:
     already. `report`: the question log's report, as `python -m bot report --days N` prints it."""
     if route.name == "reload":
         return reload_reply([], path.name, len(content.catalogue.intents))
-    from bot.report import build_report
-    from bot.report import format_report as format_usage
+    from bot.report import build_report, format_report
 
     _, report = _on_question_log(lambda store: build_report(store, content.engine, route.days))
-    return format_usage(report) if report is not None else "The question log could not be read (see above)."
+    return format_report(report) if report is not None else "The question log could not be read (see above)."
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -190,21 +189,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         catalogue = replace(content.catalogue, settings=replace(settings, suggestion_floor=args.suggestion_floor))
         engine = Engine(catalogue)
     try:
-        report = evaluate(engine, questions, frozenset(args.without))
+        evaluation = evaluate(engine, questions, frozenset(args.without))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        figures = {"accuracy": report.accuracy, "out_of_scope_recall": report.out_of_scope_recall}
-        print(json.dumps({"file": str(args.file), **figures, "answers": report.answers}, indent=1))
+        figures = {"accuracy": evaluation.accuracy, "out_of_scope_recall": evaluation.out_of_scope_recall}
+        print(json.dumps({"file": str(args.file), **figures, "answers": evaluation.answers}, indent=1))
     else:
-        text = format_report(report)
+        text = format_evaluation(evaluation)
         print("\n".join(text.split("\n")[:2]) if args.summary else text)
     failed = []
-    if args.min_accuracy is not None and report.accuracy < args.min_accuracy:
-        failed.append(f"accuracy {report.accuracy:.3f} is under {args.min_accuracy}")
-    if args.min_oos_recall is not None and report.out_of_scope_recall < args.min_oos_recall:
-        failed.append(f"out-of-scope recall {report.out_of_scope_recall:.3f} is under {args.min_oos_recall}")
+    if args.min_accuracy is not None and evaluation.accuracy < args.min_accuracy:
+        failed.append(f"accuracy {evaluation.accuracy:.3f} is under {args.min_accuracy}")
+    if args.min_oos_recall is not None and evaluation.out_of_scope_recall < args.min_oos_recall:
+        failed.append(f"out-of-scope recall {evaluation.out_of_scope_recall:.3f} is under {args.min_oos_recall}")
     for line in failed:
         print(f"FAILED: {line}", file=sys.stderr)
     return 1 if failed else 0
@@ -303,8 +302,7 @@ def _on_question_log(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bot.report import build_report, report_json
-    from bot.report import format_report as format_usage
+    from bot.report import build_report, format_report, report_json
 
     if args.days < 1:
         print("error: --days must be 1 or more", file=sys.stderr)
@@ -315,7 +313,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     code, report = _on_question_log(lambda store: build_report(store, content.engine, args.days))
     if report is None:
         return code
-    print(json.dumps(report_json(report), ensure_ascii=False, indent=2) if args.json else format_usage(report))
+    print(json.dumps(report_json(report), ensure_ascii=False, indent=2) if args.json else format_report(report))
     return 0
 
 

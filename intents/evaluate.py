@@ -11,7 +11,7 @@ from intents.training import NONE_LABEL, LabelError, LabelledQuestion, read_labe
 
 
 @dataclass
-class Report:
+class Evaluation:
     total: int = 0
     in_scope: int = 0
     in_scope_correct: int = 0
@@ -56,15 +56,15 @@ class Report:
         return self.tp[intent_id] / self.expected[intent_id] if self.expected[intent_id] else 1.0
 
 
-def evaluate(engine: Engine, questions: list[LabelledQuestion], without: frozenset[str] = frozenset()) -> Report:
+def evaluate(engine: Engine, questions: list[LabelledQuestion], without: frozenset[str] = frozenset()) -> Evaluation:
     """Each question asked once, with no conversation before it, through every stage but `without`."""
-    report = Report(suggestion_floor=engine.suggestion_floor)
+    evaluation = Evaluation(suggestion_floor=engine.suggestion_floor)
     for item in questions:
         match = engine.match(item.question, without)
         got = match.intent_id
-        _count_suggestions(report, engine, item, match)
+        _count_suggestions(evaluation, engine, item, match)
         answer = engine.answer(item.question, without=without)
-        report.answers.append(
+        evaluation.answers.append(
             {
                 "question": item.question,
                 "expected": item.expected,
@@ -74,84 +74,89 @@ def evaluate(engine: Engine, questions: list[LabelledQuestion], without: frozens
                 "offered": [i.id for i in answer.alternatives],
             }
         )
-        report.total += 1
+        evaluation.total += 1
         expected = item.expected or NONE_LABEL
         actual = got or NONE_LABEL
-        report.expected[expected] += 1
-        report.predicted[actual] += 1
+        evaluation.expected[expected] += 1
+        evaluation.predicted[actual] += 1
         if item.expected is None:
-            report.out_of_scope += 1
-            report.out_of_scope_correct += got is None
+            evaluation.out_of_scope += 1
+            evaluation.out_of_scope_correct += got is None
         else:
-            report.in_scope += 1
-            report.in_scope_correct += got == item.expected
+            evaluation.in_scope += 1
+            evaluation.in_scope_correct += got == item.expected
         if expected == actual:
-            report.tp[expected] += 1
+            evaluation.tp[expected] += 1
         else:
-            report.confusions[(expected, actual)].append(item.question)
-    return report
+            evaluation.confusions[(expected, actual)].append(item.question)
+    return evaluation
 
 
-def _count_suggestions(report: Report, engine: Engine, item: LabelledQuestion, match: Match) -> None:
+def _count_suggestions(evaluation: Evaluation, engine: Engine, item: LabelledQuestion, match: Match) -> None:
     shown = tuple(c.intent_id for c in match.alternatives) if match.intent_id is None else ()
     if item.expected is None:
         if match.intent_id is None:
-            report.out_of_scope_fallbacks += 1
-            report.out_of_scope_suggested += bool(shown)
+            evaluation.out_of_scope_fallbacks += 1
+            evaluation.out_of_scope_suggested += bool(shown)
         return
     if match.intent_id == item.expected:
         return
-    report.in_scope_misses += 1
+    evaluation.in_scope_misses += 1
     if match.intent_id is None:
-        report.in_scope_fallbacks += 1
-        report.in_scope_fallbacks_suggested += bool(shown)
-        report.in_scope_fallbacks_hit += item.expected in shown
-        report.in_scope_misses_hit += item.expected in shown
+        evaluation.in_scope_fallbacks += 1
+        evaluation.in_scope_fallbacks_suggested += bool(shown)
+        evaluation.in_scope_fallbacks_hit += item.expected in shown
+        evaluation.in_scope_misses_hit += item.expected in shown
     else:
-        report.in_scope_misses_hit += item.expected in engine.suggestions(item.question)
+        evaluation.in_scope_misses_hit += item.expected in engine.suggestions(item.question)
 
 
 def _share(part: int, whole: int) -> str:
     return f"{part}/{whole} ({part / whole:.1%})" if whole else "0/0"
 
 
-def _suggestion_lines(report: Report) -> list[str]:
+def _suggestion_lines(evaluation: Evaluation) -> list[str]:
     rows = [
-        ("off-topic fallbacks showing suggestions", report.out_of_scope_suggested, report.out_of_scope_fallbacks, ""),
-        ("in-scope fallbacks showing any", report.in_scope_fallbacks_suggested, report.in_scope_fallbacks, ""),
+        (
+            "off-topic fallbacks showing suggestions",
+            evaluation.out_of_scope_suggested,
+            evaluation.out_of_scope_fallbacks,
+            "",
+        ),
+        ("in-scope fallbacks showing any", evaluation.in_scope_fallbacks_suggested, evaluation.in_scope_fallbacks, ""),
         (
             "in-scope fallbacks showing the right one",
-            report.in_scope_fallbacks_hit,
-            report.in_scope_fallbacks,
+            evaluation.in_scope_fallbacks_hit,
+            evaluation.in_scope_fallbacks,
             "suggestion hit rate",
         ),
         (
             "in-scope misses with the right one shown",
-            report.in_scope_misses_hit,
-            report.in_scope_misses,
+            evaluation.in_scope_misses_hit,
+            evaluation.in_scope_misses,
             "wrong answers counted as if they had fallen back",
         ),
     ]
-    lines = [f"fallback suggestions (suggestion floor {report.suggestion_floor:g}):"]
+    lines = [f"fallback suggestions (suggestion floor {evaluation.suggestion_floor:g}):"]
     for label, part, whole, note in rows:
         lines.append(f"  {label + ':':42} {_share(part, whole):14} {note}".rstrip())
     return lines
 
 
-def format_report(report: Report, most_confused: int = 10) -> str:
+def format_evaluation(evaluation: Evaluation, most_confused: int = 10) -> str:
     lines = [
-        f"in-scope top-1 accuracy: {report.accuracy:.1%} ({report.in_scope_correct}/{report.in_scope})",
-        f"out-of-scope recall:     {report.out_of_scope_recall:.1%} "
-        f"({report.out_of_scope_correct}/{report.out_of_scope})",
+        f"in-scope top-1 accuracy: {evaluation.accuracy:.1%} ({evaluation.in_scope_correct}/{evaluation.in_scope})",
+        f"out-of-scope recall:     {evaluation.out_of_scope_recall:.1%} "
+        f"({evaluation.out_of_scope_correct}/{evaluation.out_of_scope})",
         "",
     ]
-    lines += _suggestion_lines(report) + ["", f"{'intent':34} {'precision':>9} {'recall':>7} {'n':>4}"]
-    for intent_id in sorted(set(report.expected) | set(report.predicted)):
+    lines += _suggestion_lines(evaluation) + ["", f"{'intent':34} {'precision':>9} {'recall':>7} {'n':>4}"]
+    for intent_id in sorted(set(evaluation.expected) | set(evaluation.predicted)):
         lines.append(
-            f"{intent_id:34} {report.precision(intent_id):9.0%} {report.recall(intent_id):7.0%} "
-            f"{report.expected[intent_id]:4}"
+            f"{intent_id:34} {evaluation.precision(intent_id):9.0%} {evaluation.recall(intent_id):7.0%} "
+            f"{evaluation.expected[intent_id]:4}"
         )
-    ranked = sorted(report.confusions.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:most_confused]
+    ranked = sorted(evaluation.confusions.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:most_confused]
     if ranked:
         lines += ["", "most confused (expected -> got):"]
         for (expected, actual), questions in ranked:
@@ -160,4 +165,12 @@ def format_report(report: Report, most_confused: int = 10) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["NONE_LABEL", "LabelError", "LabelledQuestion", "Report", "evaluate", "format_report", "read_labelled"]
+__all__ = [
+    "NONE_LABEL",
+    "LabelError",
+    "LabelledQuestion",
+    "Evaluation",
+    "evaluate",
+    "format_evaluation",
+    "read_labelled",
+]

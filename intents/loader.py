@@ -21,7 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from intents.model import REQUIRED_INTENT_IDS, Catalogue, ContentSettings, Intent, Link, OfferStatus, Source, Texts
 from intents.text import NO_VOCABULARY, Vocabulary
-from intents.yaml_errors import explain
+from intents.yaml_errors import explain_yaml_error
 
 MAX_FILE_BYTES = 512 * 1024
 MIN_EXAMPLES = 8
@@ -297,7 +297,7 @@ def _compose_reporting(text: str, checker: _Checker) -> Node | None:
                 return None
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        explained = explain(text, exc, _FIELD_NAMES)
+        explained = explain_yaml_error(text, exc, _FIELD_NAMES)
         checker.problems.append(Problem(checker.path, explained.line, explained.column, explained.message))
         return None
     except yaml.YAMLError as exc:
@@ -335,7 +335,9 @@ def parse_catalogue(text: str, path: str | Path) -> tuple[Catalogue | None, list
     training, bad = read_training(path, ids)
     if bad:
         # A required intent renamed or deleted makes every training line naming it unknown: say why first.
-        return None, [*checker.problems, *missing_required(str(path), ids), *bad]
+        named = {p.message for p in bad}
+        gone = {i for i in REQUIRED_INTENT_IDS if f"unknown intent id '{i}'" in named}
+        return None, [*checker.problems, *missing_required(str(path), ids | (set(REQUIRED_INTENT_IDS) - gone)), *bad]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     catalogue = Catalogue(
         settings, tuple(intents), vocabulary, tuple(sources), path=Path(path), digest=digest, training=training

@@ -74,7 +74,7 @@ def _indented_under_a_value(lines: list[str], n: int, fields: frozenset[str]) ->
     return indent if indent > field.start(2) else None
 
 
-def explain(text: str, exc: yaml.MarkedYAMLError, fields: frozenset[str] = frozenset()) -> Explained:
+def explain_yaml_error(text: str, exc: yaml.MarkedYAMLError, fields: frozenset[str] = frozenset()) -> Explained:
     """`fields`: the field names the file may use, to tell a field out of line from text with a colon."""
     problem = (exc.problem or "").strip()
     context = (exc.context or "").strip()

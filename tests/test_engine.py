@@ -13,7 +13,7 @@ import pytest
 import intents.classifier
 from intents import Engine, load_catalogue
 from intents.classifier import build_pipeline, training_data
-from intents.evaluate import evaluate, format_report, read_labelled
+from intents.evaluate import evaluate, format_evaluation, read_labelled
 from intents.explain import explain
 from intents.loader import parse_catalogue
 from intents.model import Catalogue
@@ -312,7 +312,7 @@ def test_evaluate_counts_and_formats(fx: Engine, tmp_path: Path) -> None:
     labelled.write_text("tomato plants\tgardens\nis it raining\tnone\n", encoding="utf-8")
     report = evaluate(fx, read_labelled(labelled, {"gardens", "bikes", "club", "club_news"}))
     assert (report.in_scope, report.out_of_scope, report.total) == (1, 1, 2)
-    assert "in-scope top-1 accuracy" in format_report(report)
+    assert "in-scope top-1 accuracy" in format_evaluation(report)
 
 
 # --- plain functions ---

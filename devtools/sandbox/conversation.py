@@ -38,7 +38,7 @@ def _mark_verbatim(value: Any) -> None:
 
 
 @dataclass
-class Message:
+class ChatMessage:
     id: int
     channel: str
     ts: str
@@ -77,7 +77,7 @@ class Conversation:
     """Every message shown, in order; `version` moves on every change, so the page fetches only news."""
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[ChatMessage] = []
         self.channels: dict[str, str] = {DM: "Confed Member Support", GENERAL: "general"}
         self.home: dict[str, Any] | None = None
         # The modal open on top of the page (views.open), as Slack stores it, and the errors the bot
@@ -100,9 +100,9 @@ class Conversation:
         thread_ts: str | None = None,
         ephemeral: bool = False,
         why: dict[str, Any] | None = None,
-    ) -> Message:
+    ) -> ChatMessage:
         self.channels.setdefault(channel, CHANNEL_NAMES.get(channel, channel.lower()))
-        message = Message(
+        message = ChatMessage(
             len(self.messages) + 1,
             channel,
             ts,
@@ -117,21 +117,21 @@ class Conversation:
         self.changed()
         return message
 
-    def get(self, message_id: int) -> Message | None:
+    def get(self, message_id: int) -> ChatMessage | None:
         if 0 < message_id <= len(self.messages):
             return self.messages[message_id - 1]
         return None
 
-    def find(self, channel: str, ts: str) -> Message | None:
+    def find(self, channel: str, ts: str) -> ChatMessage | None:
         return next((m for m in self.messages if m.channel == channel and m.ts == ts and not m.ephemeral), None)
 
-    def update(self, message: Message, text: str | None, blocks: list[dict[str, Any]] | None) -> None:
+    def update(self, message: ChatMessage, text: str | None, blocks: list[dict[str, Any]] | None) -> None:
         message.text = text if text is not None else message.text
         if blocks is not None:
             message.blocks = as_slack_stores(blocks)
         self.changed()
 
-    def delete(self, message: Message) -> None:
+    def delete(self, message: ChatMessage) -> None:
         message.deleted = True
         self.changed()
 

@@ -36,7 +36,7 @@ from bot.settings import Settings
 from bot.stores import recall
 from bot.teaching import watch_labels
 from devtools.sandbox import payloads
-from devtools.sandbox.conversation import Conversation, Message, as_slack_stores
+from devtools.sandbox.conversation import ChatMessage, Conversation, as_slack_stores
 from devtools.sandbox.payloads import DM, MEMBER, STAFF, USER_NAMES
 from devtools.signing import signed_headers
 from devtools.standin import BOT_USER_ID, Call, SlackStandIn
@@ -65,7 +65,7 @@ class ReplyTarget:
 
     channel: str
     thread_ts: str | None
-    source: Message | None
+    source: ChatMessage | None
     why: dict[str, Any] | None = None
 
 
@@ -144,7 +144,9 @@ class Sandbox:
             self.sent.append(Delivery(kind, resp.status))
             return resp.status, await resp.text()
 
-    async def say(self, channel: str, text: str, thread_ts: str | None = None, mention: bool = False) -> Message | None:
+    async def say(
+        self, channel: str, text: str, thread_ts: str | None = None, mention: bool = False
+    ) -> ChatMessage | None:
         """The member posts `text` in `channel` (in a thread when `thread_ts`); a line starting with / is a
         slash command. In a channel, `mention` makes it an @-mention of the bot."""
         # A file saved a moment ago answers this question, without waiting for the next poll.
