@@ -11,11 +11,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import pytest
 from aiohttp import web
+from pytest_postgresql import factories as postgresql_factories
+from pytest_redis import factories as redis_factories
 
 from bot.app import build_bolt_app, close_client
 from bot.runtime import Services, assemble
@@ -33,6 +35,115 @@ TOKEN = "xoxb-1111-2222-testtokenvalue"
 MEMBER_SECRET = "member-hash-secret-for-tests"
 RESPONSES = PROJECT_DIR / "responses.yaml"
 _ids = itertools.count(1)
+
+
+# --- PostgreSQL and Redis: the server named in the environment, else a throwaway one of this run's own ---
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+_missing: dict[str, None] = {}  # what was missing, in order, each once (the session fixtures ask once)
+
+
+def missing(what: str) -> NoReturn:
+    """A server these tests need cannot be had: skip, in one line naming what is missing; under CI, fail."""
+    _missing[what] = None
+    if in_ci():
+        pytest.fail(what, pytrace=False)  # CI must run every test
+    pytest.skip(what)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say once why the tests that need a server were skipped (pytest -q shows only how many)."""
+    for what in _missing:
+        terminalreporter.write_line(f"tests {'failed' if in_ci() else 'skipped'}: {what}", yellow=True)
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in path.parts[-3].split(".") if part.isdigit())
+
+
+def _find_pg_ctl() -> str | None:
+    """pg_ctl on PATH, else the newest under Debian's /usr/lib/postgresql/<version>/bin (never on PATH there)."""
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        return on_path
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=_version_key)
+    return str(debian[-1]) if debian else None
+
+
+PG_CTL = _find_pg_ctl()
+REDIS_SERVER = shutil.which("redis-server")
+TEST_DATABASE = "confedbot_test"
+
+# Session-wide servers in pytest's temporary folder, on free ports, started only when a test asks for one
+# (through postgres_url or redis_url below) and stopped at the end of the run.
+throwaway_postgres = postgresql_factories.postgresql_proc(executable=PG_CTL or "pg_ctl", port=None)
+throwaway_redis = redis_factories.redis_proc(executable=REDIS_SERVER or "redis-server", port=None)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """The PostgreSQL the question-log tests use (each test in a schema of its own): TEST_DATABASE_URL when
+    set (.ci/run sets it), else a throwaway server started by pytest-postgresql from the installed pg_ctl."""
+    import psycopg
+
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        try:
+            psycopg.connect(configured, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            missing(f"PostgreSQL at TEST_DATABASE_URL={configured} is unreachable: {_first_line(exc)}")
+        return configured
+    if PG_CTL is None:
+        missing("PostgreSQL's pg_ctl is not installed (looked on PATH and in /usr/lib/postgresql/*/bin), and "
+                "TEST_DATABASE_URL is not set")  # fmt: skip
+    if os.geteuid() == 0:
+        # initdb refuses to run as root, so no throwaway cluster can be made: .ci/run, run as root, points
+        # TEST_DATABASE_URL at the system's PostgreSQL instead.
+        missing("a throwaway PostgreSQL cannot start as root (initdb refuses), and TEST_DATABASE_URL is not set")
+    server = request.getfixturevalue("throwaway_postgres")
+    with psycopg.connect(host=server.host, port=server.port, user=server.user, dbname="postgres",
+                         autocommit=True) as conn:  # fmt: skip
+        conn.execute(f"create database {TEST_DATABASE}")
+    return f"postgresql://{server.user}@{server.host}:{server.port}/{TEST_DATABASE}"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The installed redis-server, for tests that start (and stop) one of their own."""
+    if REDIS_SERVER is None:
+        missing("redis-server is not installed (not on PATH)")
+    return REDIS_SERVER
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The Redis the shared-store tests use (each test under a key prefix of its own): TEST_REDIS_URL when set
+    (.ci/run sets it), else a throwaway server started by pytest-redis from the installed redis-server."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    configured = os.environ.get("TEST_REDIS_URL")
+    if configured:
+        client = Redis.from_url(configured, socket_connect_timeout=5)
+        try:
+            client.ping()
+        except (RedisError, OSError) as exc:
+            missing(f"Redis at TEST_REDIS_URL={configured} is unreachable: {_first_line(exc)}")
+        finally:
+            client.close()
+        return configured
+    if REDIS_SERVER is None:
+        missing("redis-server is not installed (not on PATH), and TEST_REDIS_URL is not set")
+    server = request.getfixturevalue("throwaway_redis")
+    return f"redis://{server.host}:{server.port}/0"
 
 
 def next_ts() -> str:

@@ -44,7 +44,6 @@ from tests.conftest import RESPONSES, SECRET, TOKEN
 from tests.test_cli import free_port
 from tests.test_events import _all_text
 from tests.test_slack_corpus import encode, fixture
-from tests.test_storage import TEST_DATABASE_URL, _postgres_or_skip
 
 RUNTIME_LOCK = PROJECT_DIR / "requirements.txt"
 DEV_LOCK = PROJECT_DIR / "requirements-dev.txt"
@@ -203,21 +202,16 @@ def test_the_platform_installs_the_runtime_lock_and_nothing_else(platform: Platf
     assert json.loads(scan.stdout) == {"unresolved": [], "failed": []}
 
 
-def _schema_url(schema: str) -> str:
-    separator = "&" if "?" in TEST_DATABASE_URL else "?"
-    return f"{TEST_DATABASE_URL}{separator}options=-csearch_path%3D{schema}"
-
-
 @pytest.fixture
-async def database_url() -> Any:
+async def database_url(postgres_url: str) -> Any:
     """A PostgreSQL schema of its own (the release step creates it), as a platform's database add-on:
     the question log's driver, asyncpg, is then used from the runtime lock."""
-    await _postgres_or_skip()
     import asyncpg
 
     schema = f"deploy_{uuid.uuid4().hex[:12]}"
-    yield _schema_url(schema)
-    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    separator = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
+    conn = await asyncpg.connect(postgres_url)
     try:
         await conn.execute(f'drop schema if exists "{schema}" cascade')
     finally:

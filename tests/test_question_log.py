@@ -21,19 +21,8 @@ from tests.conftest import MEMBER_SECRET, Harness
 from tests.test_events import _all_text
 from tests.test_slack_corpus import fixture
 
-POSTGRES = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/confedbot_test")
 MEMBER = "U0QLOG0001"
 HANDOFF_CHANNEL = "C0HANDOFF1"
-
-
-def _postgres_reachable() -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,10 +31,9 @@ def settings_overrides(request: pytest.FixtureRequest, tmp_path: Path) -> dict[s
     access = {"handoff_channel": HANDOFF_CHANNEL, "staff_user_ids": ("USTAFF001",)}
     if request.param == "sqlite":
         return access
-    if not _postgres_reachable() and not os.environ.get("CI"):
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    postgres_url: str = request.getfixturevalue("postgres_url")  # started only for the PostgreSQL runs
     # A schema of its own per test, so tests never see each other's rows.
-    return {**access, "database_url": f"{POSTGRES}?options=-csearch_path%3Dt{uuid.uuid4().hex[:12]}"}
+    return {**access, "database_url": f"{postgres_url}?options=-csearch_path%3Dt{uuid.uuid4().hex[:12]}"}
 
 
 async def _stored(harness: Harness) -> list[Any]:

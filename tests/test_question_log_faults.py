@@ -29,7 +29,7 @@ from tests.test_cli import free_port
 from tests.test_events import _all_text
 from tests.test_question_log import HANDOFF_CHANNEL, _button, _click
 from tests.test_shutdown import _wait_up
-from tests.test_storage import NOW, RAW, SECRET, TEST_DATABASE_URL, Backend, open_backend
+from tests.test_storage import NOW, RAW, SECRET, Backend, open_backend
 
 MEMBER = "U0FAULTS001"
 FAST_RETRY = (0.05,)  # the recorder's back-off in these tests
@@ -56,7 +56,7 @@ async def stored_ids(backend: Backend) -> list[str]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    async with open_backend(request.param, tmp_path) as b:
+    async with open_backend(request, tmp_path) as b:
         migrated = b.store()
         await migrated.migrate()
         await migrated.close()
@@ -79,7 +79,7 @@ class Lock:
         else:
             import asyncpg
 
-            self._pg = await asyncpg.connect(TEST_DATABASE_URL)
+            self._pg = await asyncpg.connect(self.backend.server)
             await self._pg.execute("begin")
             await self._pg.execute(f'lock table "{self.backend.schema}".questions in access exclusive mode')
         return self
@@ -109,7 +109,7 @@ async def refuse_row(backend: Backend, id: str, refuse: bool = True) -> None:
     import asyncpg
 
     schema = backend.schema
-    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    conn = await asyncpg.connect(backend.server)
     try:
         if refuse:
             await conn.execute(

@@ -62,7 +62,8 @@ class FrozenRedis:
 class OwnRedis:
     """A redis-server of this test's own (never the shared one), to stop and start again on its port."""
 
-    def __init__(self) -> None:
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -72,7 +73,7 @@ class OwnRedis:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             stdout=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         client = Redis(port=self.port, socket_connect_timeout=0.5)
@@ -101,8 +102,8 @@ async def frozen() -> AsyncIterator[FrozenRedis]:
 
 
 @pytest.fixture
-async def own_redis() -> AsyncIterator[OwnRedis]:
-    server = OwnRedis()
+async def own_redis(redis_server: str) -> AsyncIterator[OwnRedis]:
+    server = OwnRedis(redis_server)
     await server.start()
     yield server
     await server.stop()

@@ -1,4 +1,4 @@
-"""The Redis-backed stores against the real local Redis: atomic first-time checks shared by two app
+"""The Redis-backed stores against a real Redis (redis_url in conftest.py): atomic first-time checks shared by two app
 instances, expiry, thread memory, and keys that name no member or channel. (Outages: test_redis_outage.py.)"""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -23,18 +24,14 @@ from bot.server import build_web_app
 from devtools.standin import SlackStandIn
 from tests.conftest import MEMBER_SECRET, Harness, dm_event, make_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 KEY_SECRET = "redis-store-test-secret"
 
 
 @pytest.fixture
-async def prefix() -> AsyncIterator[str]:
+async def prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own on the test Redis (redis_url), its keys deleted afterwards."""
     value = f"test:{uuid.uuid4().hex}:"
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except OSError as exc:
-        pytest.fail(f"these tests need Redis on 127.0.0.1:6379 (.ci/run starts it): {exc!r}")
+    client = Redis.from_url(redis_url)
     yield value
     keys = [k async for k in client.scan_iter(f"{value}*")]
     if keys:
@@ -42,8 +39,8 @@ async def prefix() -> AsyncIterator[str]:
     await client.aclose()
 
 
-async def test_first_time_is_atomic_and_expires(prefix: str) -> None:
-    seen, _ = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
+async def test_first_time_is_atomic_and_expires(prefix: str, redis_url: str) -> None:
+    seen, _ = redis_stores(redis_url, prefix, secret=KEY_SECRET)
     results = await asyncio.gather(*(seen.first_time("event:Ev1") for _ in range(20)))
     assert results.count(True) == 1
     assert await seen.first_time("click:short", ttl=0.2) is True
@@ -52,15 +49,15 @@ async def test_first_time_is_atomic_and_expires(prefix: str) -> None:
     assert await seen.first_time("click:short", ttl=0.2) is True
 
 
-async def test_thread_memory_round_trip(prefix: str) -> None:
-    _, threads = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
+async def test_thread_memory_round_trip(prefix: str, redis_url: str) -> None:
+    _, threads = redis_stores(redis_url, prefix, secret=KEY_SECRET)
     assert await threads.get("C1", "1700000000.000001") is None
     await threads.set("C1", "1700000000.000001", "rec_appraisal")
     assert await threads.get("C1", "1700000000.000001") == "rec_appraisal"
 
 
-async def test_keys_in_redis_are_hashes_that_name_no_member_or_channel(prefix: str) -> None:
-    seen, threads = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
+async def test_keys_in_redis_are_hashes_that_name_no_member_or_channel(prefix: str, redis_url: str) -> None:
+    seen, threads = redis_stores(redis_url, prefix, secret=KEY_SECRET)
     logical = [
         "click:C0SECRET1:1700000000.000042:rec_edi:U0SECRET2",
         "handoff:q-1234:U0SECRET2",
@@ -73,7 +70,7 @@ async def test_keys_in_redis_are_hashes_that_name_no_member_or_channel(prefix: s
     await threads.set("C0SECRET1", "1700000000.000042", "rec_edi")
     assert await threads.get("C0SECRET1", "1700000000.000042") == "rec_edi"
 
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(redis_url)
     names = sorted([k.decode() async for k in client.scan_iter(f"{prefix}*")])
     values = [await client.get(name) for name in names]
     await client.aclose()
@@ -87,8 +84,12 @@ async def test_keys_in_redis_are_hashes_that_name_no_member_or_channel(prefix: s
     assert sorted(values) == [b"1", b"1", b"1", b"1", b"rec_edi"]  # values: a flag, or an intent id
 
 
-@pytest.mark.parametrize("settings_overrides", [{"redis_url": REDIS_URL}])
-async def test_through_the_app_redis_holds_no_raw_event_member_or_channel_id(harness: Harness) -> None:
+@pytest.fixture
+def settings_overrides(redis_url: str) -> dict[str, Any]:
+    return {"redis_url": redis_url}  # the app's own stores (harness) in the test Redis
+
+
+async def test_through_the_app_redis_holds_no_raw_event_member_or_channel_id(harness: Harness, redis_url: str) -> None:
     """assemble() hashes with the member-hash secret; the default prefix, so the keys are found by name."""
     tag = uuid.uuid4().hex[:10].upper()
     user, channel, event_id = f"U{tag}", f"D{tag}", f"Ev{tag}"
@@ -98,7 +99,7 @@ async def test_through_the_app_redis_holds_no_raw_event_member_or_channel_id(har
     await harness.event(event, event_id, **{"X-Slack-Retry-Num": "1"})
     await harness.settle(1)
 
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(redis_url)
     try:
         expected = [
             "confedbot:seen:" + hashed_key(MEMBER_SECRET, f"event:{event_id}"),
@@ -114,10 +115,12 @@ async def test_through_the_app_redis_holds_no_raw_event_member_or_channel_id(har
         await client.aclose()
 
 
-async def _instance(standin: SlackStandIn, content_path: Path, prefix: str) -> tuple[web.AppRunner, str, Services]:
+async def _instance(
+    standin: SlackStandIn, content_path: Path, redis_url: str, prefix: str
+) -> tuple[web.AppRunner, str, Services]:
     settings = make_settings(standin, content_path)
     bot = Services(settings, ContentHolder(content_path, Commands()))
-    bot.seen, bot.threads = redis_stores(REDIS_URL, prefix, secret=KEY_SECRET)
+    bot.seen, bot.threads = redis_stores(redis_url, prefix, secret=KEY_SECRET)
     runner = web.AppRunner(build_web_app(build_bolt_app(bot), bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -126,10 +129,10 @@ async def _instance(standin: SlackStandIn, content_path: Path, prefix: str) -> t
 
 
 async def test_two_instances_sharing_redis_reply_once_and_share_thread_topics(
-    standin: SlackStandIn, content_path: Path, prefix: str
+    standin: SlackStandIn, content_path: Path, redis_url: str, prefix: str
 ) -> None:
     (runner_a, url_a, bot_a), (runner_b, url_b, bot_b) = [
-        await _instance(standin, content_path, prefix) for _ in range(2)
+        await _instance(standin, content_path, redis_url, prefix) for _ in range(2)
     ]
     try:
         async with aiohttp.ClientSession() as http:

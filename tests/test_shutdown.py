@@ -99,12 +99,14 @@ def _env(port: int, api_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-async def test_sigterm_waits_for_a_reply_whose_listener_is_stuck_on_a_paused_redis(standin: SlackStandIn) -> None:
+async def test_sigterm_waits_for_a_reply_whose_listener_is_stuck_on_a_paused_redis(
+    standin: SlackStandIn, redis_server: str
+) -> None:
     """The listener is counted in flight from its first line: with Redis frozen (SIGSTOP), an event
     already acknowledged is still answered after SIGTERM, once the stores time out and fail open."""
     redis_port = free_port()
     redis = await asyncio.create_subprocess_exec(
-        "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     port = free_port()

@@ -27,7 +27,7 @@ from devtools.signing import event_body, signed_headers
 from devtools.standin import SlackStandIn
 from tests.conftest import SECRET, Harness, dm_event
 from tests.test_slack_corpus import fixture
-from tests.test_teaching import TEST_DATABASE_URL, _instance, _postgres_or_skip
+from tests.test_teaching import _instance
 
 STAFF = "USTAFF001"
 MEMBER = "U0000001"
@@ -300,19 +300,18 @@ class TestTwoInstancesOnPostgres:
     SCHEMA = f"home_{uuid.uuid4().hex[:10]}"
 
     @pytest.fixture
-    def settings_overrides(self) -> dict[str, Any]:
+    def settings_overrides(self, postgres_url: str) -> dict[str, Any]:
         return {
             "staff_user_ids": (STAFF,),
-            "database_url": f"{TEST_DATABASE_URL}?options=-csearch_path%3D{self.SCHEMA}",
+            "database_url": f"{postgres_url}?options=-csearch_path%3D{self.SCHEMA}",
         }
 
     @pytest.fixture(autouse=True)
-    async def postgres(self) -> AsyncIterator[None]:
-        await _postgres_or_skip()
+    async def postgres(self, postgres_url: str) -> AsyncIterator[None]:
         yield
         import asyncpg
 
-        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        conn = await asyncpg.connect(postgres_url)
         await conn.execute(f'drop schema if exists "{self.SCHEMA}" cascade')
         await conn.close()
 

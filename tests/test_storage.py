@@ -43,7 +43,6 @@ from intents import Engine
 from tests.conftest import RESPONSES, TOKEN
 from tests.test_cli import free_port
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/confedbot_test"
 SECRET = "test-member-hash-secret"
 RAW = "U0RAWMEMBER1"  # the member whose id must never be stored
 OTHER = "U0OTHERMEM2"
@@ -56,6 +55,7 @@ class Backend:
     url: str
     sqlite_file: Path | None = None
     schema: str | None = None
+    server: str = ""  # PostgreSQL: the server's own URL (postgres_url), to look at the schema from outside
 
     def store(self, secret: str = SECRET) -> QuestionStore:
         return open_store(self.url, secret)
@@ -73,7 +73,7 @@ class Backend:
             return "\n".join(rows), b"".join(f.read_bytes() for f in files if f.exists())
         import asyncpg
 
-        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        conn = await asyncpg.connect(self.server)
         try:
             tables = await conn.fetch(
                 "select table_name from information_schema.tables where table_schema = $1", self.schema
@@ -84,35 +84,23 @@ class Backend:
         return "\n".join(rows), b""
 
 
-async def _postgres_or_skip() -> None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(TEST_DATABASE_URL, timeout=5)
-    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL at {TEST_DATABASE_URL} is unreachable ({exc!r}); .ci/run starts it"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # in CI these tests must run
-        pytest.skip(message)
-    await conn.close()
-
-
 @contextlib.asynccontextmanager
-async def open_backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
-    """A SQLite file in tmp_path, or a PostgreSQL schema of its own (dropped afterwards)."""
-    if kind == "sqlite":
+async def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """For request.param "sqlite", a SQLite file in tmp_path; for "postgres", a PostgreSQL schema of its own
+    (dropped afterwards) on the shared test server, which is started only when a test asks for it."""
+    if request.param == "sqlite":
         path = tmp_path / "questions.sqlite3"
         yield Backend("sqlite", f"sqlite:///{path}", sqlite_file=path)
         return
-    await _postgres_or_skip()
+    server: str = request.getfixturevalue("postgres_url")
     import asyncpg
 
     schema = f"test_{uuid.uuid4().hex[:16]}"
-    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    conn = await asyncpg.connect(server)
     await conn.execute(f'create schema "{schema}"')
-    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    separator = "&" if "?" in server else "?"
     try:
-        yield Backend("postgres", f"{TEST_DATABASE_URL}{separator}search_path={schema}", schema=schema)
+        yield Backend("postgres", f"{server}{separator}search_path={schema}", schema=schema, server=server)
     finally:
         await conn.execute(f'drop schema "{schema}" cascade')
         await conn.close()
@@ -120,7 +108,7 @@ async def open_backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    async with open_backend(request.param, tmp_path) as b:
+    async with open_backend(request, tmp_path) as b:
         yield b
 
 
@@ -163,7 +151,7 @@ async def _versions(backend: Backend) -> list[int]:
             conn.close()
     import asyncpg
 
-    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    conn = await asyncpg.connect(backend.server)
     try:
         return [r[0] for r in await conn.fetch(f'select version from "{backend.schema}".schema_version order by 1')]
     finally:
@@ -516,20 +504,19 @@ def test_an_unusable_sqlite_folder_is_one_clear_error(tmp_path: Path) -> None:
     assert line.startswith("error: cannot reach the question log: cannot create the folder")
 
 
-async def test_postgres_creates_the_schema_a_url_names() -> None:
-    await _postgres_or_skip()
+async def test_postgres_creates_the_schema_a_url_names(postgres_url: str) -> None:
     import asyncpg
 
     schema = f"test_{uuid.uuid4().hex[:16]}"
-    separator = "&" if "?" in TEST_DATABASE_URL else "?"
-    store = open_store(f"{TEST_DATABASE_URL}{separator}options=-csearch_path%3D{schema}", SECRET)
+    separator = "&" if "?" in postgres_url else "?"
+    store = open_store(f"{postgres_url}{separator}options=-csearch_path%3D{schema}", SECRET)
     try:
         await store.migrate()
         await store.record_question(record("q1"))
         assert await store.get_question("q1") is not None
     finally:
         await store.close()
-        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        conn = await asyncpg.connect(postgres_url)
         tables = await conn.fetch("select table_name from information_schema.tables where table_schema = $1", schema)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
@@ -599,7 +586,7 @@ async def test_forget_reaches_raw_ids_in_rows_written_before_ids_were_tokenised(
     else:
         import asyncpg
 
-        pg = await asyncpg.connect(TEST_DATABASE_URL)
+        pg = await asyncpg.connect(backend.server)
         await pg.execute(f'update "{backend.schema}".questions set text = $1', f"ask <@{MENTIONED}>")
         await pg.close()
     again = backend.store()

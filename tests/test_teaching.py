@@ -32,7 +32,6 @@ from tests.conftest import MEMBER_SECRET, SECRET, Harness, dm_event, make_settin
 QUESTION = "where can I park my bike at the conference venue"
 TAUGHT = "contact"
 STAFF = "U0STAFF0001"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/confedbot_test"
 
 
 def _answered(services: Services, post: dict[str, Any], intent_id: str) -> bool:
@@ -131,19 +130,6 @@ async def test_labels_out_of_reach_leave_the_model_alone(harness: Harness) -> No
 # --- two instances sharing PostgreSQL ---
 
 
-async def _postgres_or_skip() -> None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(TEST_DATABASE_URL, timeout=5)
-    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL at {TEST_DATABASE_URL} is unreachable ({exc!r}); .ci/run starts it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def _instance(
     standin: SlackStandIn, content_path: Path, database_url: str
@@ -164,13 +150,12 @@ async def _instance(
 
 
 async def test_two_instances_on_postgres_answer_a_taught_question_alike(
-    standin: SlackStandIn, content_path: Path
+    standin: SlackStandIn, content_path: Path, postgres_url: str
 ) -> None:
-    await _postgres_or_skip()
     import asyncpg
 
     schema = f"teach_{uuid.uuid4().hex[:10]}"
-    database_url = f"{TEST_DATABASE_URL}?options=-csearch_path%3D{schema}"
+    database_url = f"{postgres_url}?options=-csearch_path%3D{schema}"
     try:
         async with (
             _instance(standin, content_path, database_url) as (_, first),
@@ -195,7 +180,7 @@ async def test_two_instances_on_postgres_answer_a_taught_question_alike(
             assert _answered(second, call.params, TAUGHT)
             assert (await _health(second_url))["model"]["labels"] == 1
     finally:
-        conn = await asyncpg.connect(TEST_DATABASE_URL)
+        conn = await asyncpg.connect(postgres_url)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
 
