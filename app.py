@@ -16,8 +16,8 @@ import sys
 
 from bot.app import build_bolt_app, check_token
 from bot.logs import configure
-from bot.runtime import assemble
 from bot.server import serve
+from bot.services import assemble
 from bot.settings import SettingsError, load_settings
 from intents import ContentError
 

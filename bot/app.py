@@ -20,7 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import listeners
 from bot.blocks import Commands
 from bot.listeners.common import SERVICES
-from bot.runtime import RequestRecord, Services
+from bot.logs import RequestRecord
+from bot.services import Services
 from bot.settings import Settings
 
 log = logging.getLogger("bot.app")

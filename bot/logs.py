@@ -3,10 +3,13 @@ every line a library logs bounded: one line, a few hundred characters, no traceb
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 # Loggers whose lines can carry what a stranger or a signed payload sent (Bolt's "Unhandled request"
 # prints payload fields; aiohttp logs a traceback per malformed request; asyncio one per failed
@@ -132,3 +135,37 @@ def configure(level: str, secrets: Iterable[str], stream=None) -> logging.Handle
     if level != "DEBUG":
         logging.getLogger("slack_sdk").setLevel(logging.WARNING)
     return handler
+
+
+request_log = logging.getLogger("bot.requests")
+
+
+@dataclass
+class RequestRecord:
+    """One structured INFO line per handled request. Never the member's text: that is DEBUG only."""
+
+    kind: str
+    event_id: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    outcome: str = "ok"
+    started: float = field(default_factory=time.perf_counter)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def finish(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.emit()
+
+    def emit(self) -> None:
+        if not request_log.isEnabledFor(logging.INFO):
+            return  # LOG_LEVEL=WARNING: no line, so no JSON to build on every request
+        fields = {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "latency_ms": round((time.perf_counter() - self.started) * 1000, 1),
+            "outcome": self.outcome,
+            **self.extra,
+        }
+        request_log.info(json.dumps(fields, separators=(",", ":")))

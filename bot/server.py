@@ -30,7 +30,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import REFUSED_TOKEN_ERRORS, close_client
-from bot.runtime import Services, request_log
+from bot.logs import request_log
+from bot.services import Services
 from bot.teaching import watch_labels
 from bot.timeouts import bounded
 

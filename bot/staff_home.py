@@ -41,8 +41,8 @@ from slack_sdk.models.views import View
 
 from bot.blocks import SECTION_LIMIT, TEACH_ACTION, TEACH_VIEW, long_date
 from bot.report import group_questions, is_unanswered
-from bot.runtime import Services
 from bot.safety import clean_payload, escape
+from bot.services import Services
 from bot.storage import StoredQuestion, UnansweredGroup
 from intents.model import Catalogue, Intent
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.content import Label
-from bot.runtime import Services
+from bot.services import Services
 from bot.storage import StoredLabel
 from bot.timeouts import bounded
 

@@ -17,8 +17,8 @@ from aiohttp import web
 
 from bot.app import build_bolt_app
 from bot.blocks import to_plain_text
-from bot.runtime import assemble
 from bot.server import EVENTS_PATH, build_web_app
+from bot.services import assemble
 from bot.settings import Settings
 from bot.storage_sql import LOCAL_SECRET
 from bot.teaching import watch_labels

@@ -20,8 +20,8 @@ from pytest_postgresql import factories as postgresql_factories
 from pytest_redis import factories as redis_factories
 
 from bot.app import build_bolt_app, close_client
-from bot.runtime import Services, assemble
 from bot.server import EVENTS_PATH, SocketConnection, build_web_app
+from bot.services import Services, assemble
 from bot.settings import PROJECT_DIR, Settings
 from devtools.signing import command_body, event_body, interaction_body, signed_headers
 from devtools.standin import BOT_USER_ID, SlackStandIn

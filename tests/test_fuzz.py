@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import build_bolt_app
-from bot.runtime import assemble
 from bot.server import EVENTS_PATH, build_web_app
+from bot.services import assemble
 from devtools.signing import signed_headers
 from devtools.standin import SlackStandIn
 from tests.conftest import RESPONSES, SECRET, make_settings

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.listeners import actions
-from bot.runtime import HANDOFFS_PER_HOUR
+from bot.services import HANDOFFS_PER_HOUR
 from tests.conftest import Harness
 from tests.test_slack_corpus import fixture
 

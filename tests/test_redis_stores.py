@@ -19,8 +19,8 @@ from bot.app import build_bolt_app
 from bot.blocks import Commands
 from bot.content import ContentHolder
 from bot.redis_stores import hashed_key, redis_stores
-from bot.runtime import Services
 from bot.server import build_web_app
+from bot.services import Services
 from devtools.standin import SlackStandIn
 from tests.conftest import MEMBER_SECRET, Harness, dm_event, make_settings
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.runtime import Services
+from bot.services import Services
 from devtools.standin import SlackStandIn
 from intents import Answer
 from tests.conftest import Harness

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.runtime import Services
+from bot.services import Services
 from devtools.standin import SlackStandIn
 from tests.conftest import next_ts
 from tests.test_events import _all_text

@@ -20,8 +20,8 @@ from aiohttp import web
 
 import bot.content
 from bot.app import build_bolt_app
-from bot.runtime import Services, assemble
 from bot.server import EVENTS_PATH, build_web_app
+from bot.services import Services, assemble
 from bot.settings import PROJECT_DIR
 from bot.teaching import refresh, teach, watch_labels
 from devtools.signing import event_body, signed_headers

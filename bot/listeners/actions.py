@@ -36,9 +36,10 @@ from bot.listeners.common import (
     texts,
     tracked,
 )
+from bot.logs import RequestRecord
 from bot.routing import TopicClick, route_topic_click
-from bot.runtime import RequestRecord, Services
 from bot.safety import escape
+from bot.services import Services
 from bot.storage import HandoffOwners, StoredQuestion
 from bot.timeouts import bounded
 from intents import Answer

@@ -23,8 +23,9 @@ from bot.listeners.common import (
     texts,
     tracked,
 )
+from bot.logs import RequestRecord
 from bot.routing import FALLBACK, NOT_ANSWERS, StaffCommand, command_reply, reload_reply, route_command
-from bot.runtime import RequestRecord, Services
+from bot.services import Services
 
 log = logging.getLogger("bot.commands")
 

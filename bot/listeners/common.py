@@ -15,7 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
-from bot.runtime import RequestRecord, Services
+from bot.logs import RequestRecord
+from bot.services import Services
 from bot.storage import QuestionRecord, Surface
 from intents.model import Texts
 

@@ -19,8 +19,9 @@ from bot.listeners.common import (
     tracked,
 )
 from bot.listeners.home import publish_home
+from bot.logs import RequestRecord
 from bot.routing import Ignore, IncomingMessage, route_message
-from bot.runtime import RequestRecord, Services
+from bot.services import Services
 from bot.stores import recall
 from intents import Answer
 from intents.model import CONTACT

@@ -17,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import staff_home
 from bot.blocks import TEACH_ACTION, TEACH_VIEW
 from bot.listeners.common import is_staff, object_of, services_of, text_of, tracked
-from bot.runtime import RequestRecord, Services
+from bot.logs import RequestRecord
+from bot.services import Services
 from bot.teaching import teach
 from intents.model import KEY_POINTS
 

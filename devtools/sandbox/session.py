@@ -30,8 +30,8 @@ from bot.routing import (
     route_message,
     route_topic_click,
 )
-from bot.runtime import Services, assemble
 from bot.server import EVENTS_PATH, build_web_app
+from bot.services import Services, assemble
 from bot.settings import Settings
 from bot.stores import recall
 from bot.teaching import watch_labels
