@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.question_log import QuestionRecord, QuestionStore  # noqa: E402
+from bot.question_log_sql import open_store  # noqa: E402
 from bot.recorder import Recorder  # noqa: E402
-from bot.storage import QuestionRecord, QuestionStore  # noqa: E402
-from bot.storage_sql import open_store  # noqa: E402
 
 POSTGRES_URL = (
     os.environ.get("BENCH_DATABASE_URL")
@@ -89,7 +89,7 @@ def _print(name: str, times: list[float]) -> None:
 
 async def _sqlite(count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        store = open_store(f"sqlite:///{folder}/questions.sqlite3", "bench-secret")
+        store = open_store(Path(folder) / "questions.sqlite3", "bench-secret")
         try:
             await _measure("SQLite", store, count)
         finally:

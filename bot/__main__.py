@@ -38,11 +38,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.blocks import Commands, Message, to_plain_text
+from bot.blocks import Message
+from bot.command_names import Commands
 from bot.content import Content, build_content, validate_file
+from bot.question_log import QuestionStore
 from bot.routing import StaffCommand, command_reply, reload_reply, route_command
 from bot.settings import PROJECT_DIR, has_credentials
-from bot.storage import QuestionStore
+from bot.terminal import to_plain_text
 from intents import Answer, ContentError, Engine
 from intents.evaluate import LabelError, evaluate, format_evaluation, read_labelled
 from intents.pipeline import REQUIRED, STAGE_NAMES
@@ -272,8 +274,9 @@ def _on_question_log(
     log cannot be reached. A database that is down or refuses us is one line, not a traceback.
     `hashing_note`: say so when members would be hashed with local mode's key (not for `migrate`,
     which hashes no one)."""
+    from bot.question_log_sql import StoreUnavailable
+    from bot.services import store_from_environment
     from bot.settings import SettingsError
-    from bot.storage_sql import StoreUnavailable, store_from_environment
 
     try:
         store, note = store_from_environment()
@@ -334,7 +337,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """The release step: a schema change is in place, or the deploy stops, before new code serves. The
     bot also migrates at start, but there a database outage only degrades the log (answers go on)."""
-    from bot.storage_sql import describe_store
+    from bot.question_log_sql import describe_store
 
     async def describe(store: QuestionStore) -> str:
         return describe_store(store)

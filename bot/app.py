@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.listeners.common import SERVICES
 from bot.logs import RequestRecord
 from bot.services import Services

@@ -11,7 +11,7 @@ import datetime
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.command_names import Commands
 from bot.safety import clean_payload
 from intents.model import CONTACT, Answer, Catalogue, Intent
 
@@ -77,18 +78,6 @@ def reflow(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Commands:
-    messenger: str = "/messenger"
-    keypoints: str = "/keypoints"
-    # What staff may write in content, in braces: each becomes the command's configured name.
-    PLACEHOLDERS: ClassVar[tuple[str, ...]] = ("messenger", "keypoints")
-
-    def fill(self, text: str) -> str:
-        """Command names into the text, and the text reflowed for Slack."""
-        return reflow(text.replace("{messenger}", self.messenger).replace("{keypoints}", self.keypoints))
-
-
-@dataclass(frozen=True)
 class Message:
     """A rendered reply: `text` is the plain fallback Slack shows in notifications."""
 
@@ -136,7 +125,7 @@ def limit_problems(intent: Intent, commands: Commands) -> list[tuple[str, str]]:
     found = []
     if len(intent.title) > HEADER_LIMIT:
         found.append(("title", f"{len(intent.title)} characters; a heading can have {HEADER_LIMIT}"))
-    summary = commands.fill(intent.summary)
+    summary = reflow(commands.fill(intent.summary))
     if len(summary) > SECTION_LIMIT:
         found.append(("summary", f"{len(summary)} characters once rendered; Slack allows {SECTION_LIMIT} in a section"))
     details = _details_text(intent, commands)
@@ -159,7 +148,7 @@ def limit_problems(intent: Intent, commands: Commands) -> list[tuple[str, str]]:
 
 
 def _details_text(intent: Intent, commands: Commands) -> str:
-    return "\n".join(f"• {commands.fill(d)}" for d in intent.details)
+    return "\n".join(f"• {reflow(commands.fill(d))}" for d in intent.details)
 
 
 def _context(text: str) -> ContextBlock:
@@ -227,7 +216,7 @@ class Renderer:
             # "How do I sign up?" after a topic with nothing to join: say so, and show where each offer stands.
             return self.offers(texts.signup_nothing.format(topic=intent.title))
         elif answer.mode == "more" and intent.more:
-            more = self.commands.fill(intent.more)
+            more = reflow(self.commands.fill(intent.more))
             text = f"{intent.title}: {more}"
             blocks = [HeaderBlock(text=PlainTextObject(text=intent.title[:HEADER_LIMIT], emoji=False))]
             blocks.append(_section(more))
@@ -244,7 +233,7 @@ class Renderer:
             else:
                 blocks.append(_context(self.catalogue.settings.contact_text))
         else:
-            summary = self.commands.fill(intent.summary)
+            summary = reflow(self.commands.fill(intent.summary))
             text = f"{intent.title}: {summary}"
             blocks = [HeaderBlock(text=PlainTextObject(text=intent.title[:HEADER_LIMIT], emoji=False))]
             blocks.append(_section(summary))
@@ -281,7 +270,7 @@ class Renderer:
             blocks.append(_context(self.source_line(intent)))
             return self._finish(text, blocks)
         as_of = long_date(status.as_of) if status is not None else "never"
-        said = self.commands.fill(intent.summary).split("\n\n")[0]
+        said = reflow(self.commands.fill(intent.summary)).split("\n\n")[0]
         if status is not None and status.state == "closed":
             text = texts.signup_closed.format(offer=intent.title, as_of=as_of)
             replacement = self.catalogue.get(status.replaced_by)
@@ -338,7 +327,7 @@ class Renderer:
         sections: list[Block] = []
         texts = self.catalogue.settings.texts
         for offer in self.catalogue.offers:
-            first = self.commands.fill(offer.summary).split("\n\n")[0]
+            first = reflow(self.commands.fill(offer.summary)).split("\n\n")[0]
             status = self._status_line(offer)
             body = f"*{offer.title}*\n{first}" + (f"\n_{status}_" if status else "")
             if offer.is_open and offer.signup is not None:
@@ -405,7 +394,7 @@ class Renderer:
         """The App Home tab: key points, the offers with their links, and how to ask."""
         blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Messenger review and leadership support"))]
         if key_points is not None:
-            blocks.append(_section(self.commands.fill(key_points.summary)))
+            blocks.append(_section(reflow(self.commands.fill(key_points.summary))))
         blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Our offers to leaders*")))
         blocks.extend(self._offer_sections())
@@ -428,36 +417,3 @@ class Renderer:
             payload = payload[: MAX_BLOCKS - 1] + payload[-1:]
         plain = text.replace("\n", " ")
         return Message(text=clean_payload(plain[:SECTION_LIMIT]), blocks=clean_payload(payload))
-
-
-def to_plain_text(blocks: list[dict[str, Any]], *, values: bool = True) -> str:
-    """Render blocks as readable text for the terminal (local mode, `python -m bot ask`). A button shows
-    its label and, with `values` (for staff reading `ask`), the value it sends; a link shows its address."""
-    lines: list[str] = []
-
-    def text_of(obj: Any) -> str:
-        return obj.get("text", "") if isinstance(obj, dict) else ""
-
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "header":
-            lines.append(text_of(block.get("text")).upper())
-        elif kind == "section":
-            lines.append(text_of(block.get("text")))
-            accessory = block.get("accessory")
-            if accessory and accessory.get("type") == "button":
-                lines.append(_button_line(accessory, values))
-        elif kind == "actions":
-            lines.extend(_button_line(e, values) for e in block.get("elements", []) if e.get("type") == "button")
-        elif kind == "context":
-            lines.append("  " + " ".join(text_of(e) for e in block.get("elements", [])))
-        elif kind == "divider":
-            lines.append("-" * 40)
-    return "\n".join(lines)
-
-
-def _button_line(button: dict[str, Any], values: bool) -> str:
-    label = button.get("text", {}).get("text", "")
-    if "url" in button:
-        return f"  [{label}] -> {button['url']}"
-    return f"  [{label}] (button: {button.get('value', '')})" if values else f"  [{label}]"

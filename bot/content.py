@@ -19,8 +19,9 @@ from pathlib import Path
 import yaml
 from slack_sdk.errors import SlackObjectFormationError
 
-from bot.blocks import Commands, Renderer, limit_problems
+from bot.blocks import Renderer, limit_problems
 from bot.cache import cache_key, cached, code_digest
+from bot.command_names import Commands
 from bot.settings import PROJECT_DIR
 from intents import Answer, Catalogue, ContentError, Engine, Problem
 from intents.loader import iter_texts, read_content

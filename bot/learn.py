@@ -22,9 +22,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.content import validate_file
-from bot.storage import StoredLabel
+from bot.question_log import StoredLabel
 from intents.loader import parse_catalogue
 from intents.training import NONE_LABEL, TRAINING_FOLDER
 

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.storage import (
+from bot.question_log import (
     FeedbackRecord,
     HandoffOwners,
     HandoffRecord,
@@ -167,7 +167,7 @@ class Recorder:
             confidence=record.confidence,
             outcome=record.outcome,
             text=record.text,
-            channel=channel,  # a DM's id is only ever kept as a token (see bot/storage_sql.py)
+            channel=channel,  # a DM's id is only ever kept as a token (see bot/question_log_sql.py)
             message_ts=record.message_ts,
             member_hash=self.store.member_hash(record.member),
             handed_off=any(isinstance(r, HandoffRecord) and r.question_id == question_id for r in rows),

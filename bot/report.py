@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from bot.storage import QuestionStore, Report, StoredQuestion, UnansweredGroup
+from bot.question_log import QuestionStore, Report, StoredQuestion, UnansweredGroup
 from intents import Engine
 from intents.text import content_words
 

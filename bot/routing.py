@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from bot.blocks import Message
 from bot.content import Content
-from bot.storage import Surface
+from bot.question_log import Surface
 from intents import Answer
 from intents.model import HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
 

@@ -3,19 +3,26 @@ tracker), and the one wiring that builds it from the settings."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.content import ContentHolder
 from bot.inflight import InFlight
+from bot.question_log import QuestionStore
 from bot.recorder import DiscardingStore, Recorder
-from bot.settings import Settings
-from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
+from bot.settings import Settings, has_credentials, load_settings, question_log_target
+from bot.state import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
 
 # Hand-offs per member in an hour, on top of once per question: each one pages a person.
 HANDOFFS_PER_HOUR = 5
 # Teach's Saves per staff member in a minute: each one retrains.
 SAVES_PER_MINUTE = 10
+# Local mode talks to a stand-in with made-up members: nothing to protect, and a fixed secret keeps
+# the same member's hash stable from one local run to the next.
+LOCAL_SECRET = "confedbot-local-mode-member-hash"
 
 
 @dataclass
@@ -40,17 +47,52 @@ def assemble(settings: Settings) -> Services:
     Raises ContentError when the content file has errors."""
     commands = Commands(settings.messenger_command, settings.keypoints_command)
     services = Services(settings, ContentHolder(settings.responses_path, commands))
-    from bot.storage_sql import StoreUnavailable, derive_secret, open_store
+    from bot.question_log_sql import StoreUnavailable, open_store
 
     try:
-        services.recorder = Recorder(open_store(settings.database_url, derive_secret(settings)))
+        services.recorder = Recorder(open_store(question_log_target(settings.database_url), derive_secret(settings)))
     except StoreUnavailable as exc:
         # An unusable SQLite path: one line, and the bot answers without a question log (/healthz says
         # "off"). A database out of reach is not known here: the recorder retries it in the background.
         services.recorder = Recorder.off(str(exc))
     if settings.redis_url:
-        from bot.redis_stores import redis_stores
+        from bot.state_redis import redis_state
 
         # Keys in Redis are hashed with the member-hash secret: Redis never names a member or channel.
-        services.seen, services.threads = redis_stores(settings.redis_url, secret=derive_secret(settings))
+        services.seen, services.threads = redis_state(settings.redis_url, secret=derive_secret(settings))
     return services
+
+
+def derive_secret(settings: Settings | None, env: Mapping[str, str] | None = None) -> str:
+    """The member-hash key: MEMBER_HASH_SECRET when set; otherwise derived from a Slack secret the bot
+    already has, so nothing new must be configured; LOCAL_SECRET in local mode (settings None).
+    Set MEMBER_HASH_SECRET before rotating the signing secret: a new key makes new hashes, and
+    `forget` would no longer find a member's older rows."""
+    env = os.environ if env is None else env
+    explicit = (settings.member_hash_secret if settings is not None else None) or env.get("MEMBER_HASH_SECRET", "")
+    if explicit.strip():
+        return explicit.strip()
+    base = None if settings is None else settings.signing_secret or settings.app_token
+    if base is None:
+        return LOCAL_SECRET
+    # A one-way derivation under its own label: the hash key reveals nothing of the signing secret.
+    return hashlib.sha256(b"member-hash:" + base.encode()).hexdigest()
+
+
+def store_from_environment(env: Mapping[str, str] | None = None) -> tuple[QuestionStore, str | None]:
+    """The store the bot itself would open with this environment, for the command line; and a note to
+    show when no Slack secret is set, so the local-mode key is used (raises SettingsError)."""
+    from bot.question_log_sql import open_store
+
+    env = os.environ if env is None else env
+    if has_credentials(env):
+        settings = load_settings(env)
+        return open_store(question_log_target(settings.database_url), derive_secret(settings, env)), None
+    secret = derive_secret(None, env)
+    note = None
+    if secret == LOCAL_SECRET:
+        note = (
+            "note: no SLACK_* credentials or MEMBER_HASH_SECRET set, so members are hashed with local mode's "
+            "key; set the deployed bot's secrets to reach the rows it wrote"
+        )
+    return open_store(question_log_target(env.get("DATABASE_URL", "").strip() or None), secret), note

@@ -175,3 +175,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_retention_days=int(_number(env, "LOG_RETENTION_DAYS", 90, 1, 3650, integer=True)),
         member_hash_secret=env.get("MEMBER_HASH_SECRET", "").strip() or None,
     )
+
+
+DEFAULT_SQLITE_PATH = PROJECT_DIR / ".data" / "questions.sqlite3"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_SCHEME = "sqlite:///"
+
+
+def sqlite_path(database_url: str | None) -> Path:
+    """The file a sqlite:/// address names; a relative path is read from the project folder, so the
+    bot and `python -m bot report` find the same file wherever they are started."""
+    if database_url is None or not database_url.strip():
+        return DEFAULT_SQLITE_PATH
+    if not database_url.startswith(SQLITE_SCHEME) or len(database_url) == len(SQLITE_SCHEME):
+        raise SettingsError(
+            f"DATABASE_URL must be sqlite:///PATH or postgresql://..., got {database_url.split('://')[0]}://..."
+        )
+    path = Path(database_url[len(SQLITE_SCHEME) :])
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
+def question_log_target(database_url: str | None) -> str | Path:
+    """Where DATABASE_URL puts the question log: a postgresql:// address as it is, or the SQLite file."""
+    if database_url is not None and database_url.startswith(POSTGRES_SCHEMES):
+        return database_url
+    return sqlite_path(database_url)

@@ -40,10 +40,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks import SECTION_LIMIT, TEACH_ACTION, TEACH_VIEW, long_date
+from bot.question_log import StoredQuestion, UnansweredGroup
 from bot.report import group_questions, is_unanswered
 from bot.safety import clean_payload, escape
 from bot.services import Services
-from bot.storage import StoredQuestion, UnansweredGroup
 from intents.model import Catalogue, Intent
 
 WINDOW_DAYS = 28  # the chart, the least helpful intents and the unanswered questions

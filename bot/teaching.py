@@ -14,8 +14,8 @@ import logging
 from collections.abc import Sequence
 
 from bot.content import Label
+from bot.question_log import StoredLabel
 from bot.services import Services
-from bot.storage import StoredLabel
 from bot.timeouts import bounded
 
 log = logging.getLogger("bot.teaching")

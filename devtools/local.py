@@ -16,12 +16,11 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import build_bolt_app
-from bot.blocks import to_plain_text
 from bot.server import EVENTS_PATH, build_web_app
-from bot.services import assemble
+from bot.services import LOCAL_SECRET, assemble
 from bot.settings import Settings
-from bot.storage_sql import LOCAL_SECRET
 from bot.teaching import watch_labels
+from bot.terminal import to_plain_text
 from devtools.signing import command_body, event_body, signed_headers
 from devtools.standin import SlackStandIn
 

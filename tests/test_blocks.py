@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.blocks import Commands, Renderer, reflow, to_plain_text
+from bot.blocks import Renderer, reflow
+from bot.command_names import Commands
+from bot.terminal import to_plain_text
 from intents import Answer, load_catalogue
 from tests.conftest import RESPONSES
 

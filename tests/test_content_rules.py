@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.blocks import Commands, reflow, to_plain_text
+from bot.blocks import reflow
+from bot.command_names import Commands
 from bot.content import build_content, validate_file
 from bot.routing import MemberCommand, command_reply
 from bot.settings import PROJECT_DIR
+from bot.terminal import to_plain_text
 from intents import Answer
 from intents.validate import review_dates
 

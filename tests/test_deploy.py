@@ -36,8 +36,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from bot.question_log_sql import POSTGRES_STEPS
 from bot.settings import PROJECT_DIR
-from bot.storage_sql import POSTGRES_STEPS
 from devtools.signing import signed_headers
 from devtools.standin import SlackStandIn
 from tests.conftest import RESPONSES, SECRET, TOKEN

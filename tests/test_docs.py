@@ -15,7 +15,7 @@ from typing import NamedTuple
 import pytest
 import yaml
 
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.content import validate_file
 from bot.settings import PROJECT_DIR
 from intents import Problem

@@ -94,7 +94,7 @@ async def test_a_members_text_reaches_staff_escaped_and_quoted_whole(harness: Ha
     assert staff["blocks"][1]["text"]["verbatim"] is True  # Slack parses nothing in the quote
     assert "&lt;&lt;!channel&gt;!channel&gt;" in quote
     # Another member's id is shown escaped: as typed while the question waits in memory, or as the token
-    # the log keeps (see bot/storage_sql.py) once written; never as a mention.
+    # the log keeps (see bot/question_log_sql.py) once written; never as a mention.
     assert "&lt;@u:" in quote or "&lt;@U0VICTIM1&gt;" in quote
     assert "<@U0VICTIM1" not in everything
     assert all(line.startswith("> ") for line in quote.split("\n")), quote

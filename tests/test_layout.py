@@ -203,6 +203,20 @@ def test_the_service_imports_devtools_only_lazily_in_the_cli() -> None:
     assert wrong == []
 
 
+def test_the_question_log_is_handed_what_it_needs() -> None:
+    """The question log's modules know nothing of the operator's settings or of Block Kit: services.py
+    reads DATABASE_URL and the secrets and hands them over, and learn.py gets the command names."""
+    question_log = ["question_log.py", "question_log_sql.py", "recorder.py", "learn.py"]
+    wrong = [
+        f"bot/{name}:{line}: {module}"
+        for name in question_log
+        for line, module in _imports(_parse(PROJECT_DIR / "bot" / name), top_level_only=False)
+        if module in ("bot.settings", "bot.services", "bot.blocks", "bot.app", "bot.server")
+        or module.startswith(("bot.listeners", "slack_bolt", "slack_sdk"))
+    ]
+    assert wrong == []
+
+
 def test_the_import_checks_see_lazy_and_nested_imports() -> None:
     """The walker above finds imports at every depth, and skips only function bodies when asked."""
     tree = ast.parse(

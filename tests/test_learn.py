@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bot import content
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.content import build_content
 from bot.learn import learn, learn_example
 from bot.settings import PROJECT_DIR

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.content import validate_file
 from intents import ContentError, load_catalogue
 from intents.loader import DEFAULT_SUGGESTION_FLOOR, MAX_FILE_BYTES

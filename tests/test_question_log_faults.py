@@ -18,18 +18,18 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.question_log import QuestionRecord, QuestionStore
+from bot.question_log_sql import PostgresStore, SQLiteStore, member_hash
 from bot.recorder import DiscardingStore, Recorder
 from bot.settings import PROJECT_DIR
-from bot.storage import QuestionRecord, QuestionStore
-from bot.storage_sql import PostgresStore, SQLiteStore, member_hash
 from devtools.standin import SlackStandIn
 from tests.conftest import SECRET as SIGNING_SECRET
 from tests.conftest import TOKEN, Harness
 from tests.test_cli import free_port
 from tests.test_events import _all_text
 from tests.test_question_log import HANDOFF_CHANNEL, _button, _click
+from tests.test_question_log_sql import NOW, RAW, SECRET, Backend, open_backend
 from tests.test_shutdown import _wait_up
-from tests.test_storage import NOW, RAW, SECRET, Backend, open_backend
 
 MEMBER = "U0FAULTS001"
 FAST_RETRY = (0.05,)  # the recorder's back-off in these tests

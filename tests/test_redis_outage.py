@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.redis_stores import RedisBreaker, hashed_key, redis_stores
+from bot.state_redis import RedisBreaker, hashed_key, redis_state
 from tests.conftest import Harness, dm_event
 
 SECRET = "redis-outage-test-secret"
@@ -123,7 +123,7 @@ def redis_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_a_stopped_redis_still_deduplicates_in_memory_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "bot.redis")
-    seen, threads = redis_stores(f"redis://127.0.0.1:{free_port()}/0", "test:", secret=SECRET)
+    seen, threads = redis_state(f"redis://127.0.0.1:{free_port()}/0", "test:", secret=SECRET)
     assert await seen.first_time("event:EvDOWN1") is True
     for _ in range(3):  # Slack's three redeliveries
         assert await seen.first_time("event:EvDOWN1") is False
@@ -141,7 +141,7 @@ async def test_a_stopped_redis_still_deduplicates_in_memory_and_logs_once(caplog
 async def test_a_frozen_redis_is_tried_once_per_back_off_not_once_per_call(frozen: FrozenRedis) -> None:
     clock = Clock()
     breaker = RedisBreaker(backoff=30, clock=clock)
-    seen, threads = redis_stores(f"redis://127.0.0.1:{frozen.port}/0", "test:", secret=SECRET, breaker=breaker)
+    seen, threads = redis_state(f"redis://127.0.0.1:{frozen.port}/0", "test:", secret=SECRET, breaker=breaker)
 
     async def calls() -> None:
         assert await seen.first_time("event:EvFROZEN1") is True
@@ -166,7 +166,7 @@ async def test_keys_seen_during_an_outage_stay_seen_when_redis_is_back(
     caplog.set_level(logging.INFO, "bot.redis")
     clock = Clock()
     breaker = RedisBreaker(backoff=5, clock=clock)
-    seen, threads = redis_stores(own_redis.url, "test:", secret=SECRET, breaker=breaker)
+    seen, threads = redis_state(own_redis.url, "test:", secret=SECRET, breaker=breaker)
     assert await seen.first_time("event:EvBEFORE") is True
     assert seen.health()["backend"] == "redis"
 
@@ -185,7 +185,7 @@ async def test_keys_seen_during_an_outage_stay_seen_when_redis_is_back(
     await asyncio.wait_for(asyncio.gather(*breaker._tasks), LIMIT)  # the write-back
 
     # Another instance (its own memory, the same Redis) sees the outage's key and topic.
-    other_seen, other_threads = redis_stores(own_redis.url, "test:", secret=SECRET)
+    other_seen, other_threads = redis_state(own_redis.url, "test:", secret=SECRET)
     assert await other_seen.first_time("event:EvDURING") is False
     assert await other_threads.get("D1", "dm") == "rec_appraisal"
     client = Redis(port=own_redis.port)

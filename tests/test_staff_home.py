@@ -21,8 +21,8 @@ from slack_sdk.models.views import View
 
 from bot import staff_home
 from bot.blocks import TEACH_ACTION
+from bot.question_log import UnansweredGroup
 from bot.server import EVENTS_PATH
-from bot.storage import UnansweredGroup
 from devtools.signing import event_body, signed_headers
 from devtools.standin import SlackStandIn
 from tests.conftest import SECRET, Harness, dm_event

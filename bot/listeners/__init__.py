@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.listeners import actions, commands, events, home
 
 

@@ -37,10 +37,10 @@ from bot.listeners.common import (
     tracked,
 )
 from bot.logs import RequestRecord
+from bot.question_log import HandoffOwners, StoredQuestion
 from bot.routing import TopicClick, route_topic_click
 from bot.safety import escape
 from bot.services import Services
-from bot.storage import HandoffOwners, StoredQuestion
 from bot.timeouts import bounded
 from intents import Answer
 from intents.model import OFFERS_OVERVIEW, ContentSettings, Mode

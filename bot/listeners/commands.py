@@ -12,7 +12,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import Commands, Message
+from bot.blocks import Message
+from bot.command_names import Commands
 from bot.listeners.common import (
     is_staff,
     log_question,

@@ -16,8 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
 from bot.logs import RequestRecord
+from bot.question_log import QuestionRecord, Surface
 from bot.services import Services
-from bot.storage import QuestionRecord, Surface
 from intents.model import Texts
 
 log = logging.getLogger("bot.listeners")

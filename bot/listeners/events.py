@@ -22,7 +22,7 @@ from bot.listeners.home import publish_home
 from bot.logs import RequestRecord
 from bot.routing import Ignore, IncomingMessage, route_message
 from bot.services import Services
-from bot.stores import recall
+from bot.state import recall
 from intents import Answer
 from intents.model import CONTACT
 

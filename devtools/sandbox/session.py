@@ -33,7 +33,7 @@ from bot.routing import (
 from bot.server import EVENTS_PATH, build_web_app
 from bot.services import Services, assemble
 from bot.settings import Settings
-from bot.stores import recall
+from bot.state import recall
 from bot.teaching import watch_labels
 from devtools.sandbox import payloads
 from devtools.sandbox.conversation import ChatMessage, Conversation, as_slack_stores

@@ -1,4 +1,4 @@
-"""The question log (bot/storage_sql.py) on both backends, SQLite in a temporary file and PostgreSQL in a
+"""The question log (bot/question_log_sql.py) on both backends, SQLite in a temporary file and PostgreSQL in a
 schema of its own per test: migrations, records, votes, hand-offs, erasure, retention, the report, and
 proof that a member's raw Slack id is never stored."""
 
@@ -19,29 +19,34 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.content import build_content
-from bot.report import build_report, format_report, learn_command, report_json
-from bot.settings import PROJECT_DIR, SettingsError
-from bot.storage import FeedbackRecord, QuestionRecord, QuestionStore
-from bot.storage_sql import (
-    DEFAULT_SQLITE_PATH,
-    LOCAL_SECRET,
+from bot.question_log import FeedbackRecord, QuestionRecord, QuestionStore
+from bot.question_log_sql import (
     POSTGRES_STEPS,
     SQLITE_STEPS,
     PostgresStore,
     SQLiteStore,
     StoreUnavailable,
-    derive_secret,
     describe_store,
     id_token,
     member_hash,
-    open_store,
-    sqlite_path,
 )
+from bot.question_log_sql import (
+    open_store as open_target,
+)
+from bot.report import build_report, format_report, learn_command, report_json
+from bot.services import LOCAL_SECRET, derive_secret
+from bot.settings import DEFAULT_SQLITE_PATH, PROJECT_DIR, SettingsError, question_log_target, sqlite_path
 from intents import Engine
 from tests.conftest import RESPONSES, TOKEN
 from tests.test_cli import free_port
+
+
+def open_store(database_url: str, secret: str) -> QuestionStore:
+    """The store a DATABASE_URL names, as the bot opens it."""
+    return open_target(question_log_target(database_url), secret)
+
 
 SECRET = "test-member-hash-secret"
 RAW = "U0RAWMEMBER1"  # the member whose id must never be stored
@@ -175,8 +180,8 @@ def test_open_store_chooses_the_backend(tmp_path: Path) -> None:
 
 def test_sqlite_never_imports_the_postgres_driver(tmp_path: Path) -> None:
     code = (
-        "import asyncio, sys; from bot.storage_sql import open_store\n"
-        f"s = open_store('sqlite:///{tmp_path}/q.db', 'k')\n"
+        "import asyncio, sys, pathlib; from bot.question_log_sql import open_store\n"
+        f"s = open_store(pathlib.Path('{tmp_path}/q.db'), 'k')\n"
         "asyncio.run(s.migrate()); asyncio.run(s.close())\n"
         "assert 'asyncpg' not in sys.modules, 'asyncpg was imported'\n"
     )

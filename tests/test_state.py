@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.stores import MemorySeenStore, MemoryThreadMemory, RateLimiter
+from bot.state import MemorySeenStore, MemoryThreadMemory, RateLimiter
 
 
 class Clock:

@@ -3,7 +3,7 @@
 Selected by setting REDIS_URL. Three rules:
 
 - Redis never holds a member or channel id: every key is an HMAC-SHA256 of the whole logical key (the
-  member-hash secret, as storage_sql.member_hash uses), under the prefix and kind, e.g.
+  member-hash secret, as question_log_sql.member_hash uses), under the prefix and kind, e.g.
   `confedbot:seen:<hex>`. Thread values are intent ids (content, not personal).
 - Every key is also kept in process memory (the bounded in-memory stores), and memory is asked first,
   so deduplication survives a Redis outage: a key seen while Redis was away is still seen once after it
@@ -29,7 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.stores import Clock, MemorySeenStore, MemoryThreadMemory, utc_iso
+from bot.state import Clock, MemorySeenStore, MemoryThreadMemory, utc_iso
 
 log = logging.getLogger("bot.redis")
 DEFAULT_PREFIX = "confedbot:"
@@ -52,7 +52,7 @@ FAILED = Failed()
 
 
 def hashed_key(secret: str, key: str) -> str:
-    """The HMAC-SHA256 of a logical key, as storage_sql.member_hash hashes a member id."""
+    """The HMAC-SHA256 of a logical key, as question_log_sql.member_hash hashes a member id."""
     return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
@@ -263,7 +263,7 @@ def redis_client(url: str, timeout: float = OP_TIMEOUT) -> Redis:
     return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
 
 
-def redis_stores(
+def redis_state(
     url: str, prefix: str = DEFAULT_PREFIX, *, secret: str, breaker: RedisBreaker | None = None
 ) -> tuple[RedisSeenStore, RedisThreadMemory]:
     """Both stores over one client and one breaker, so one outage is noticed, logged and shown once."""

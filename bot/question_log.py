@@ -1,10 +1,10 @@
 """What the bot keeps about the questions members ask: the interface the listeners use.
 
 The question log and feedback live in SQLite by default (a file under the project, no set-up) or in
-PostgreSQL when DATABASE_URL says so (bot/storage_sql.py). Members are kept only as a keyed hash
+PostgreSQL when DATABASE_URL says so (bot/question_log_sql.py). Members are kept only as a keyed hash
 (HMAC-SHA256 with a secret), never as their Slack user id: callers pass the raw id and the store
 hashes it before anything is written. Slack ids typed into a question (mentions, bare ids) and DM
-channel ids are stored as tokens of the same keyed hash (see bot/storage_sql.py, redact()).
+channel ids are stored as tokens of the same keyed hash (see bot/question_log_sql.py, redact()).
 """
 
 from __future__ import annotations

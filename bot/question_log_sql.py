@@ -1,7 +1,7 @@
 """The question log in SQL: SQLite by default (one file, nothing to set up), PostgreSQL when
 DATABASE_URL names one (several instances share it).
 
-Both backends keep the same three tables and answer the same QuestionStore protocol (bot/storage.py).
+Both backends keep the same three tables and answer the same QuestionStore protocol (bot/question_log.py).
 Members are written only as HMAC-SHA256(secret, user id): the raw id never reaches a table, a log or
 the file, so the log can be read for reports without identifying anyone, and `forget` can still find
 one member's rows when that member asks.
@@ -19,14 +19,13 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from bot.settings import PROJECT_DIR, Settings, SettingsError, has_credentials, load_settings
-from bot.storage import (
+from bot.question_log import (
     FeedbackRecord,
     HandoffOwners,
     HandoffRecord,
@@ -39,12 +38,6 @@ from bot.storage import (
 )
 from bot.timeouts import bounded
 
-DEFAULT_SQLITE_PATH = PROJECT_DIR / ".data" / "questions.sqlite3"
-# Local mode talks to a stand-in with made-up members: nothing to protect, and a fixed secret keeps
-# the same member's hash stable from one local run to the next.
-LOCAL_SECRET = "confedbot-local-mode-member-hash"
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-SQLITE_SCHEME = "sqlite:///"
 # pg_advisory_lock key for migrations: any fixed bigint, the same in every instance ("confedbt").
 MIGRATION_LOCK = 0x636F6E6665646274
 
@@ -202,47 +195,21 @@ def stored_channel(secret: str, channel: str | None) -> str | None:
     return channel
 
 
-def derive_secret(settings: Settings | None, env: Mapping[str, str] | None = None) -> str:
-    """The member-hash key: MEMBER_HASH_SECRET when set; otherwise derived from a Slack secret the bot
-    already has, so nothing new must be configured; LOCAL_SECRET in local mode (settings None).
-    Set MEMBER_HASH_SECRET before rotating the signing secret: a new key makes new hashes, and
-    `forget` would no longer find a member's older rows."""
-    env = os.environ if env is None else env
-    explicit = (settings.member_hash_secret if settings is not None else None) or env.get("MEMBER_HASH_SECRET", "")
-    if explicit.strip():
-        return explicit.strip()
-    base = None if settings is None else settings.signing_secret or settings.app_token
-    if base is None:
-        return LOCAL_SECRET
-    # A one-way derivation under its own label: the hash key reveals nothing of the signing secret.
-    return hashlib.sha256(b"member-hash:" + base.encode()).hexdigest()
-
-
-def sqlite_path(database_url: str | None) -> Path:
-    """The file a sqlite:/// address names; a relative path is read from the project folder, so the
-    bot and `python -m bot report` find the same file wherever they are started."""
-    if database_url is None or not database_url.strip():
-        return DEFAULT_SQLITE_PATH
-    if not database_url.startswith(SQLITE_SCHEME) or len(database_url) == len(SQLITE_SCHEME):
-        raise SettingsError(
-            f"DATABASE_URL must be sqlite:///PATH or postgresql://..., got {database_url.split('://')[0]}://..."
-        )
-    path = Path(database_url[len(SQLITE_SCHEME) :])
-    return path if path.is_absolute() else PROJECT_DIR / path
-
-
 class StoreUnavailable(Exception):
     """The question log cannot be used where DATABASE_URL puts it; the message is one short line."""
 
 
-def open_store(database_url: str | None, secret: str) -> QuestionStore:
-    """The store DATABASE_URL asks for; nothing connects until the first call (call migrate() first).
+def open_store(target: str | Path, secret: str) -> QuestionStore:
+    """The store for `target`: a postgresql:// address, or a SQLite file (bot.settings.question_log_target
+    reads DATABASE_URL into one of them). Nothing connects until the first call (call migrate() first).
     Raises StoreUnavailable when the SQLite file's folder cannot be created or written."""
     if not secret:
-        raise ValueError("a member-hash secret is needed (see derive_secret)")
-    if database_url is not None and database_url.startswith(POSTGRES_SCHEMES):
-        return PostgresStore(database_url, secret)
-    path = sqlite_path(database_url)
+        raise ValueError("a member-hash secret is needed (see bot.services.derive_secret)")
+    if isinstance(target, str):
+        if not target.startswith(("postgresql://", "postgres://")):
+            raise ValueError("a question log is a postgresql:// address or a SQLite file's path")
+        return PostgresStore(target, secret)
+    path = target
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -252,23 +219,6 @@ def open_store(database_url: str | None, secret: str) -> QuestionStore:
     if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
         raise StoreUnavailable(f"cannot write the SQLite file {path} (permission denied)")
     return SQLiteStore(path, secret)
-
-
-def store_from_environment(env: Mapping[str, str] | None = None) -> tuple[QuestionStore, str | None]:
-    """The store the bot itself would open with this environment, for the command line; and a note to
-    show when no Slack secret is set, so the local-mode key is used (raises SettingsError)."""
-    env = os.environ if env is None else env
-    if has_credentials(env):
-        settings = load_settings(env)
-        return open_store(settings.database_url, derive_secret(settings, env)), None
-    secret = derive_secret(None, env)
-    note = None
-    if secret == LOCAL_SECRET:
-        note = (
-            "note: no SLACK_* credentials or MEMBER_HASH_SECRET set, so members are hashed with local mode's "
-            "key; set the deployed bot's secrets to reach the rows it wrote"
-        )
-    return open_store(env.get("DATABASE_URL", "").strip() or None, secret), note
 
 
 def describe_store(store: QuestionStore) -> str:

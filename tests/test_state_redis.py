@@ -16,11 +16,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.app import build_bolt_app
-from bot.blocks import Commands
+from bot.command_names import Commands
 from bot.content import ContentHolder
-from bot.redis_stores import hashed_key, redis_stores
 from bot.server import build_web_app
 from bot.services import Services
+from bot.state_redis import hashed_key, redis_state
 from devtools.standin import SlackStandIn
 from tests.conftest import MEMBER_SECRET, Harness, dm_event, make_settings
 
@@ -40,7 +40,7 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
 
 
 async def test_first_time_is_atomic_and_expires(prefix: str, redis_url: str) -> None:
-    seen, _ = redis_stores(redis_url, prefix, secret=KEY_SECRET)
+    seen, _ = redis_state(redis_url, prefix, secret=KEY_SECRET)
     results = await asyncio.gather(*(seen.first_time("event:Ev1") for _ in range(20)))
     assert results.count(True) == 1
     assert await seen.first_time("click:short", ttl=0.2) is True
@@ -50,14 +50,14 @@ async def test_first_time_is_atomic_and_expires(prefix: str, redis_url: str) -> 
 
 
 async def test_thread_memory_round_trip(prefix: str, redis_url: str) -> None:
-    _, threads = redis_stores(redis_url, prefix, secret=KEY_SECRET)
+    _, threads = redis_state(redis_url, prefix, secret=KEY_SECRET)
     assert await threads.get("C1", "1700000000.000001") is None
     await threads.set("C1", "1700000000.000001", "rec_appraisal")
     assert await threads.get("C1", "1700000000.000001") == "rec_appraisal"
 
 
 async def test_keys_in_redis_are_hashes_that_name_no_member_or_channel(prefix: str, redis_url: str) -> None:
-    seen, threads = redis_stores(redis_url, prefix, secret=KEY_SECRET)
+    seen, threads = redis_state(redis_url, prefix, secret=KEY_SECRET)
     logical = [
         "click:C0SECRET1:1700000000.000042:rec_edi:U0SECRET2",
         "handoff:q-1234:U0SECRET2",
@@ -120,7 +120,7 @@ async def _instance(
 ) -> tuple[web.AppRunner, str, Services]:
     settings = make_settings(standin, content_path)
     bot = Services(settings, ContentHolder(content_path, Commands()))
-    bot.seen, bot.threads = redis_stores(redis_url, prefix, secret=KEY_SECRET)
+    bot.seen, bot.threads = redis_state(redis_url, prefix, secret=KEY_SECRET)
     runner = web.AppRunner(build_web_app(build_bolt_app(bot), bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
