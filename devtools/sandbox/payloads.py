@@ -44,10 +44,6 @@ def template(name: str) -> dict[str, Any]:
     return body
 
 
-def source_of(name: str) -> str:
-    return str(_templates()[name]["source"])
-
-
 def new_event_id() -> str:
     return "Ev" + "".join(secrets.choice(_ID_CHARS) for _ in range(10))
 
