@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.blocks import Commands  # noqa: E402
+from bot.command_names import Commands  # noqa: E402
 from bot.content import build_content  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

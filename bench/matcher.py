@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import content  # noqa: E402
-from bot.blocks import Commands  # noqa: E402
+from bot.command_names import Commands  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {

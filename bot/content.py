@@ -40,7 +40,7 @@ def _now() -> datetime.datetime:
 CONTENT_CACHE: Path | None = PROJECT_DIR / ".cache"
 _BUILDER_CODE = code_digest([
     *(PROJECT_DIR / "intents").glob("*.py"),
-    *(PROJECT_DIR / "bot" / n for n in ("blocks.py", "content.py", "safety.py")),
+    *(PROJECT_DIR / "bot" / n for n in ("blocks.py", "command_names.py", "content.py", "safety.py")),
 ])  # fmt: skip
 
 

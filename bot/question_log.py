@@ -108,7 +108,7 @@ class StoredLabel:
 class UnansweredGroup:
     text: str  # a representative question
     count: int
-    suggested: str | None  # the intent the matcher finds closest, for `learn`
+    suggested: str | None  # the intent the model finds closest, for `learn`
 
 
 @dataclass(frozen=True)

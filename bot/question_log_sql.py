@@ -1,7 +1,8 @@
 """The question log in SQL: SQLite by default (one file, nothing to set up), PostgreSQL when
 DATABASE_URL names one (several instances share it).
 
-Both backends keep the same three tables and answer the same QuestionStore protocol (bot/question_log.py).
+Both backends keep the same tables (questions, feedback, hand-offs, labels) and answer the same
+QuestionStore protocol (bot/question_log.py).
 Members are written only as HMAC-SHA256(secret, user id): the raw id never reaches a table, a log or
 the file, so the log can be read for reports without identifying anyone, and `forget` can still find
 one member's rows when that member asks.

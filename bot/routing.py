@@ -17,7 +17,7 @@ from bot.blocks import Message
 from bot.content import Content
 from bot.question_log import Surface
 from intents import Answer
-from intents.model import HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
+from intents.model import CONTACT, HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
 
 # The memory key of a DM's top level: a DM is one conversation, so it has one topic.
 DM_THREAD = "dm"
@@ -278,3 +278,18 @@ def _intent_answer(content: Content, intent_id: str, question: str) -> Answer | 
     if intent is None:
         return None
     return Answer.chosen(intent, question=question)
+
+
+def next_topic(answer: Answer, previous: str | None) -> str:
+    """What the conversation is about after this answer: a topic answered becomes it; a fallback ends the
+    old one ("" = answered, no topic, so a rephrased question in the thread is still heard); small talk
+    ("thanks") keeps it."""
+    if answer.intent is None:
+        return ""
+    return answer.intent.id if answer.intent.is_topic else (previous or "")
+
+
+def offers_person(intent_id: str | None) -> bool:
+    """A fallback (None), or a member asking for a person ("can a real person help?": the contact intent),
+    gets the Ask a person button instead of Helpful / Not helpful: in a message, a command or a click."""
+    return intent_id is None or intent_id == CONTACT

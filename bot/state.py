@@ -1,5 +1,6 @@
-"""Small stores the bot keeps between requests, each behind a Protocol so a shared store (Redis)
-can serve several instances later. The in-memory versions are bounded in size and in time."""
+"""What the bot remembers between requests (events seen, each thread's topic, rate limits), each behind a
+Protocol so a shared store (bot/state_redis.py) can serve several instances. The in-memory versions
+are bounded in size and in time."""
 
 from __future__ import annotations
 

@@ -276,7 +276,7 @@ def titles_in_time(today: datetime.date | None = None) -> Check:
 
 
 def engine_checks(today: datetime.date | None = None, *, advice: bool = True) -> list[Check]:
-    """The engine's checks. `advice` adds the matcher's advice to editors (examples it would send
+    """The engine's checks. `advice` adds the model's advice to editors (examples it would send
     elsewhere, overlapping intents): it scores every example against all the others, about half a
     second, and only ever warns, so start-up and reload, which serve whatever passes, leave it to
     `check`."""

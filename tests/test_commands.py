@@ -74,6 +74,14 @@ async def test_signup_without_an_offer_lists_every_offer_and_where_it_stands(har
     assert "Ask a person" in [b["text"]["text"] for b in buttons]
 
 
+async def test_asking_for_a_person_by_command_offers_ask_a_person_as_a_message_does(harness: Harness) -> None:
+    """The same question gets the same buttons whichever way it is asked (tests/test_events.py asks it
+    in a DM and a thread)."""
+    _, reply = await harness.command("/messenger", "can a real person help?")
+    labels = [b["text"]["text"] for b in _buttons(reply)]
+    assert "Ask a person" in labels and "Helpful" not in labels
+
+
 async def test_unknown_free_text_falls_back_with_contact(harness: Harness) -> None:
     _, reply = await harness.command("/messenger", "will it rain in Leeds")
     assert "don't know" in _all_text(reply)

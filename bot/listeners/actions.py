@@ -38,7 +38,7 @@ from bot.listeners.common import (
 )
 from bot.logs import RequestRecord
 from bot.question_log import HandoffOwners, StoredQuestion
-from bot.routing import TopicClick, route_topic_click
+from bot.routing import TopicClick, offers_person, route_topic_click
 from bot.safety import escape
 from bot.services import Services
 from bot.timeouts import bounded
@@ -287,7 +287,8 @@ async def on_topic(
     question_id = new_question_id()
     try:
         message = content.renderer.answer(answer, shareable=ephemeral)
-        message = content.renderer.with_feedback(message, question_id, fallback=False, handoff=_handoff(services))
+        person = offers_person(intent.id)
+        message = content.renderer.with_feedback(message, question_id, fallback=person, handoff=_handoff(services))
         if ephemeral:
             if await respond_safely(
                 respond, record, response_type="ephemeral", replace_original=False,

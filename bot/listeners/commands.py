@@ -25,7 +25,7 @@ from bot.listeners.common import (
     tracked,
 )
 from bot.logs import RequestRecord
-from bot.routing import FALLBACK, NOT_ANSWERS, StaffCommand, command_reply, reload_reply, route_command
+from bot.routing import FALLBACK, NOT_ANSWERS, StaffCommand, command_reply, offers_person, reload_reply, route_command
 from bot.services import Services
 
 log = logging.getLogger("bot.commands")
@@ -107,7 +107,8 @@ async def handle(
     question_id = new_question_id()
     if what not in NOT_ANSWERS:
         handoff = services.settings.handoff_channel is not None
-        message = content.renderer.with_feedback(message, question_id, fallback=what == FALLBACK, handoff=handoff)
+        person = offers_person(None if what == FALLBACK else what)
+        message = content.renderer.with_feedback(message, question_id, fallback=person, handoff=handoff)
     elif message.handoff:  # a list of offers none of which is open: the team knows what runs now
         handoff = services.settings.handoff_channel is not None
         message = Message(message.text, [*message.blocks, content.renderer.handoff_block(question_id, handoff=handoff)])

@@ -20,11 +20,9 @@ from bot.listeners.common import (
 )
 from bot.listeners.home import publish_home
 from bot.logs import RequestRecord
-from bot.routing import Ignore, IncomingMessage, route_message
+from bot.routing import Ignore, IncomingMessage, next_topic, offers_person, route_message
 from bot.services import Services
 from bot.state import recall
-from intents import Answer
-from intents.model import CONTACT
 
 log = logging.getLogger("bot.events")
 
@@ -60,21 +58,6 @@ async def on_home(
         return
     await publish_home(services_of(context), client, user, record)
     record.emit()
-
-
-def next_topic(answer: Answer, previous: str | None) -> str:
-    """What the conversation is about after this answer: a topic answered becomes it; a fallback ends the
-    old one ("" = answered, no topic, so a rephrased question in the thread is still heard); small talk
-    ("thanks") keeps it."""
-    if answer.intent is None:
-        return ""
-    return answer.intent.id if answer.intent.is_topic else (previous or "")
-
-
-def wants_person(answer: Answer) -> bool:
-    """A fallback, or a member asking for a person ("can a real person help?": the contact intent), gets
-    the Ask a person button instead of Helpful / Not helpful."""
-    return answer.is_fallback or (answer.intent is not None and answer.intent.id == CONTACT)
 
 
 async def handle_message(
@@ -121,7 +104,7 @@ async def handle_message(
         message = content.renderer.with_feedback(
             content.renderer.answer(answer),
             question_id,
-            fallback=wants_person(answer),
+            fallback=offers_person(answer.intent.id if answer.intent else None),
             handoff=services.settings.handoff_channel is not None,
         )
         delivered = await post(client, record, route.channel, route.reply_thread, message)
