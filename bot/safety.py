@@ -11,13 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# <!here>, <!channel>, <!everyone>, <!subteam^S123|@team>, <@U123>, <@W123|name>, with labels of any length
-_SPECIAL = re.compile(r"<[!@][^<>]*>")
+from intents.text import PLAIN_BROADCAST, SPECIAL_MENTION
+
 # What removing one leaves behind when it was nested (<<!channel>!channel>): a '<' before '!' or '@'.
 # Dropping every such '<' run leaves no '<!' or '<@' in the text, so no special sequence can remain.
 _OPENER = re.compile(r"<+(?=[!@])")
-# Plain-text broadcasts that Slack may still expand when link_names is on.
-_PLAIN = re.compile(r"(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
 _TEXT_KEYS = frozenset({"text", "alt_text", "fallback", "pretext", "title"})
 
 
@@ -27,8 +25,8 @@ def escape(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    text = _OPENER.sub("", _SPECIAL.sub("", text))
-    return _PLAIN.sub(lambda m: m.group(1), text)
+    text = _OPENER.sub("", SPECIAL_MENTION.sub("", text))
+    return PLAIN_BROADCAST.sub(lambda m: m.group(1), text)
 
 
 def clean_payload(value: Any) -> Any:

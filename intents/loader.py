@@ -20,7 +20,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from intents.model import REQUIRED_INTENT_IDS, Catalogue, ContentSettings, Intent, Link, OfferStatus, Source, Texts
-from intents.text import NO_VOCABULARY, Vocabulary
+from intents.text import NO_VOCABULARY, PLAIN_BROADCAST, SPECIAL_MENTION, Vocabulary
 from intents.yaml_errors import explain_yaml_error
 
 MAX_FILE_BYTES = 512 * 1024
@@ -87,8 +87,6 @@ OFFER_STATES = ("open", "closed", "unknown")
 _SOURCE_DATE_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _VOCABULARY_PARTS = ("numbers", "synonyms", "concepts", "phrases")
 _ANY_KEY: dict[str, bool] = {}  # a mapping whose keys staff choose (the vocabulary's words)
-# Broadcasts and mentions have no place in content: <!channel>, <!here>, <@U123>, plain @here.
-_BROADCAST_RE = re.compile(r"<[!@][^<>]{0,200}>|(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -182,7 +180,8 @@ class _Checker:
             return None
         if links:
             self.text_links(node, value, where)
-        broadcast = _BROADCAST_RE.search(value)
+        # Broadcasts and mentions have no place in content.
+        broadcast = SPECIAL_MENTION.search(value) or PLAIN_BROADCAST.search(value)
         if broadcast is not None:
             written = self.text.find(broadcast.group(0), node.start_mark.index, node.end_mark.index)
             message = f"{where}: '{broadcast.group(0)}' would notify people; content may not mention or broadcast"

@@ -18,6 +18,11 @@ MAX_CHARS = 2000
 MAX_TOKENS = 60
 
 _MARKUP = re.compile(r"<([^<>\n]{0,500})>")
+# Slack's special sequences that notify people: <!here>, <!channel>, <!everyone>, <!subteam^S123|@team>,
+# <@U123>, <@W123|name> (labels of any length), and the plain-text broadcasts Slack may still expand when
+# link_names is on. One definition: the content check refuses them, and every reply is cleaned of them.
+SPECIAL_MENTION = re.compile(r"<[!@][^<>]*>")
+PLAIN_BROADCAST = re.compile(r"(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
 _EMOJI = re.compile(r":[a-z0-9_+'-]{1,60}:")
 NON_WORD = re.compile(r"[^a-z0-9]+")
 APOSTROPHES = re.compile(r"[’'`]")
