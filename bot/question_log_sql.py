@@ -396,7 +396,23 @@ def _set_wal(conn: sqlite3.Connection, patience: float) -> None:
             time.sleep(0.02)
 
 
-class SQLiteStore:
+class _OneRowWrites:
+    """The one-row writes, as a batch of one, for both stores."""
+
+    async def write(self, rows: Sequence[Write]) -> None:
+        raise NotImplementedError
+
+    async def record_question(self, record: QuestionRecord) -> None:
+        await self.write([record])
+
+    async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
+        await self.write([_now_feedback(question_id, member, helpful)])
+
+    async def record_handoff(self, question_id: str, member: str) -> None:
+        await self.write([HandoffRecord(question_id, member, _now())])
+
+
+class SQLiteStore(_OneRowWrites):
     """The stdlib sqlite3 module, one connection, each call in the store's own worker thread so the
     event loop never waits on the disk, and never longer than call_timeout. WAL lets
     `python -m bot report` read while the bot writes."""
@@ -491,15 +507,6 @@ class SQLiteStore:
                 pass
 
         await self._run(work)
-
-    async def record_question(self, record: QuestionRecord) -> None:
-        await self.write([record])
-
-    async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
-        await self.write([_now_feedback(question_id, member, helpful)])
-
-    async def record_handoff(self, question_id: str, member: str) -> None:
-        await self.write([HandoffRecord(question_id, member, _now())])
 
     async def get_question(self, question_id: str) -> StoredQuestion | None:
         rows = await self._run(
@@ -681,7 +688,7 @@ def _rowcount(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PostgresStore:
+class PostgresStore(_OneRowWrites):
     """asyncpg with its own connection pool, opened on first use. The driver is imported only here, so
     a bot on SQLite never loads it. Connecting, every statement, taking a pooled connection and closing
     are all bounded (PG_*_SECONDS): a frozen server costs a timeout, never a hang."""
@@ -788,15 +795,6 @@ class PostgresStore:
         # command_timeout) as it fails the writes, so it reads as an outage, not as rows that fail.
         async with self._connection() as conn, conn.transaction():
             await conn.execute("lock table questions, feedback, handoffs in row exclusive mode")
-
-    async def record_question(self, record: QuestionRecord) -> None:
-        await self.write([record])
-
-    async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
-        await self.write([_now_feedback(question_id, member, helpful)])
-
-    async def record_handoff(self, question_id: str, member: str) -> None:
-        await self.write([HandoffRecord(question_id, member, _now())])
 
     async def get_question(self, question_id: str) -> StoredQuestion | None:
         async with self._connection() as conn:

@@ -22,7 +22,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -42,6 +42,7 @@ BACKOFF = 5.0
 MAX_PENDING = 10_000
 FLUSH_BATCH = 500
 T = TypeVar("T")
+P = TypeVar("P")  # what a Redis store keeps to write back after an outage
 
 
 class Failed:
@@ -137,7 +138,35 @@ class RedisBreaker:
         }
 
 
-class RedisSeenStore:
+class _RedisState(Generic[P]):
+    """What both Redis stores share: the client, hashed keys under a prefix, the circuit breaker, and the
+    writes made while Redis was away (name -> what to write), bounded, for the write-back on recovery."""
+
+    def __init__(self, client: Redis, secret: str, ttl: float, prefix: str, breaker: RedisBreaker | None) -> None:
+        if not secret:
+            raise ValueError("the Redis stores need a secret to hash their keys")
+        self.client = client
+        self.secret = secret
+        self.ttl = ttl
+        self.prefix = prefix
+        self.breaker = breaker or RedisBreaker()
+        self.pending: dict[str, P] = {}
+        self.breaker.on_recover.append(self.write_back)
+
+    def _remember(self, name: str, value: P) -> None:
+        self.pending.pop(name, None)
+        self.pending[name] = value
+        while len(self.pending) > MAX_PENDING:
+            del self.pending[next(iter(self.pending))]
+
+    async def write_back(self) -> None:
+        raise NotImplementedError
+
+    def health(self) -> dict[str, Any]:
+        return self.breaker.health()
+
+
+class RedisSeenStore(_RedisState[float]):
     def __init__(
         self,
         client: Redis,
@@ -147,17 +176,9 @@ class RedisSeenStore:
         breaker: RedisBreaker | None = None,
         local: MemorySeenStore | None = None,
     ) -> None:
-        if not secret:
-            raise ValueError("the Redis stores need a secret to hash their keys")
-        self.client = client
-        self.secret = secret
-        self.ttl = ttl
-        self.prefix = prefix + "seen:"
-        self.breaker = breaker or RedisBreaker()
+        # Pending: hashed keys recorded while Redis was away, with their monotonic expiry.
+        super().__init__(client, secret, ttl, prefix + "seen:", breaker)
         self.local = local or MemorySeenStore(ttl=ttl)
-        # Hashed keys recorded while Redis was away, with their monotonic expiry, for the write-back.
-        self.pending: dict[str, float] = {}
-        self.breaker.on_recover.append(self.write_back)
 
     def redis_key(self, key: str) -> str:
         return self.prefix + hashed_key(self.secret, key)
@@ -175,12 +196,6 @@ class RedisSeenStore:
             return True
         return bool(first)
 
-    def _remember(self, name: str, expires: float) -> None:
-        self.pending.pop(name, None)
-        self.pending[name] = expires
-        while len(self.pending) > MAX_PENDING:
-            del self.pending[next(iter(self.pending))]
-
     async def write_back(self) -> None:
         """Tell Redis the keys seen while it was away, so another instance will not answer them again."""
         while self.pending and self.breaker.up:
@@ -195,11 +210,8 @@ class RedisSeenStore:
             for name, _ in batch:
                 self.pending.pop(name, None)
 
-    def health(self) -> dict[str, Any]:
-        return self.breaker.health()
 
-
-class RedisThreadMemory:
+class RedisThreadMemory(_RedisState[str]):
     def __init__(
         self,
         client: Redis,
@@ -209,16 +221,9 @@ class RedisThreadMemory:
         breaker: RedisBreaker | None = None,
         local: MemoryThreadMemory | None = None,
     ) -> None:
-        if not secret:
-            raise ValueError("the Redis stores need a secret to hash their keys")
-        self.client = client
-        self.secret = secret
-        self.ttl = ttl
-        self.prefix = prefix + "thread:"
-        self.breaker = breaker or RedisBreaker()
+        # Pending: topics set while Redis was away.
+        super().__init__(client, secret, ttl, prefix + "thread:", breaker)
         self.local = local or MemoryThreadMemory(ttl=ttl)
-        self.pending: dict[str, str] = {}
-        self.breaker.on_recover.append(self.write_back)
 
     def redis_key(self, channel: str, thread: str) -> str:
         return self.prefix + hashed_key(self.secret, f"{channel}:{thread}")
@@ -236,10 +241,7 @@ class RedisThreadMemory:
         name = self.redis_key(channel, thread)
         stored = await self.breaker.run(lambda: self.client.set(name, intent_id, ex=int(self.ttl)))
         if isinstance(stored, Failed):
-            self.pending.pop(name, None)
-            self.pending[name] = intent_id
-            while len(self.pending) > MAX_PENDING:
-                del self.pending[next(iter(self.pending))]
+            self._remember(name, intent_id)
 
     async def write_back(self) -> None:
         """Topics set while Redis was away replace what Redis held from before the outage."""
@@ -252,9 +254,6 @@ class RedisThreadMemory:
                 return
             for name, _ in batch:
                 self.pending.pop(name, None)
-
-    def health(self) -> dict[str, Any]:
-        return self.breaker.health()
 
 
 def redis_client(url: str, timeout: float = OP_TIMEOUT) -> Redis:
