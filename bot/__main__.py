@@ -43,6 +43,7 @@ from bot.command_names import Commands
 from bot.content import Content, build_content, validate_file
 from bot.question_log import QuestionStore
 from bot.routing import StaffCommand, command_reply, reload_reply, route_command
+from bot.safety import for_terminal
 from bot.settings import PROJECT_DIR, has_credentials
 from bot.terminal import to_plain_text
 from intents import Answer, ContentError, Engine
@@ -316,7 +317,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     code, report = _on_question_log(lambda store: build_report(store, content.engine, args.days))
     if report is None:
         return code
-    print(json.dumps(report_json(report), ensure_ascii=False, indent=2) if args.json else format_report(report))
+    # JSON in ASCII: a control character a member typed stays an escape, never reaches the terminal.
+    print(json.dumps(report_json(report), indent=2) if args.json else format_report(report))
     return 0
 
 
@@ -381,13 +383,15 @@ def cmd_labels(args: argparse.Namespace) -> int:
                 row = {"id": label.id, "text": label.text, "intent": label.intent, "made_at": label.made_at.isoformat(),
                        "undone_at": label.undone_at and label.undone_at.isoformat(),
                        "exported_at": label.exported_at and label.exported_at.isoformat()}  # fmt: skip
-                print(json.dumps(row, ensure_ascii=False))
+                print(json.dumps(row))  # ASCII: a C1 control a member typed stays an escape, not a byte
             return 0
         if not labels:
             print("no labels" if args.all else "no labels (undone ones are listed with --all)")
         for label in labels:
             state = "undone" if label.undone_at else "exported" if label.exported_at else "in the database"
-            print(f"{label.id:>5}  {label.made_at:%Y-%m-%d}  {label.intent or 'off-topic'}  ({state})  {label.text}")
+            # A member's words: one line, no terminal escapes (a label is built from what a member typed).
+            text = for_terminal(label.text)
+            print(f"{label.id:>5}  {label.made_at:%Y-%m-%d}  {label.intent or 'off-topic'}  ({state})  {text}")
         return 0
     if args.action == "undo":
         if args.id is None:

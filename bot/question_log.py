@@ -107,8 +107,10 @@ class StoredLabel:
 @dataclass(frozen=True)
 class UnansweredGroup:
     text: str  # a representative question
-    count: int
+    count: int  # how many members asked (keyed hashes), not how many messages
     suggested: str | None  # the intent the model finds closest, for `learn`
+    messages: int = 0
+    mostly_one: bool = False  # one member sent more than half of its messages
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,18 @@ not answer, grouped, each group with the intent it is closest to and the command
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import re
 import shlex
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from bot.question_log import QuestionStore, Report, StoredQuestion, UnansweredGroup
+from bot.question_log import HandoffTimes, QuestionStore, Report, StoredQuestion, UnansweredGroup
+from bot.safety import for_terminal, one_line
 from intents import Engine
 from intents.text import content_words
 
@@ -21,6 +24,12 @@ WEAK_CONFIDENCE = 0.5
 SAME_QUESTION = 0.5
 # The people's report lists this many groups; the JSON has them all.
 SHOWN_GROUPS = 20
+QUESTION_CHARS = 150  # a member's question as the report shows it, and as its learn command teaches it
+# Bounds on the grouping, which runs over whatever members sent: the distinct wordings grouped (the most
+# asked first), the groups one wording is compared with, and the groups the model suggests an intent for.
+MAX_WORDINGS = 3000
+MAX_CANDIDATES = 64
+SUGGESTED_GROUPS = 50
 _SHELL_SPECIAL = re.compile(r'["\\$`!]')
 
 
@@ -41,44 +50,117 @@ def _suggest(engine: Engine, text: str) -> str | None:
     return engine.closest_topic(engine.answer(text))
 
 
-def group_questions(engine: Engine, texts: Sequence[str]) -> list[tuple[UnansweredGroup, list[str]]]:
-    """Greedy grouping: each question joins the first group whose first question shares enough content
-    words with it, or starts a new group. Groups come most asked first; each is shown by its most
-    frequent wording, and comes with every question in it (as asked, repeats included)."""
-    groups: list[tuple[frozenset[str], list[str]]] = []
-    for text in texts:
-        tokens = engine.catalogue.vocabulary.normalise(text)
+@dataclass
+class Wording:
+    """One distinct wording of unanswered questions: how often it was sent, and by whom (keyed hashes)."""
+
+    text: str
+    messages: int = 0
+    members: Counter[str] = field(default_factory=Counter)  # messages per member
+
+
+def tally(asked: Iterable[tuple[str, str]], limit: int = MAX_WORDINGS) -> tuple[list[Wording], int]:
+    """The distinct wordings among (text, member hash) pairs, the most members first (then the most
+    messages, then the first asked), at most `limit` of them; and how many wordings were left out.
+    Linear in the number of questions: a member who sends thousands of distinct ones costs a count each."""
+    wordings: dict[str, Wording] = {}
+    for text, member in asked:
+        wording = wordings.get(text)
+        if wording is None:
+            wording = wordings[text] = Wording(text)
+        wording.messages += 1
+        wording.members[member] += 1
+    ranked = sorted(wordings.values(), key=lambda w: (-len(w.members), -w.messages))
+    return ranked[:limit], max(0, len(ranked) - limit)
+
+
+@dataclass
+class Grouped:
+    """A group of unanswered questions and the wordings in it, the most asked first."""
+
+    group: UnansweredGroup
+    wordings: list[Wording]
+
+
+def group_questions(
+    engine: Engine, asked: Iterable[tuple[str, str]], suggest: int = SUGGESTED_GROUPS, limit: int = MAX_WORDINGS
+) -> list[Grouped]:
+    """Greedy grouping of (text, member hash) pairs: each distinct wording, the most asked first, joins
+    the first group whose first wording shares enough content words with it, or starts a new group.
+    Bounded however much members send: at most `limit` wordings are grouped, each is compared only with
+    groups that share a word with it (at most MAX_CANDIDATES of them), and the model suggests an intent
+    for the first `suggest` groups only. Groups come most members first; a group's count is its members."""
+    wordings, _ = tally(asked, limit)
+    seeds: list[frozenset[str]] = []
+    grouped: list[list[Wording]] = []
+    postings: dict[str, list[int]] = {}
+    for wording in wordings:
+        tokens = engine.catalogue.vocabulary.normalise(wording.text)
         words = frozenset(content_words(tokens))
         # A question of stopwords only ("what is it?") matches only its own wording.
-        key = words or frozenset({" ".join(tokens) or text.strip().lower()})
-        for seed, members in groups:
-            if _jaccard(seed, key) >= SAME_QUESTION:
-                members.append(text)
-                break
-        else:
-            groups.append((key, [text]))
+        key = words or frozenset({" ".join(tokens) or wording.text.strip().lower()})
+        candidates = sorted({g for word in key for g in postings.get(word, ())})[:MAX_CANDIDATES]
+        home = next((g for g in candidates if _jaccard(seeds[g], key) >= SAME_QUESTION), None)
+        if home is not None:
+            grouped[home].append(wording)
+            continue
+        seeds.append(key)
+        grouped.append([wording])
+        for word in key:
+            posting = postings.setdefault(word, [])
+            if len(posting) < MAX_CANDIDATES:
+                posting.append(len(seeds) - 1)
     out = []
-    for _, members in groups:
-        representative = Counter(members).most_common(1)[0][0]
-        out.append((UnansweredGroup(representative, len(members), _suggest(engine, representative)), members))
+    for members in grouped:
+        people: Counter[str] = Counter()
+        for wording in members:
+            people.update(wording.members)
+        messages = sum(w.messages for w in members)
+        top = people.most_common(1)[0][1] if people else 0
+        ordered = sorted(members, key=lambda w: (-len(w.members), -w.messages))
+        group = UnansweredGroup(
+            ordered[0].text, len(people), None, messages=messages, mostly_one=len(people) > 1 and 2 * top > messages
+        )
+        out.append(Grouped(group, ordered))
     # Stable sort: equal counts stay in the order first seen.
-    return sorted(out, key=lambda g: -g[0].count)
+    out.sort(key=lambda g: (-g.group.count, -g.group.messages))
+    for grouped_one in out[:suggest]:
+        g = grouped_one.group
+        grouped_one.group = UnansweredGroup(
+            g.text, g.count, _suggest(engine, g.text), messages=g.messages, mostly_one=g.mostly_one
+        )
+    return out
 
 
-def group_unanswered(engine: Engine, texts: Sequence[str]) -> list[UnansweredGroup]:
-    """The groups of group_questions, without their questions."""
-    return [group for group, _ in group_questions(engine, texts)]
+def group_unanswered(engine: Engine, asked: Iterable[tuple[str, str]]) -> list[UnansweredGroup]:
+    """The groups of group_questions, without their wordings."""
+    return [grouped.group for grouped in group_questions(engine, asked)]
 
 
 async def build_report(store: QuestionStore, engine: Engine, days: int, now: datetime.datetime | None = None) -> Report:
+    """Read the last `days` of the question log, then build the report in a worker thread: however much
+    members sent, the event loop goes on answering while it is counted and grouped."""
     now = now or datetime.datetime.now(datetime.UTC)
     since = now - datetime.timedelta(days=days)
-    questions = [q for q in await store.questions_since(since) if q.at <= now]
+    questions = await store.questions_since(since)
     counts = await store.counts_since(since)
-    handoffs = [h for h in await store.handoffs_since(since) if h.at <= now]
+    handoffs = await store.handoffs_since(since)
+    return await asyncio.to_thread(_report, engine, days, now, questions, counts, handoffs)
+
+
+def _report(
+    engine: Engine,
+    days: int,
+    now: datetime.datetime,
+    questions: Sequence[StoredQuestion],
+    counts: dict[str, int],
+    handoffs: Sequence[HandoffTimes],
+) -> Report:
+    questions = [q for q in questions if q.at <= now]
+    handoffs = [h for h in handoffs if h.at <= now]
     waits = sorted((h.taken_at - h.at).total_seconds() / 60 for h in handoffs if h.taken_at is not None)
     by_intent = Counter(q.intent for q in questions if q.intent is not None)
-    unanswered = [q.text for q in questions if is_unanswered(q) and q.text]
+    unanswered = [(q.text, q.member_hash) for q in questions if is_unanswered(q) and q.text]
 
     def per_intent(prefix: str) -> dict[str, int]:
         return {k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith(prefix + ":")}
@@ -117,7 +199,9 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-def format_report(report: Report) -> str:
+def format_report(report: Report, shown: Callable[[str], str] = for_terminal) -> str:
+    """The report as text. Every member's question goes through `shown`: `for_terminal` for the command
+    line, `for_code_block` for Slack, so nothing a member wrote is live where staff read it."""
     lines = [
         f"Last {report.days} day{'s' if report.days != 1 else ''}",
         f"  questions:   {report.questions}",
@@ -136,16 +220,23 @@ def format_report(report: Report) -> str:
     if report.unanswered:
         lines += ["", f"Not answered, or answered below {WEAK_CONFIDENCE:g} confidence (most asked first):"]
         for group in report.unanswered[:SHOWN_GROUPS]:
-            lines.append(f"  {group.count:>4} x  {group.text}")
+            lines.append(f"  {_asked(group)}  {shown(one_line(group.text, QUESTION_CHARS))}")
             if group.suggested is not None:
-                lines.append(f"           closest intent: {group.suggested}; to add it as an example:")
-                lines.append(f"           {learn_command(group.text, group.suggested)}")
+                lines.append(f"           closest intent: {group.suggested}; if that is the answer they need:")
+                lines.append(f"           {shown(learn_command(group.text[:QUESTION_CHARS], group.suggested))}")
             else:
                 lines.append("           no intent is close: off-topic, or a topic the content does not cover yet")
         hidden = len(report.unanswered) - SHOWN_GROUPS
         if hidden > 0:
             lines.append(f"  ... and {hidden} more (--json lists them all)")
     return "\n".join(lines)
+
+
+def _asked(group: UnansweredGroup) -> str:
+    """Members first, since one member's repeats are not many members asking."""
+    people = f"{group.count} member{'s' if group.count != 1 else ''}"
+    sent = f"{group.messages} message{'s' if group.messages != 1 else ''}"
+    return f"{people}, {sent}" + (" (mostly one member)" if group.mostly_one else "")
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -159,5 +250,14 @@ def report_json(report: Report) -> dict[str, Any]:
         "minutes_to_take": report.minutes_to_take,
         "feedback": {"helpful": report.helpful, "not_helpful": report.not_helpful},
         "by_intent": dict(report.by_intent),
-        "unanswered": [{"text": g.text, "count": g.count, "suggested": g.suggested} for g in report.unanswered],
+        "unanswered": [
+            {
+                "text": g.text,
+                "members": g.count,
+                "messages": g.messages,
+                "mostly_one_member": g.mostly_one,
+                "suggested": g.suggested,
+            }
+            for g in report.unanswered
+        ],
     }

@@ -24,6 +24,31 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Control characters (ESC starts a terminal's colour, cursor and OSC-52 clipboard sequences; BEL ends
+# some), C1 controls, and the invisible marks that reorder or hide text on screen.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Whitespace runs as one space, and cut to `limit` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return flat
+
+
+def for_terminal(text: str, limit: int | None = None) -> str:
+    """A member's text for a terminal: one line, every control character removed, so nothing in it
+    moves the cursor, recolours the screen or writes to the clipboard."""
+    return one_line(_CONTROL.sub(" ", text), limit)
+
+
+def for_code_block(text: str, limit: int | None = None) -> str:
+    """A member's text inside our Slack code block: escaped as `escape` does (no link, mention or
+    broadcast can form) and without backticks, so it cannot close the block and be read as mrkdwn."""
+    return escape(for_terminal(text, limit).replace("`", "ˋ"))
+
+
 def clean(text: str) -> str:
     text = _OPENER.sub("", SPECIAL_MENTION.sub("", text))
     return PLAIN_BROADCAST.sub(lambda m: m.group(1), text)

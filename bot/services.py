@@ -14,6 +14,7 @@ from bot.inflight import InFlight
 from bot.question_log import QuestionStore
 from bot.recorder import DiscardingStore, Recorder
 from bot.settings import Settings, has_credentials, load_settings, question_log_target
+from bot.staff_cache import StaffViewCache
 from bot.state import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
 
 # Hand-offs per member in an hour, on top of once per question: each one pages a person.
@@ -37,6 +38,7 @@ class Services:
     handoff_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(HANDOFFS_PER_HOUR, 3600.0))
     save_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(SAVES_PER_MINUTE, 60.0))
     handing_off: set[str] = field(default_factory=set)  # question ids this instance is handing off right now
+    staff_views: StaffViewCache = field(default_factory=StaffViewCache)  # the staff Home's last figures
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit_count, self.settings.rate_limit_seconds)

@@ -18,7 +18,6 @@ import datetime
 import hashlib
 import json
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +41,9 @@ from slack_sdk.models.views import View
 from bot.blocks import SECTION_LIMIT, TEACH_ACTION, TEACH_VIEW, long_date
 from bot.question_log import StoredQuestion, UnansweredGroup
 from bot.report import group_questions, is_unanswered
-from bot.safety import clean_payload, escape
+from bot.safety import clean_payload, escape, for_terminal
 from bot.services import Services
+from bot.timeouts import bounded
 from intents.model import Catalogue, Intent
 
 WINDOW_DAYS = 28  # the chart, the least helpful intents and the unanswered questions
@@ -87,10 +87,16 @@ class Group:
     group: UnansweredGroup
     key: str
     texts: tuple[str, ...]
-    asked: tuple[int, ...]  # how often each wording was asked
+    asked: tuple[int, ...]  # how many members asked each wording
 
     def has_key(self, key: str) -> bool:
         return any(group_key(t) == key for t in self.texts)
+
+
+def taught_text(text: str) -> str:
+    """What Teach learns from a member's question: exactly what staff were shown of it (on one line,
+    cut at QUESTION_CHARS), never a tail they could not see."""
+    return for_terminal(text)[:QUESTION_CHARS].rstrip()
 
 
 @dataclass(frozen=True)
@@ -131,34 +137,51 @@ async def _read(services: Services, since: datetime.datetime) -> tuple[list[Stor
     return questions, labelled
 
 
-def _groups(services: Services, questions: Sequence[StoredQuestion], labelled: set[str]) -> list[Group]:
-    texts = [q.text for q in questions if q.text and is_unanswered(q) and q.text not in labelled]
+def _groups(
+    services: Services, questions: Sequence[StoredQuestion], labelled: set[str], since: datetime.datetime
+) -> list[Group]:
+    """Runs in a worker thread: bounded by bot.report's limits however many questions there are."""
+    asked = (
+        (q.text, q.member_hash)
+        for q in questions
+        if q.text and q.at >= since and is_unanswered(q) and taught_text(q.text) not in labelled
+    )
     out = []
-    for group, members in group_questions(services.content.current.engine, texts):
-        counted = Counter(members).most_common(MAX_TAUGHT)
-        out.append(Group(group, group_key(group.text), tuple(t for t, _ in counted), tuple(n for _, n in counted)))
+    for grouped in group_questions(services.content.current.engine, asked, suggest=SHOWN_GROUPS):
+        wordings = grouped.wordings[:MAX_TAUGHT]
+        texts = tuple(w.text for w in wordings)
+        out.append(Group(grouped.group, group_key(grouped.group.text), texts, tuple(len(w.members) for w in wordings)))
     return out
 
 
 async def unanswered_groups(services: Services, now: datetime.datetime | None = None) -> list[Group]:
     """The groups of the last WINDOW_DAYS, as the log holds them now. Raises when the log is out of reach."""
     now = _utc(now)
-    questions, labelled = await _read(services, now - datetime.timedelta(days=WINDOW_DAYS))
-    return _groups(services, [q for q in questions if q.at <= now], labelled)
+    since = now - datetime.timedelta(days=WINDOW_DAYS)
+    questions, labelled = await _read(services, since)
+    questions = [q for q in questions if q.at <= now]
+    return await asyncio.to_thread(_groups, services, questions, labelled, since)
 
 
 async def find_group(services: Services, key: str) -> Group | None:
+    """The group behind a Teach button: from the Home just built when it is fresh, else read again."""
+    cached = services.staff_views.fresh_group(key)
+    if cached is not None:
+        return cached
     return next((g for g in await unanswered_groups(services) if g.has_key(key)), None)
 
 
-async def chosen_texts(services: Services, hashes: set[str]) -> list[str]:
+async def chosen_texts(services: Services, key: str | None, hashes: set[str]) -> list[str]:
     """The unanswered questions of the last WINDOW_DAYS, not taught yet, whose hashes the modal carried:
     all that Save may teach, the most asked first. Raises when the log is out of reach."""
-    now = _utc(None)
-    questions, labelled = await _read(services, now - datetime.timedelta(days=WINDOW_DAYS))
-    texts = [q.text for q in questions if q.text and is_unanswered(q) and q.text not in labelled]
-    counted = Counter(t for t in texts if text_hash(t) in hashes)
-    return [t for t, _ in counted.most_common(MAX_TAUGHT)]
+    group = await find_group(services, key) if key is not None else None
+    if group is None:
+        groups = await unanswered_groups(services)
+    else:
+        groups = [group]
+    labelled = {label.text for label in await bounded(services.recorder.store.labels(), STORE_SECONDS)}
+    chosen = [t for g in groups for t in g.texts if text_hash(t) in hashes and taught_text(t) not in labelled]
+    return list(dict.fromkeys(chosen))[:MAX_TAUGHT]
 
 
 def _rates(questions: Sequence[StoredQuestion], counts: dict[str, int]) -> Rates:
@@ -174,25 +197,52 @@ def _rates(questions: Sequence[StoredQuestion], counts: dict[str, int]) -> Rates
 
 async def gather(services: Services, now: datetime.datetime | None = None) -> Dashboard:
     """Everything the staff Home shows from the question log; a log out of reach gives an empty
-    dashboard that says so (the Home still opens)."""
+    dashboard that says so (the Home still opens). The reads are bounded in time, and the counting and
+    grouping run in a worker thread, bounded in work: members' answers never wait for a staff view.
+    Within StaffViewCache.fresh seconds of the last build (and with no Save since), the same figures."""
+    await services.recorder.flush(1.0)  # questions asked a moment ago count
+    stamp = services.recorder.written
+    cached = services.staff_views.dashboard(stamp) if now is None else None
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     now = _utc(now)
     today = now.date()
     start = today - datetime.timedelta(days=WINDOW_DAYS - 1)
-    dashboard = Dashboard(start=start, per_day=[0] * WINDOW_DAYS)
     since = datetime.datetime.combine(start, datetime.time(), datetime.UTC)
     week = now - datetime.timedelta(days=RATE_DAYS)
     fortnight = now - datetime.timedelta(days=2 * RATE_DAYS)
     store = services.recorder.store
     try:
-        await services.recorder.flush(1.0)  # questions asked a moment ago count
         questions, labelled = await _read(services, min(since, fortnight))
         async with asyncio.timeout(STORE_SECONDS):
-            recent = await store.counts_since(week)
-            both = await store.counts_since(fortnight)
-            window = await store.counts_since(since)
+            counts = (
+                await store.counts_since(week),
+                await store.counts_since(fortnight),
+                await store.counts_since(since),
+            )
     except Exception as exc:
+        dashboard = Dashboard(start=start, per_day=[0] * WINDOW_DAYS)
         dashboard.error = f"The question log is out of reach ({type(exc).__name__}): no figures for now."
         return dashboard
+    dashboard = await asyncio.to_thread(_dashboard, services, now, questions, labelled, counts)
+    services.staff_views.keep(dashboard, stamp)
+    return dashboard
+
+
+def _dashboard(
+    services: Services,
+    now: datetime.datetime,
+    questions: Sequence[StoredQuestion],
+    labelled: set[str],
+    counts: tuple[dict[str, int], dict[str, int], dict[str, int]],
+) -> Dashboard:
+    """The figures, in a worker thread: linear in the questions, and the grouping bounded (bot.report)."""
+    recent, both, window = counts
+    start = now.date() - datetime.timedelta(days=WINDOW_DAYS - 1)
+    since = datetime.datetime.combine(start, datetime.time(), datetime.UTC)
+    week = now - datetime.timedelta(days=RATE_DAYS)
+    fortnight = now - datetime.timedelta(days=2 * RATE_DAYS)
+    dashboard = Dashboard(start=start, per_day=[0] * WINDOW_DAYS)
     questions = [q for q in questions if q.at <= now]
     for q in questions:
         day = (q.at.astimezone(datetime.UTC).date() - start).days
@@ -208,7 +258,7 @@ async def gather(services: Services, now: datetime.datetime | None = None) -> Da
             least.append((intent_id, down, down + window.get(f"helpful:{intent_id}", 0)))
     least.sort(key=lambda x: (-x[1], -x[1] / x[2], x[0]))
     dashboard.least_helpful = least[:LEAST_HELPFUL]
-    dashboard.groups = _groups(services, [q for q in questions if q.at.date() >= start], labelled)
+    dashboard.groups = _groups(services, questions, labelled, since)
     return dashboard
 
 
@@ -249,12 +299,12 @@ def _rate(name: str, now: tuple[int, int], was: tuple[int, int], votes: bool = F
 
 
 def shown_question(text: str, limit: int = QUESTION_CHARS) -> str:
-    """A member's question for a section: on one line, cut before escaping (so no entity is split), and
-    escaped, so nothing in it is read as a mention, a link or a broadcast."""
-    flat = " ".join(text.split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1].rstrip() + "…"
-    return escape(flat)
+    """A member's question for a section: on one line, without control characters, cut before escaping
+    (so no entity is split) to exactly what Teach would learn (taught_text), and escaped, so nothing in
+    it is read as a mention, a link or a broadcast."""
+    flat = for_terminal(text)
+    shown = flat[:limit].rstrip()
+    return escape(shown) + ("…" if len(flat) > limit else "")
 
 
 def _verbatim(text: str) -> MarkdownTextObject:
@@ -337,9 +387,15 @@ def staff_blocks(dashboard: Dashboard, catalogue: Catalogue, today: datetime.dat
     return blocks
 
 
+def _asked(members: int, messages: int, mostly_one: bool) -> str:
+    who = f"{members} member{'s' if members != 1 else ''}"
+    sent = f"{messages} message{'s' if messages != 1 else ''}"
+    return f"*{who}* ({sent})" + (", _mostly one member_" if mostly_one else "")
+
+
 def _group_section(group: Group, catalogue: Catalogue) -> SectionBlock:
     g = group.group
-    text = f"*{g.count}×* “{shown_question(g.text)}”"
+    text = f"{_asked(g.count, g.messages, g.mostly_one)}: “{shown_question(g.text)}”"
     if len(group.texts) > 1:
         text += f"\n_and {len(group.texts) - 1} other wording{'s' if len(group.texts) > 2 else ''}_"
     suggested = catalogue.get(g.suggested)
@@ -374,15 +430,25 @@ def _options(catalogue: Catalogue) -> tuple[list[Option], Option]:
     return options, off_topic
 
 
-def metadata(group: Group) -> str:
-    """What the modal carries to Save: the group's key and a hash of each wording it shows."""
+def metadata(group: Group, texts: Sequence[str] | None = None) -> str:
+    """What the modal carries to Save: the group's key and a hash of each wording it shows (`texts`, by
+    default all of the group's, as many as fit)."""
     hashes: list[str] = []
-    for text in group.texts:
+    for text in group.texts if texts is None else texts:
         candidate = json.dumps({"k": group.key, "q": [*hashes, text_hash(text)]}, separators=(",", ":"))
         if len(candidate) > METADATA_LIMIT:
             break
         hashes.append(text_hash(text))
     return json.dumps({"k": group.key, "q": hashes}, separators=(",", ":"))
+
+
+def read_key(raw: object) -> str | None:
+    """The group key a submission carries, or None."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str) and len(raw) <= METADATA_LIMIT else None
+    except ValueError:
+        return None
+    return valid_key(data.get("k")) if isinstance(data, dict) else None
 
 
 def read_metadata(raw: object) -> set[str] | None:
@@ -400,20 +466,23 @@ def read_metadata(raw: object) -> set[str] | None:
 
 
 def teach_view(group: Group, catalogue: Catalogue) -> dict[str, Any]:
-    """The Teach modal: the group's questions, every intent (and off-topic) to choose from, Save."""
+    """The Teach modal: the group's questions, every intent (and off-topic) to choose from, Save. Save
+    teaches exactly the lines shown, as shown: the metadata names only the wordings on the form."""
     hashes = read_metadata(metadata(group)) or set()
-    shown = [(t, n) for t, n in zip(group.texts, group.asked, strict=True) if text_hash(t) in hashes]
-    total = sum(n for _, n in shown)
+    candidates = [(t, n) for t, n in zip(group.texts, group.asked, strict=True) if text_hash(t) in hashes]
     lines: list[str] = []
+    shown: list[tuple[str, int]] = []
     used = 0
-    for n, (text, asked) in enumerate(shown):
-        line = f"• “{shown_question(text)}”" + (f" ×{asked}" if asked > 1 else "")
-        rest = f"\n…and {len(shown) - n} more"
+    for n, (text, asked) in enumerate(candidates):
+        line = f"• “{shown_question(text)}”" + (f" ({asked} members)" if asked > 1 else "")
+        rest = f"\n…and {len(candidates) - n} more, not taught by this Save"
         if used + len(line) + 1 + len(rest) > SECTION_LIMIT:
             lines.append(rest.strip())
             break
         lines.append(line)
+        shown.append((text, asked))
         used += len(line) + 1
+    g = group.group
     options, off_topic = _options(catalogue)
     suggested = next((o for o in options if o.value == group.group.suggested), None)
     if len(options) <= MAX_OPTIONS:
@@ -427,8 +496,9 @@ def teach_view(group: Group, catalogue: Catalogue) -> dict[str, Any]:
         ][:MAX_OPTIONS]
         select = StaticSelectElement(action_id=INTENT_ACTION, option_groups=groups, initial_option=suggested)
     wordings = f"{len(shown)} wording{'s' if len(shown) != 1 else ''}"
+    intro = f"{_asked(g.count, g.messages, g.mostly_one)} asked this, in {wordings}. Save teaches these lines as shown:"
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=f"Members asked this {total} times in {wordings}:")),
+        SectionBlock(text=MarkdownTextObject(text=intro)),
         SectionBlock(text=_verbatim("\n".join(lines))),
         InputBlock(block_id=INTENT_BLOCK, label="Which answer do they need?", element=select),
         ContextBlock(
@@ -446,7 +516,7 @@ def teach_view(group: Group, catalogue: Catalogue) -> dict[str, Any]:
         title="Teach the bot",
         submit="Save",
         close="Cancel",
-        private_metadata=metadata(group),
+        private_metadata=metadata(group, [t for t, _ in shown]),
         blocks=blocks,
     )
     return clean_payload(view.to_dict())  # type: ignore[no-any-return]

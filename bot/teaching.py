@@ -34,8 +34,13 @@ async def teach(services: Services, texts: Sequence[str], intent: str | None, st
     (nothing stored)."""
     if intent is not None and services.content.current.catalogue.get(intent) is None:
         raise ValueError(f"no intent '{intent}'")
+    from bot.staff_home import taught_text
+
+    # Exactly what staff were shown of each question: never a tail of it they could not see.
+    texts = list(dict.fromkeys(t for t in map(taught_text, texts) if t))
     store = services.recorder.store
     ids = await bounded(store.add_labels(texts, intent, staff), STORE_SECONDS)
+    services.staff_views.clear()
     # Who, what and when; never the questions' text.
     log.info(
         "taught: %d question(s) as %s by %s (labels %s)",

@@ -172,6 +172,8 @@ class SlackStandIn:
         if method == "views.open":
             self._views += 1
             return {"ok": True, "view": {"id": f"VMODAL{self._views:04d}", **(params.get("view") or {})}}
+        if method == "views.update":
+            return {"ok": True, "view": {"id": params.get("view_id"), **(params.get("view") or {})}}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket"}
         if method == "usergroups.users.list":

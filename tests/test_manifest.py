@@ -20,6 +20,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "usergroups_users_list": "usergroups:read",
     "views_open": None,
     "views_publish": None,
+    "views_update": None,
 }
 MANIFEST = json.loads((PROJECT_DIR / "manifest.json").read_text(encoding="utf-8"))
 

@@ -396,13 +396,16 @@ async def test_report_counts(store: QuestionStore, engine: Engine) -> None:
     assert report.helpful_by_intent == {"review_overview": 2}
     assert report.not_helpful_by_intent == {"key_points": 1}
     groups = [(g.text, g.count, g.suggested) for g in report.unanswered]
-    assert groups[0] == ("how do I claim expenses for the conference", 3, None)
+    # Three messages from two members, two of them from one: counted as members, and said.
+    assert groups[0] == ("how do I claim expenses for the conference", 2, None)
+    assert (report.unanswered[0].messages, report.unanswered[0].mostly_one) == (3, True)
     assert sorted(groups[1:]) == [
         ("when was the messenger report published exactly", 1, "review_people"),
         ("who wrote it", 1, "review_people"),
     ]
     text = format_report(report)
     assert "questions:   10" in text
+    assert "2 members, 3 messages (mostly one member)  how do I claim expenses" in text
     assert '.venv/bin/python -m bot learn "who wrote it" review_people' in text
     assert learn_command("when was the messenger report published exactly", "review_people") in text
     assert "expenses" in text and 'learn "how do I claim expenses' not in text  # nothing to suggest
@@ -415,10 +418,12 @@ async def test_report_json_has_exactly_the_documented_keys(store: QuestionStore,
                          "minutes_to_take", "feedback", "by_intent", "unanswered"}  # fmt: skip
     assert data["feedback"] == {"helpful": 2, "not_helpful": 1}
     assert data["by_intent"] == {"review_overview": 2, "key_points": 1, "review_people": 1}
-    assert all(set(g) == {"text", "count", "suggested"} for g in data["unanswered"])
+    assert all(set(g) == {"text", "members", "messages", "mostly_one_member", "suggested"} for g in data["unanswered"])
     assert data["unanswered"][0] == {
         "text": "how do I claim expenses for the conference",
-        "count": 3,
+        "members": 2,
+        "messages": 3,
+        "mostly_one_member": True,
         "suggested": None,
     }
     json.dumps(data)  # plain JSON all the way down

@@ -102,7 +102,11 @@ async def _modal_for(harness: Harness, question: str) -> dict[str, Any]:
     [value] = [b["value"] for _, b in _teach_buttons(view) if question.split()[-1] in _group_text(view, b)]
     status, _ = await _click_teach(harness, STAFF, value, view)
     assert status == 200
-    [call] = await harness.standin.wait_for("views.open", timeout=10)
+    # Slack's trigger_id lasts 3 s: the modal opens at once, then views.update fills it in.
+    [opened] = await harness.standin.wait_for("views.open", timeout=10)
+    assert "Reading the questions" in json.dumps(opened.params["view"])
+    [call] = await harness.standin.wait_for("views.update", timeout=10)
+    assert call.params["view_id"] == "VMODAL0001"
     modal: dict[str, Any] = call.params["view"]
     return modal
 
@@ -121,7 +125,8 @@ async def test_staff_home_shows_the_weeks_and_what_waits_to_be_taught(harness: H
     buttons = _teach_buttons(view)
     assert len(buttons) >= 2
     shown = [_group_text(view, b) for _, b in buttons]
-    assert any(f"*2×* “{QUESTION}”" in s for s in shown)
+    # One member asked it twice: counted as one member, not two.
+    assert any(f"*1 member* (2 messages): “{QUESTION}”" in s for s in shown)
     # The member's text is escaped: no mention, broadcast or link can form, and the section is verbatim.
     hostile = next(s for s in shown if "gym" in s)
     assert "<" not in hostile and "&lt;!channel&gt;" in hostile and "&amp;" in hostile and "&lt;https://" in hostile
@@ -274,7 +279,8 @@ def test_review_due_follows_bot_checks_rule(harness: Harness) -> None:
 def test_a_long_question_is_cut_before_it_is_escaped() -> None:
     text = "&" * 400
     shown = staff_home.shown_question(text)
-    assert shown.endswith("…") and shown.count("&amp;") == staff_home.QUESTION_CHARS - 1
+    # Cut to exactly what Teach learns (taught_text), then the ellipsis.
+    assert shown.endswith("…") and shown.count("&amp;") == staff_home.QUESTION_CHARS
 
 
 def test_many_long_wordings_fit_slacks_limits(harness: Harness) -> None:

@@ -27,8 +27,11 @@ from bot.listeners.common import (
 from bot.logs import RequestRecord
 from bot.routing import FALLBACK, NOT_ANSWERS, StaffCommand, command_reply, offers_person, reload_reply, route_command
 from bot.services import Services
+from bot.timeouts import bounded
 
 log = logging.getLogger("bot.commands")
+# Reading and building the staff report: a frozen question log gets this long, then staff are told.
+REPORT_SECONDS = 10.0
 
 
 async def refused_unless_staff(
@@ -149,12 +152,23 @@ async def staff_report(
 ) -> None:
     """Staff-only: what members asked in the last N days (default 7), as `python -m bot report` prints it."""
     from bot.report import build_report, format_report
+    from bot.safety import for_code_block
 
     record.intent = "report"
     if await refused_unless_staff(services, client, respond, user, record, route):
         return
-    await services.recorder.flush()
-    report = await build_report(services.recorder.store, services.content.current.engine, route.days)
-    body = format_report(report)
+    await services.recorder.flush(1.0)
+    try:
+        # Slack keeps a slash command's response_url for 30 minutes; a frozen database gets a few seconds.
+        report = await bounded(
+            build_report(services.recorder.store, services.content.current.engine, route.days), REPORT_SECONDS
+        )
+    except Exception as exc:
+        log.warning("report: question log not read: %s", type(exc).__name__)
+        text = "The question log is out of reach, so there is no report for now. Try again in a minute."
+        await respond_safely(respond, record, response_type="ephemeral", text=text)
+        record.finish("store_unavailable")
+        return
+    body = format_report(report, shown=for_code_block)
     await respond_safely(respond, record, response_type="ephemeral", text=f"```{body[:2900]}```")
     record.finish("reported")

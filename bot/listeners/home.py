@@ -28,6 +28,7 @@ GONE = (
     "These questions were taught already, or are older than four weeks now. Open the Home tab again to see what "
     "is waiting."
 )
+LOADING = "Reading the questions members asked…"
 OUT_OF_REACH = "The question log is out of reach, so nothing was saved. Try again in a minute."
 
 
@@ -48,15 +49,31 @@ async def publish_home(
         log.error("home tab not published: event_id=%s error=%r", record.event_id, exc)
 
 
-async def _open(client: AsyncWebClient, trigger_id: str | None, view: dict[str, Any], record: RequestRecord) -> bool:
+async def _open(
+    client: AsyncWebClient, trigger_id: str | None, view: dict[str, Any], record: RequestRecord
+) -> str | None:
+    """Open a modal; its view id, or None when it could not be opened (logged)."""
     if trigger_id is None:
-        return False
+        return None
     try:
-        await client.views_open(trigger_id=trigger_id, view=view)
-        return True
+        response = await client.views_open(trigger_id=trigger_id, view=view)
     except Exception as exc:
         record.outcome = "post_failed"
         log.error("modal not opened: kind=%s error=%r", record.kind, exc)
+        return None
+    opened = response.get("view")
+    view_id = opened.get("id") if isinstance(opened, dict) else None
+    return view_id if isinstance(view_id, str) else ""
+
+
+async def _update(client: AsyncWebClient, view_id: str, view: dict[str, Any], record: RequestRecord) -> bool:
+    """Replace the modal just opened (views.update by its id)."""
+    try:
+        await client.views_update(view_id=view_id, view=view)
+        return True
+    except Exception as exc:
+        record.outcome = "post_failed"
+        log.error("modal not updated: kind=%s error=%r", record.kind, exc)
         return False
 
 
@@ -90,20 +107,25 @@ async def on_teach(
     if key is None:
         record.finish("ignored:bad_key")
         return
+    # The trigger_id lasts 3 seconds: open the modal at once, then fill it in when the group is read.
+    view_id = await _open(client, trigger_id, staff_home.notice_view("Teach the bot", LOADING), record)
+    if view_id is None:
+        record.finish(record.outcome)
+        return
     try:
         group = await staff_home.find_group(services, key)
     except Exception as exc:
         log.warning("teach: question log not read: %s", type(exc).__name__)
-        await _open(client, trigger_id, staff_home.notice_view("Teach the bot", OUT_OF_REACH), record)
+        await _update(client, view_id, staff_home.notice_view("Teach the bot", OUT_OF_REACH), record)
         record.finish("store_unavailable")
         return
     catalogue = services.content.current.catalogue
     if group is None:
-        await _open(client, trigger_id, staff_home.notice_view("Teach the bot", GONE), record)
+        await _update(client, view_id, staff_home.notice_view("Teach the bot", GONE), record)
         record.finish("gone")
         return
     record.intent = group.group.suggested
-    opened = await _open(client, trigger_id, staff_home.teach_view(group, catalogue), record)
+    opened = await _update(client, view_id, staff_home.teach_view(group, catalogue), record)
     record.extra["questions"] = len(group.texts)
     record.finish("opened" if opened else record.outcome)
 
@@ -137,7 +159,8 @@ async def on_save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, c
         await refuse("This form is not one the bot opened: close it and click Teach again.", "refused:bad_metadata")
         return
     try:
-        texts = await staff_home.chosen_texts(services, hashes)
+        key = staff_home.read_key(view.get("private_metadata"))
+        texts = await staff_home.chosen_texts(services, key, hashes)
     except Exception as exc:
         log.warning("teach: question log not read: %s", type(exc).__name__)
         await refuse(OUT_OF_REACH, "store_unavailable")

@@ -420,7 +420,7 @@ class Sandbox:
                 self._homes[str(params.get("user_id"))] = view
             self.conversation.home = self._homes.get(self.user)
             self.conversation.changed()
-        elif call.method == "views.open" and call.response:
+        elif call.method in ("views.open", "views.update") and call.response:
             view = call.response.get("view")
             if isinstance(view, dict):
                 self.conversation.modal = {**view, "blocks": as_slack_stores(view.get("blocks") or [])}
