@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hmac
 import json
 import logging
+import re
 import resource
 import signal
 import time
@@ -42,6 +44,13 @@ BODY_READ_SECONDS = 5.0
 # Slack's documented window for X-Slack-Request-Timestamp.
 MAX_CLOCK_SKEW_SECONDS = 60 * 5
 EVENTS_PATH = "/slack/events"
+# Bodies read at once (after the headers passed): Slack's own traffic needs a handful; a flood of slow
+# bodies with forged fresh headers is held to this many (at most 64 MB), the rest refused at once.
+MAX_CONCURRENT_READS = 64
+# Slack's signature: the version, then a hex HMAC-SHA256 (docs.slack.dev, "Verifying requests from Slack").
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+# What /healthz says of the server software: nothing.
+SERVER_NAME = "bot"
 PURGE_WAIT_SECONDS = 5.0  # how often the retention purge looks for the schema before its first run
 # Slack wants an answer within 3 s of sending a request; nothing it does needs a connection held longer.
 KEEPALIVE_SECONDS = 5.0
@@ -70,25 +79,37 @@ def refused(status: int, reason: str) -> web.Response:
     return web.Response(status=status, text=reason.replace("_", " "))
 
 
+def why_not_slack(headers: Any) -> str | None:
+    """From the headers alone: None when they are Slack's (a fresh timestamp and a v0 signature of the
+    right shape), else a short reason. Cheap, and decided before a byte of the body is read."""
+    timestamp = headers.get("X-Slack-Request-Timestamp")
+    signature = headers.get("X-Slack-Signature")
+    if not timestamp or not signature:
+        return "unsigned"
+    if not _SIGNATURE.fullmatch(signature):
+        return "bad_signature"
+    try:
+        stale = abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS
+    except ValueError:
+        return "bad_timestamp"
+    return "stale_timestamp" if stale else None
+
+
 class SlackEndpoint:
     """POST /slack/events: verify the raw bytes, then hand the request to Bolt."""
 
     def __init__(self, bolt: AsyncApp, signing_secret: str) -> None:
         self.bolt = bolt
         self.verifier = SignatureVerifier(signing_secret)
+        # Bodies being read at once: each may hold up to MAX_BODY_BYTES for BODY_READ_SECONDS.
+        self.reading = asyncio.Semaphore(MAX_CONCURRENT_READS)
 
     def why_unsigned(self, raw: bytes, headers: Any) -> str | None:
         """None when Slack signed these exact bytes within the last five minutes; else a short reason."""
-        timestamp = headers.get("X-Slack-Request-Timestamp")
-        signature = headers.get("X-Slack-Signature")
-        if not timestamp or not signature:
-            return "unsigned"
-        try:
-            stale = abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS
-        except ValueError:
-            return "bad_timestamp"
-        if stale:
-            return "stale_timestamp"
+        reason = why_not_slack(headers)
+        if reason is not None:
+            return reason
+        timestamp, signature = headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
         try:
             valid = self.verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
         except UnicodeDecodeError:  # Slack only sends UTF-8; nothing else can carry its signature
@@ -102,8 +123,16 @@ class SlackEndpoint:
             return refused(415, "content_encoding")
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return refused(413, "body_too_large")
+        # Nothing of the body is read before the headers say Slack sent it, lately: a stranger's request
+        # without them, or with a stale timestamp, is answered now, whatever body it promises.
+        reason = why_not_slack(request.headers)
+        if reason is not None:
+            return refused(401, reason)
+        if self.reading.locked():
+            # Every read slot is held by a slow body: refuse this one at once rather than queue it.
+            return refused(429, "too_many_bodies")
         try:
-            async with asyncio.timeout(BODY_READ_SECONDS):
+            async with self.reading, asyncio.timeout(BODY_READ_SECONDS):
                 raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return refused(413, "body_too_large")
@@ -137,6 +166,9 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
     async def health(request: web.Request) -> web.Response:
         catalogue = services.content.current.catalogue
         is_ready = await ready() if ready is not None else True
+        if not _may_see_details(request, services.settings.health_token):
+            # A stranger (or a platform's probe) learns whether the bot is up, and nothing else.
+            return web.json_response({"ok": is_ready}, status=200 if is_ready else 503)
         body = {
             "ok": is_ready,
             "intents": len(catalogue.intents),
@@ -159,13 +191,25 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
         await services.recorder.stop()  # the last writes, then the database connection
         await close_client(bolt)
 
+    async def anonymous(_: web.Request, response: web.StreamResponse) -> None:
+        response.headers[hdrs.SERVER] = SERVER_NAME  # not aiohttp's "Python/3.11 aiohttp/3.x"
+
     web_app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=dict(HANDLER_ARGS))
+    web_app.on_response_prepare.append(anonymous)
     web_app.router.add_get("/healthz", health)
     web_app.on_cleanup.append(close)  # the Web API client's session lives as long as the server
     if not services.settings.socket_mode:
         assert services.settings.signing_secret is not None  # load_settings insists on it for HTTP
         web_app.router.add_post(EVENTS_PATH, SlackEndpoint(bolt, services.settings.signing_secret).handle)
     return web_app
+
+
+def _may_see_details(request: web.Request, token: str | None) -> bool:
+    """Only a request carrying HEALTH_TOKEN (Authorization: Bearer ...) sees /healthz's details."""
+    if token is None:
+        return False
+    given = request.headers.get(hdrs.AUTHORIZATION, "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
 class _OneLine(logging.Filter):

@@ -42,6 +42,9 @@ class Settings:
     question_log: bool = True  # QUESTION_LOG=off keeps counts, never the question's text
     log_retention_days: int = 90
     member_hash_secret: str | None = None  # MEMBER_HASH_SECRET; derived from the Slack secrets when unset
+    # HEALTH_TOKEN: /healthz shows its details (counts, stores, the model) only to a request that carries
+    # it (Authorization: Bearer ...); anyone else learns only whether the bot is up.
+    health_token: str | None = None
     # Who is staff (reload, report, the staff Home, Teach, Take it) and where "Ask a person" posts: the
     # operator's to set (STAFF_USER_IDS, STAFF_USERGROUP_IDS, HANDOFF_CHANNEL), never the content file's.
     staff_user_ids: tuple[str, ...] = ()
@@ -54,7 +57,7 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         candidates = (self.bot_token, self.signing_secret, self.app_token, self.redis_url, self.database_url,
-                      self.member_hash_secret)  # fmt: skip
+                      self.member_hash_secret, self.health_token)  # fmt: skip
         return tuple(s for s in candidates if s)
 
     def __repr__(self) -> str:  # never print secrets, even by accident
@@ -174,6 +177,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         handoff_channel=handoff[0] if handoff else None,
         log_retention_days=int(_number(env, "LOG_RETENTION_DAYS", 90, 1, 3650, integer=True)),
         member_hash_secret=env.get("MEMBER_HASH_SECRET", "").strip() or None,
+        health_token=env.get("HEALTH_TOKEN", "").strip() or None,
     )
 
 

@@ -31,6 +31,10 @@ from devtools.standin import BOT_USER_ID, SlackStandIn
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='confedbot-tests-')}/questions.sqlite3")
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+# /healthz shows its details only with this token; the tests' processes inherit it from the environment.
+HEALTH_TOKEN = "test-health-token"
+HEALTH_HEADERS = {"Authorization": f"Bearer {HEALTH_TOKEN}"}
+os.environ["HEALTH_TOKEN"] = HEALTH_TOKEN
 TOKEN = "xoxb-1111-2222-testtokenvalue"
 MEMBER_SECRET = "member-hash-secret-for-tests"
 RESPONSES = PROJECT_DIR / "responses.yaml"
@@ -256,6 +260,7 @@ def make_settings(standin: SlackStandIn, content_path: Path, **overrides: Any) -
         # Each test keeps its question log beside its copy of the content, never in the project.
         database_url=f"sqlite:///{content_path.parent / 'questions.sqlite3'}",
         member_hash_secret=MEMBER_SECRET,
+        health_token=HEALTH_TOKEN,
     )
     values.update(overrides)
     return Settings(**values)
@@ -298,7 +303,8 @@ async def harness(
     port = runner.addresses[0][1]
     # One connection per request: the server shares this event loop, so reusing a connection just as its
     # keep-alive timer fires (after a slow step) can reset it.
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector, headers=HEALTH_HEADERS) as http:
         yield Harness(f"http://127.0.0.1:{port}", standin, services, http, content_path)
     await runner.cleanup()
 

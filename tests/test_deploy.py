@@ -40,7 +40,7 @@ from bot.question_log_sql import POSTGRES_STEPS
 from bot.settings import PROJECT_DIR
 from devtools.signing import signed_headers
 from devtools.standin import SlackStandIn
-from tests.conftest import RESPONSES, SECRET, TOKEN
+from tests.conftest import HEALTH_HEADERS, HEALTH_TOKEN, RESPONSES, SECRET, TOKEN
 from tests.test_cli import free_port
 from tests.test_events import _all_text
 from tests.test_slack_corpus import encode, fixture
@@ -125,7 +125,7 @@ class Platform:
     def env(self, **config: str) -> dict[str, str]:
         """A dyno's environment: the venv first on PATH, the config vars, nothing from this test run."""
         base = {"PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.slug), "LANG": "C.UTF-8"}
-        return base | config
+        return base | {"HEALTH_TOKEN": HEALTH_TOKEN} | config
 
     def run(self, kind: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """One Procfile line, through a shell as the platform runs it."""
@@ -259,7 +259,7 @@ async def _wait_healthy(port: int, proc: asyncio.subprocess.Process, timeout: fl
         while time.monotonic() < deadline:
             assert proc.returncode is None, "the process exited"
             try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                async with http.get(f"http://127.0.0.1:{port}/healthz", headers=HEALTH_HEADERS) as resp:
                     if resp.status == 200:
                         body: dict[str, Any] = await resp.json()
                         return body

@@ -27,7 +27,7 @@ import pytest
 from bot.settings import PROJECT_DIR
 from devtools.signing import signed_headers
 from devtools.standin import SlackStandIn
-from tests.conftest import SECRET, TOKEN
+from tests.conftest import HEALTH_HEADERS, SECRET, TOKEN
 from tests.test_cli import free_port
 from tests.test_slack_corpus import encode, fixture
 
@@ -100,7 +100,7 @@ async def _wait_healthy(port: int, proc: asyncio.subprocess.Process, timeout: fl
                 stderr = await proc.stderr.read()  # type: ignore[union-attr]
                 raise AssertionError(f"app.py exited {proc.returncode}: {stderr.decode()}")
             try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                async with http.get(f"http://127.0.0.1:{port}/healthz", headers=HEALTH_HEADERS) as resp:
                     if resp.status == 200:
                         body: dict[str, Any] = await resp.json()
                         return body

@@ -23,8 +23,8 @@ from bot.question_log_sql import PostgresStore, SQLiteStore, member_hash
 from bot.recorder import DiscardingStore, Recorder
 from bot.settings import PROJECT_DIR
 from devtools.standin import SlackStandIn
+from tests.conftest import HEALTH_HEADERS, TOKEN, Harness
 from tests.conftest import SECRET as SIGNING_SECRET
-from tests.conftest import TOKEN, Harness
 from tests.test_cli import free_port
 from tests.test_events import _all_text
 from tests.test_question_log import HANDOFF_CHANNEL, _button, _click
@@ -248,7 +248,7 @@ class TestUnusableDatabasePath:
         await harness.dm("what are the key points?", user=MEMBER)
         [post] = await harness.posts(1)
         assert "key points" in _all_text(post).lower()
-        async with harness.http.get(harness.url + "/healthz") as resp:
+        async with harness.http.get(harness.url + "/healthz", headers=HEALTH_HEADERS) as resp:
             health = await resp.json()
         assert resp.status == 200
         log_health = health["question_log"]
@@ -313,7 +313,7 @@ class TestFrozenPostgres:
         assert "parking permit" in handoff["text"]
         [told] = await harness.standin.wait_for("response_url", 1, timeout=20)
         assert told.params["text"] == harness.services.content.current.catalogue.settings.handoff_text
-        async with harness.http.get(harness.url + "/healthz") as resp:
+        async with harness.http.get(harness.url + "/healthz", headers=HEALTH_HEADERS) as resp:
             health = (await resp.json())["question_log"]
         # Read from memory, not the log; the schema is still waiting for the database.
         assert health["read_failures"] == 0 and health["state"] in ("starting", "degraded")
@@ -331,7 +331,10 @@ async def test_sigterm_stops_the_bot_while_postgres_is_frozen_at_start(
     )
     try:
         await _wait_up(port)
-        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/healthz", headers=HEALTH_HEADERS) as resp,
+        ):
             assert resp.status == 200
             health = (await resp.json())["question_log"]
         # serve() went on past the recorder's start: it hears the signal and stops.

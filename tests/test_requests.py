@@ -166,14 +166,69 @@ async def test_a_client_slow_to_send_its_body_is_cut_off(harness: Harness, monke
     monkeypatch.setattr(server, "BODY_READ_SECONDS", 0.5)
     port = int(harness.url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    # Headers as Slack sends them (fresh, a signature of the right shape), then a body that never ends.
     writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 1000\r\n\r\n{\"type\":")  # fmt: skip
+                 + _slack_shaped_headers() + b"Content-Length: 1000\r\n\r\n{\"type\":")  # fmt: skip
     await writer.drain()
     started = time.perf_counter()
     status_line = await asyncio.wait_for(reader.readline(), 5)
     assert b" 408 " in status_line
     assert time.perf_counter() - started < 3
     writer.close()
+
+
+def _slack_shaped_headers(age: float = 0) -> bytes:
+    timestamp = int(time.time() - age)
+    return f"X-Slack-Request-Timestamp: {timestamp}\r\nX-Slack-Signature: v0={'0' * 64}\r\n".encode()
+
+
+async def _status_of_a_promised_body(port: int, headers: bytes) -> tuple[bytes, float]:
+    """Headers promising a megabyte, and not one byte of it: the status line, and how long it took."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n" + headers + b"Content-Length: 1000000\r\n\r\n")
+    await writer.drain()
+    started = time.perf_counter()
+    try:
+        return await asyncio.wait_for(reader.readline(), 5), time.perf_counter() - started
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        (b"", "unsigned"),
+        (_slack_shaped_headers(age=600), "stale"),
+        (b"X-Slack-Request-Timestamp: 1\r\nX-Slack-Signature: hello\r\n", "malformed"),
+    ],
+)
+async def test_a_strangers_body_is_never_waited_for(harness: Harness, headers: bytes, why: str) -> None:
+    """Without Slack's headers, or with a stale timestamp, the answer is 401 before the body: 50 such
+    requests held open at once are all answered within a second."""
+    port = int(harness.url.rsplit(":", 1)[1])
+    started = time.perf_counter()
+    results = await asyncio.gather(*(_status_of_a_promised_body(port, headers) for _ in range(50)))
+    assert all(b" 401 " in line for line, _ in results), why
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.fixture
+def four_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "MAX_CONCURRENT_READS", 4)
+    monkeypatch.setattr(server, "BODY_READ_SECONDS", 1.0)
+
+
+async def test_slow_bodies_behind_fresh_headers_are_capped(four_reads: None, harness: Harness) -> None:
+    """Forged fresh headers get a body read, but only so many at once: the rest are refused at once (429),
+    and a signed request is answered as soon as a slot is free."""
+    port = int(harness.url.rsplit(":", 1)[1])
+    held = [asyncio.create_task(_status_of_a_promised_body(port, _slack_shaped_headers())) for _ in range(4)]
+    await asyncio.sleep(0.3)
+    line, took = await _status_of_a_promised_body(port, _slack_shaped_headers())
+    assert b" 429 " in line and took < 0.5
+    assert all(b" 408 " in line for line, _ in await asyncio.gather(*held))
+    await harness.dm("what are the key points?")
+    await harness.posts(1)
 
 
 async def test_a_declared_body_over_the_limit_is_refused_unread(harness: Harness) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.settings import PROJECT_DIR
 from devtools.standin import SlackStandIn
-from tests.conftest import SECRET, TOKEN, dm_event, post_event_to
+from tests.conftest import HEALTH_HEADERS, SECRET, TOKEN, dm_event, post_event_to
 from tests.test_cli import free_port
 
 
@@ -77,10 +77,14 @@ async def test_the_served_app_reloads_a_saved_file_by_itself(standin: SlackStand
         text = content_path.read_text(encoding="utf-8")
         edited = text.replace("Our key points on the Messenger review", "Key points, freshly edited")
         async with aiohttp.ClientSession() as http:
-            before = (await (await http.get(f"http://127.0.0.1:{port}/healthz")).json())["content"]
+            before = (await (await http.get(f"http://127.0.0.1:{port}/healthz", headers=HEALTH_HEADERS)).json())[
+                "content"
+            ]
             content_path.write_text(edited, encoding="utf-8")
             for _ in range(200):  # wait for the new version to be in service (bench/reload.py times it)
-                if (await (await http.get(f"http://127.0.0.1:{port}/healthz")).json())["content"] != before:
+                if (await (await http.get(f"http://127.0.0.1:{port}/healthz", headers=HEALTH_HEADERS)).json())[
+                    "content"
+                ] != before:
                     break
                 await asyncio.sleep(0.05)
         event = dm_event()
@@ -144,7 +148,7 @@ async def test_socket_mode_with_slack_unreachable_is_not_ready_and_stops_when_to
     try:
         await _wait_up(port)
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            async with http.get(f"http://127.0.0.1:{port}/healthz", headers=HEALTH_HEADERS) as resp:
                 assert resp.status == 503
                 assert (await resp.json())["ok"] is False
         await asyncio.sleep(3)  # a few failed attempts

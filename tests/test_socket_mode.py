@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.services import Services
 from devtools.standin import SlackStandIn
-from tests.conftest import next_ts
+from tests.conftest import HEALTH_HEADERS, next_ts
 from tests.test_events import _all_text
 
 
@@ -68,7 +68,7 @@ async def test_app_in_socket_mode_connects_and_still_serves_healthz(standin: Sla
     try:
         await standin.wait_for("socket.connect", 1, timeout=15)
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            async with http.get(f"http://127.0.0.1:{port}/healthz", headers=HEALTH_HEADERS) as resp:
                 assert resp.status == 200
             async with http.post(f"http://127.0.0.1:{port}/slack/events", data=b"{}") as resp:
                 assert resp.status in (404, 405)  # no HTTP events endpoint in Socket Mode

@@ -26,7 +26,7 @@ from bot.settings import PROJECT_DIR
 from bot.teaching import refresh, teach, watch_labels
 from devtools.signing import event_body, signed_headers
 from devtools.standin import SlackStandIn
-from tests.conftest import MEMBER_SECRET, SECRET, Harness, dm_event, make_settings
+from tests.conftest import HEALTH_HEADERS, MEMBER_SECRET, SECRET, Harness, dm_event, make_settings
 
 # A question the shipped content does not answer (the fallback), and the intent staff teach it as.
 QUESTION = "where can I park my bike at the conference venue"
@@ -41,7 +41,7 @@ def _answered(services: Services, post: dict[str, Any], intent_id: str) -> bool:
 
 
 async def _health(url: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/healthz") as resp:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/healthz", headers=HEALTH_HEADERS) as resp:
         assert resp.status == 200
         body: dict[str, Any] = await resp.json()
         return body
