@@ -332,7 +332,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     code, deleted = _on_question_log(lambda store: store.forget(user))
     if deleted is None:
         return code
-    print(f"deleted {deleted} row{'' if deleted == 1 else 's'} (questions, feedback and hand-offs) of that member")
+    print(f"deleted {deleted} row{'' if deleted == 1 else 's'} (questions, feedback, hand-offs and the labels taught from their questions) of that member")
     return 0
 
 

@@ -37,7 +37,9 @@ from bot.question_log import (
     StoredQuestion,
     Write,
 )
+from bot.safety import taught_text
 from bot.timeouts import bounded
+from intents.text import MAX_CHARS
 
 # pg_advisory_lock key for migrations: any fixed bigint, the same in every instance ("confedbt").
 MIGRATION_LOCK = 0x636F6E6665646274
@@ -164,7 +166,13 @@ _MENTION = re.compile(r"<([@#])([UWCGD][A-Z0-9]{2,})(?:\|[^>]*)?>")
 _SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]{2,})(?:\|[^>]*)?>")
 # Bare ids: a capital U/W/C/G/D then 6 or more capitals and digits, at least one a digit ("UNDERSTAND"
 # is a word, "U0123ABCD" an id), standing alone (not inside a longer word).
-_BARE = re.compile(r"(?<![A-Za-z0-9])(?=[UWCGD][A-Z]*[0-9])[UWCGD][A-Z0-9]{6,}(?![A-Za-z0-9])")
+_BARE = re.compile(r"(?<![A-Za-z0-9])(?=[UWCGDS][A-Z]*[0-9])[UWCGDS][A-Z0-9]{6,}(?![A-Za-z0-9])")
+# Contact details a member may type about themselves or others: never kept as typed.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{7,}\d(?!\w)")
+PHONE_DIGITS = 10  # a UK number has 10 or 11 digits; a year, a count or a date has fewer
+# The model reads a question's first MAX_CHARS characters: nothing past them is worth keeping.
+MAX_STORED_CHARS = MAX_CHARS
 
 
 def id_token(secret: str, slack_id: str) -> str:
@@ -173,15 +181,28 @@ def id_token(secret: str, slack_id: str) -> str:
 
 
 def redact(text: str, secret: str, member: str | None = None) -> str:
-    """The text with every Slack user, group and channel id replaced by its token (see TOKEN_HEX); the
-    asker's own raw id (`member`, any length) too, wherever it is."""
+    """The text, cut to MAX_STORED_CHARS, with every Slack user, group and channel id replaced by its
+    token (see TOKEN_HEX), the asker's own raw id (`member`, any length) too, wherever it is, and e-mail
+    addresses and phone numbers replaced by [email] and [phone]."""
 
     def user_or_channel(slack_id: str) -> str:
         return ("u:" if slack_id[0] in "UW" else "c:") + id_token(secret, slack_id)
 
+    def bare(slack_id: str) -> str:
+        if slack_id[0] == "S":  # a user group
+            return "^s:" + id_token(secret, slack_id)
+        return ("@" if slack_id[0] in "UW" else "#") + user_or_channel(slack_id)
+
+    def phone(match: re.Match[str]) -> str:
+        digits = sum(ch.isdigit() for ch in match.group(0))
+        return "[phone]" if digits >= PHONE_DIGITS else match.group(0)
+
+    text = text[:MAX_STORED_CHARS]
     text = _MENTION.sub(lambda m: f"<{m.group(1)}{user_or_channel(m.group(2))}>", text)
     text = _SUBTEAM.sub(lambda m: f"<!subteam^s:{id_token(secret, m.group(1))}>", text)
-    text = _BARE.sub(lambda m: ("@" if m.group(0)[0] in "UW" else "#") + user_or_channel(m.group(0)), text)
+    text = _BARE.sub(lambda m: bare(m.group(0)), text)
+    text = _EMAIL.sub("[email]", text)
+    text = _PHONE.sub(phone, text)
     if member and member in text:
         text = text.replace(member, "@" + user_or_channel(member) if member[0] in "UW" else "@member")
     return text
@@ -377,6 +398,12 @@ def _label(row: Sequence[Any]) -> StoredLabel:
     return StoredLabel(int(row[0]), row[1], row[2], row[3], made_at, _time(row[5]), _time(row[6]))
 
 
+def _taught(rows: Sequence[Sequence[Any]]) -> set[str]:
+    """The labels Teach would have made of these stored questions (bot.safety.taught_text): what
+    `forget` deletes with the member's questions, since a label keeps the member's own words."""
+    return {taught_text(row[0]) for row in rows if row[0]}
+
+
 def _label_texts(secret: str, texts: Sequence[str]) -> list[str]:
     """One line each, Slack ids as tokens (as a question is stored); empty ones dropped."""
     return [redact(t, secret) for t in (" ".join(text.split()) for text in texts) if t]
@@ -520,7 +547,9 @@ class SQLiteStore(_OneRowWrites):
 
         def work(conn: sqlite3.Connection) -> int:
             with self._transaction(conn):
-                n = sum(conn.execute(f"delete from {t} where member_hash = ?", (hashed,)).rowcount for t in TABLES)
+                asked = conn.execute("select text from questions where member_hash = ?", (hashed,)).fetchall()
+                n = sum(conn.execute("delete from labels where text = ?", (t,)).rowcount for t in _taught(asked))
+                n += sum(conn.execute(f"delete from {t} where member_hash = ?", (hashed,)).rowcount for t in TABLES)
                 # instr, not like: an id's letters are matched exactly, case and all.
                 conn.execute(_SQLITE_REDACT, (token, erased, raw, raw_erased))
                 conn.execute(_SQLITE_REDACT.replace("questions", "labels"), (token, erased, raw, raw_erased))
@@ -804,7 +833,10 @@ class PostgresStore(_OneRowWrites):
     async def forget(self, member: str) -> int:
         hashed = member_hash(self._secret, member)
         async with self._connection() as conn, conn.transaction():
-            statuses = [await conn.execute(f"delete from {t} where member_hash = $1", hashed) for t in TABLES]
+            asked = await conn.fetch("select text from questions where member_hash = $1", hashed)
+            taught = list(_taught([tuple(row) for row in asked]))
+            statuses = [await conn.execute("delete from labels where text = any($1::text[])", taught)]
+            statuses += [await conn.execute(f"delete from {t} where member_hash = $1", hashed) for t in TABLES]
             await conn.execute(_POSTGRES_REDACT, *_redaction(self._secret, member))
             await conn.execute(_POSTGRES_REDACT.replace("questions", "labels"), *_redaction(self._secret, member))
             await conn.execute("update labels set made_by = '' where made_by = $1", hashed)

@@ -43,6 +43,16 @@ def for_terminal(text: str, limit: int | None = None) -> str:
     return one_line(_CONTROL.sub(" ", text), limit)
 
 
+# A member's question as staff see it on the Home and in Teach, and so as Teach learns it.
+QUESTION_CHARS = 150
+
+
+def taught_text(text: str) -> str:
+    """What Teach learns from a member's question: exactly what staff were shown of it (on one line,
+    without control characters, cut at QUESTION_CHARS), never a tail they could not see."""
+    return for_terminal(text)[:QUESTION_CHARS].rstrip()
+
+
 def for_code_block(text: str, limit: int | None = None) -> str:
     """A member's text inside our Slack code block: escaped as `escape` does (no link, mention or
     broadcast can form) and without backticks, so it cannot close the block and be read as mrkdwn."""

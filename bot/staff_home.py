@@ -41,7 +41,7 @@ from slack_sdk.models.views import View
 from bot.blocks import SECTION_LIMIT, TEACH_ACTION, TEACH_VIEW, long_date
 from bot.question_log import StoredQuestion, UnansweredGroup
 from bot.report import group_questions, is_unanswered
-from bot.safety import clean_payload, escape, for_terminal
+from bot.safety import QUESTION_CHARS, clean_payload, escape, for_terminal, taught_text
 from bot.services import Services
 from bot.timeouts import bounded
 from intents.model import Catalogue, Intent
@@ -52,7 +52,6 @@ SHOWN_GROUPS = 8
 LEAST_HELPFUL = 5
 SHOWN_DUE = 10
 MAX_HOME_BLOCKS = 100  # Slack's limit for a Home view
-QUESTION_CHARS = 150  # a member's question, as shown on the Home and in the modal
 MAX_TAUGHT = 100  # distinct wordings one Save teaches at most (the most asked first)
 # A store read on the way to a reply: Slack wants the view_submission answered within 3 seconds.
 STORE_SECONDS = 2.0
@@ -91,12 +90,6 @@ class Group:
 
     def has_key(self, key: str) -> bool:
         return any(group_key(t) == key for t in self.texts)
-
-
-def taught_text(text: str) -> str:
-    """What Teach learns from a member's question: exactly what staff were shown of it (on one line,
-    cut at QUESTION_CHARS), never a tail they could not see."""
-    return for_terminal(text)[:QUESTION_CHARS].rstrip()
 
 
 @dataclass(frozen=True)

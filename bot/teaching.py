@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from bot.content import Label
 from bot.question_log import StoredLabel
+from bot.safety import taught_text
 from bot.services import Services
 from bot.timeouts import bounded
 
@@ -34,8 +35,6 @@ async def teach(services: Services, texts: Sequence[str], intent: str | None, st
     (nothing stored)."""
     if intent is not None and services.content.current.catalogue.get(intent) is None:
         raise ValueError(f"no intent '{intent}'")
-    from bot.staff_home import taught_text
-
     # Exactly what staff were shown of each question: never a tail of it they could not see.
     texts = list(dict.fromkeys(t for t in map(taught_text, texts) if t))
     store = services.recorder.store

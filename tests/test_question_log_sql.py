@@ -36,9 +36,11 @@ from bot.question_log_sql import (
     open_store as open_target,
 )
 from bot.report import build_report, format_report, learn_command, report_json
+from bot.safety import taught_text
 from bot.services import LOCAL_SECRET, derive_secret
 from bot.settings import DEFAULT_SQLITE_PATH, PROJECT_DIR, SettingsError, question_log_target, sqlite_path
 from intents import Engine
+from intents.text import MAX_CHARS
 from tests.conftest import RESPONSES, TOKEN
 from tests.test_cli import free_port
 
@@ -670,6 +672,35 @@ async def test_forget_keeps_a_label_but_not_who_made_it(store: QuestionStore) ->
     await store.forget(RAW)
     labels = await store.labels()
     assert len(labels) == 3 and labels[0].made_by == "" and labels[1].made_by == store.member_hash(OTHER)
+
+
+STAFF_ID = "U0STAFF001"
+
+
+async def test_forget_deletes_the_labels_taught_from_the_members_own_words(store: QuestionStore) -> None:
+    long = "how do I join the edi programme " + "and more words " * 20
+    await store.record_question(record("q1", RAW, outcome="fallback", text="where can I park my bike"))
+    await store.record_question(record("q2", RAW, outcome="fallback", text=long))
+    await store.record_question(record("q3", OTHER, outcome="fallback", text="who chairs the network"))
+    # Staff taught all three, as Teach stores them (what staff were shown).
+    await store.add_labels([taught_text("where can I park my bike"), taught_text(long)], None, STAFF_ID)
+    await store.add_labels([taught_text("who chairs the network")], "offer_ned_network", STAFF_ID)
+    assert await store.forget(RAW) == 4  # two questions, two labels
+    assert [label.text for label in await store.labels(include_undone=True)] == ["who chairs the network"]
+
+
+async def test_stored_text_is_bounded_and_keeps_no_contact_details(store: QuestionStore) -> None:
+    text = (
+        "ask S0TEAM1234 or mail pat.smith@nhs.example.org or call +44 (0)20 7946 0958 / 07700 900123 "
+        "about recommendation 5 of 2022, page 12" + " padding" * 1000
+    )
+    await store.record_question(record("q1", RAW, text=text))
+    q1 = await store.get_question("q1")
+    assert q1 is not None and q1.text is not None and len(q1.text) <= MAX_CHARS
+    assert "S0TEAM1234" not in q1.text and "^s:" in q1.text
+    assert "pat.smith" not in q1.text and "[email]" in q1.text
+    assert "7946" not in q1.text and "900123" not in q1.text and q1.text.count("[phone]") == 2
+    assert "recommendation 5 of 2022, page 12" in q1.text  # numbers that are not phone numbers stay
 
 
 # --- hand-off owners (Take it / Done) ---
