@@ -332,7 +332,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
     code, deleted = _on_question_log(lambda store: store.forget(user))
     if deleted is None:
         return code
-    print(f"deleted {deleted} row{'' if deleted == 1 else 's'} (questions, feedback, hand-offs and the labels taught from their questions) of that member")
+    rows = f"{deleted} row{'' if deleted == 1 else 's'}"
+    print(f"deleted {rows} of that member (questions, feedback, hand-offs, labels taught from them)")
     return 0
 
 
@@ -424,6 +425,7 @@ def _export_labels(path: Path) -> int:
                  + (f" and {result.off_topic_file}" if result.off_topic_file else "")
                  + (f"; {len(result.present)} already there" if result.present else "")
                  + "; commit the change so git keeps it"]  # fmt: skip
+        lines += [f"not exported: {why}" for why in result.skipped]
         return 0, lines
 
     code, outcome = _on_question_log(export)

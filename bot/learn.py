@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bot.command_names import Commands
 from bot.content import validate_file
 from bot.question_log import StoredLabel
+from bot.safety import clean
 from intents.loader import parse_catalogue
 from intents.training import NONE_LABEL, TRAINING_FOLDER
 
@@ -220,6 +221,8 @@ class Exported:
     present: tuple[int, ...] = ()  # label ids already examples of their intent: nothing to write
     problems: tuple[str, ...] = ()
     off_topic_file: Path | None = None
+    # Labels left in the database, each with why: one label the files cannot take never holds up the rest.
+    skipped: tuple[str, ...] = ()
 
 
 def export_labels(path: Path, labels: Sequence[StoredLabel], commands: Commands | None = None) -> Exported:
@@ -239,12 +242,19 @@ def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands
         tsv_before = off_topic_file.read_bytes() if off_topic_file.exists() else None
     except (OSError, UnicodeDecodeError) as exc:
         return Exported(problems=(f"{path}: cannot read the file: {exc}",))
-    written, present, lines = [], [], []
+    written: list[int] = []
+    present: list[int] = []
+    lines: list[str] = []
+    skipped: list[str] = []
     for label in labels:
-        question = " ".join(label.text.split())
+        # A member's words: no broadcast or mention survives into the content (check refuses them), and
+        # a line of labels.tsv may not start as a comment.
+        question = " ".join(clean(label.text).split())
         if label.intent is None:
+            question = question.lstrip("#").strip()
             if "\t" in question or not question:
-                return Exported(problems=(f"label {label.id}: cannot be written as a line of {off_topic_file.name}",))
+                skipped.append(f"label {label.id}: nothing left to write as a line of {off_topic_file.name}")
+                continue
             lines.append(f"{question}\t{NONE_LABEL}\n")
             written.append(label.id)
             continue
@@ -254,10 +264,11 @@ def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands
             if f"is already an example of intent '{label.intent}'" in str(exc):
                 present.append(label.id)
                 continue
-            return Exported(problems=(f"label {label.id}: {exc}",))
+            skipped.append(f"label {label.id}: {exc} (`python -m bot labels undo {label.id}` drops it)")
+            continue
         written.append(label.id)
     if not written:
-        return Exported((), tuple(present))
+        return Exported((), tuple(present), skipped=tuple(skipped))
     if text != original.decode("utf-8"):
         _write_atomically(path, text.encode("utf-8"))
     if lines:
@@ -273,7 +284,7 @@ def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands
             _write_atomically(off_topic_file, tsv_before)
         note = f"{path}: nothing exported; the files would not pass `python -m bot check`, so they were put back:"
         return Exported(problems=(note, *(str(p) for p in result.errors)))
-    return Exported(tuple(written), tuple(present), (), off_topic_file if lines else None)
+    return Exported(tuple(written), tuple(present), (), off_topic_file if lines else None, tuple(skipped))
 
 
 LABELS_FILE = "labels.tsv"

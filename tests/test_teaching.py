@@ -232,16 +232,19 @@ async def test_labels_are_listed_undone_and_exported_into_the_content(harness: H
     assert services.content.current.engine.match(QUESTION).intent_id == TAUGHT
 
 
-async def test_an_export_that_would_break_the_file_changes_nothing(harness: Harness) -> None:
+async def test_a_members_broadcast_or_comment_mark_never_blocks_an_export(harness: Harness) -> None:
+    """A label keeps a member's words, and members write anything: a broadcast is removed from the
+    example (check would refuse it, and every later export with it), and an off-topic label starting
+    with '#' is written as a line, not as a comment that reads as exported but teaches nothing."""
     services, path = harness.services, harness.content_path
     await services.recorder.store.migrate()
-    await teach(services, ["can I book a desk in the office"], None, STAFF)
-    # Fine in the database, but as an example it would page a channel: `check` refuses it.
-    await teach(services, ["@channel " + QUESTION], TAUGHT, STAFF)
-    before = path.read_bytes()
+    await teach(services, ["#general is down again, who do I ask"], None, STAFF)
+    await teach(services, ["<!channel> @here " + QUESTION], TAUGHT, STAFF)
     exported = _labels_cli(harness, "export", "--path", str(path))
-    assert exported.returncode == 1 and "nothing exported" in exported.stderr, exported.stderr
-    assert "would notify people" in exported.stderr
-    assert path.read_bytes() == before
-    assert not (path.parent / "training" / "labels.tsv").exists()
-    assert all(label.exported_at is None for label in await services.recorder.store.labels())
+    assert exported.returncode == 0 and "exported 2 label(s)" in exported.stdout, exported.stderr
+    after = path.read_text(encoding="utf-8")
+    assert "<!channel>" not in after and "@here" not in after and QUESTION in after
+    tsv = (path.parent / "training" / "labels.tsv").read_text(encoding="utf-8")
+    assert tsv.endswith("\ngeneral is down again, who do I ask\tnone\n")
+    assert subprocess.run([sys.executable, "-m", "bot", "check", str(path)], cwd=PROJECT_DIR).returncode == 0
+    assert all(label.exported_at is not None for label in await services.recorder.store.labels())
