@@ -48,6 +48,7 @@ test: install
 	$(BIN)/python -m bot eval tests/data/blind4.tsv --summary --min-accuracy 0.96 --min-oos-recall 0.92
 	$(BIN)/python -m bot eval tests/data/blind5.tsv --summary --min-accuracy 0.96 --min-oos-recall 0.95
 	$(BIN)/python -m bot eval tests/data/blind6.tsv --summary --min-accuracy 0.95 --min-oos-recall 0.93
+	$(BIN)/python -m bot eval tests/data/blind7.tsv --summary --min-accuracy 0.92 --min-oos-recall 0.95
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
