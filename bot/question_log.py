@@ -202,6 +202,11 @@ class QuestionStore(Protocol):
         """Record that these labels are now examples in the content file."""
         ...
 
+    async def hit(self, key: str, window_start: int) -> int:
+        """Count one hit of a shared rate limit (`key` names what and who; it is stored hashed) in the
+        window starting at `window_start` (epoch seconds); the hits in that window so far."""
+        ...
+
     async def labels_version(self) -> str:
         """A short string that changes whenever a label is added, undone or exported: cheap to poll."""
         ...

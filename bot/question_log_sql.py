@@ -127,7 +127,26 @@ STEPS: tuple[Step, ...] = (
             "create index handoffs_question on handoffs (question_id)",
         ),
     ),
+    (
+        4,
+        (
+            # Rate limits every instance shares, and a restart keeps: hits per keyed hash of (what, who)
+            # in a fixed window of time (window_start in whole seconds since the epoch).
+            """create table limits (
+                key text not null,
+                window_start bigint not null,
+                hits integer not null,
+                primary key (key, window_start)
+            )""",
+        ),
+    ),
 )
+# One hit on a limit's window, and the hits so far (ON CONFLICT ... RETURNING: SQLite 3.35, PostgreSQL 9.5).
+_HIT = (
+    "insert into limits (key, window_start, hits) values ({p1}, {p2}, 1) on conflict (key, window_start) "
+    "do update set hits = limits.hits + 1 returning hits"
+)
+_HIT_TIDY = "delete from limits where key = {p1} and window_start < {p2}"
 
 _TYPES = {
     "sqlite": {"time": "text", "real": "real", "bool": "integer", "id": "integer primary key autoincrement",
@@ -589,7 +608,7 @@ class SQLiteStore(_OneRowWrites):
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             handoffs = conn.execute("select count(*) from handoffs where at >= ?", (start,)).fetchone()[0]
             votes = conn.execute(
-                "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
+                "select f.helpful, q.intent, count(*) from feedback f join questions q on q.id = f.question_id "
                 "where f.at >= ? group by f.helpful, q.intent",
                 (start,),
             ).fetchall()
@@ -666,6 +685,16 @@ class SQLiteStore(_OneRowWrites):
     async def labels_version(self) -> str:
         row = await self._run(lambda conn: conn.execute(_LABELS_VERSION).fetchone())
         return ":".join(str(v) for v in row)
+
+    async def hit(self, key: str, window_start: int) -> int:
+        hashed = member_hash(self._secret, key)
+
+        def work(conn: sqlite3.Connection) -> int:
+            with self._transaction(conn):
+                conn.execute(_HIT_TIDY.format(p1="?", p2="?"), (hashed, window_start))
+                return int(conn.execute(_HIT.format(p1="?", p2="?"), (hashed, window_start)).fetchone()[0])
+
+        return await self._run(work)
 
     async def close(self) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -862,7 +891,7 @@ class PostgresStore(_OneRowWrites):
         async with self._connection() as conn:
             handoffs = await conn.fetchval("select count(*) from handoffs where at >= $1", start)
             votes = await conn.fetch(
-                "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
+                "select f.helpful, q.intent, count(*) from feedback f join questions q on q.id = f.question_id "
                 "where f.at >= $1 group by f.helpful, q.intent",
                 start,
             )
@@ -926,6 +955,12 @@ class PostgresStore(_OneRowWrites):
         async with self._connection() as conn:
             row = await conn.fetchrow(_LABELS_VERSION)
         return ":".join(str(v) for v in row)
+
+    async def hit(self, key: str, window_start: int) -> int:
+        hashed = member_hash(self._secret, key)
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(_HIT_TIDY.format(p1="$1", p2="$2"), hashed, window_start)
+            return int(await conn.fetchval(_HIT.format(p1="$1", p2="$2"), hashed, window_start))
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -178,6 +178,8 @@ def build_web_app(bolt: AsyncApp, services: Services, ready: Readiness | None = 
             # Deduplication and thread topics: "backend" says "memory" while Redis is out of reach. Still
             # 200: the bot answers correctly on one instance; alert on backend != configured instead.
             "stores": services.seen.health(),
+            # Hand-offs, Saves and Home opens: "database" (every instance, across restarts) or "memory".
+            "limits": services.limits.health(),
             # The model in service: how many of staff's labels it learnt from, and when it was trained.
             "model": {
                 "labels": services.content.model.labels,

@@ -3,6 +3,7 @@ tracker), and the one wiring that builds it from the settings."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.command_names import Commands
 from bot.content import ContentHolder
 from bot.inflight import InFlight
+from bot.limits import SharedLimits
 from bot.question_log import QuestionStore
 from bot.recorder import DiscardingStore, Recorder
 from bot.settings import Settings, has_credentials, load_settings, question_log_target
@@ -21,6 +23,8 @@ from bot.state import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStor
 HANDOFFS_PER_HOUR = 5
 # Teach's Saves per staff member in a minute: each one retrains.
 SAVES_PER_MINUTE = 10
+# Home opens per person in a minute: each one may ask Slack for user groups and publishes a view.
+HOME_OPENS_PER_MINUTE = 10
 # Local mode talks to a stand-in with made-up members: nothing to protect, and a fixed secret keeps
 # the same member's hash stable from one local run to the next.
 LOCAL_SECRET = "confedbot-local-mode-member-hash"
@@ -35,13 +39,26 @@ class Services:
     inflight: InFlight = field(default_factory=InFlight)
     recorder: Recorder = field(default_factory=lambda: Recorder(DiscardingStore()))
     limiter: RateLimiter = field(init=False)  # questions, commands and clicks per member
-    handoff_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(HANDOFFS_PER_HOUR, 3600.0))
-    save_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(SAVES_PER_MINUTE, 60.0))
+    # Hand-offs, Saves and staff Home opens: counted in the question log's database, so they hold across
+    # instances and restarts (bot/limits.py).
+    limits: SharedLimits = field(init=False)
     handing_off: set[str] = field(default_factory=set)  # question ids this instance is handing off right now
+    usergroups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)  # staff groups' members
+    usergroup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     staff_views: StaffViewCache = field(default_factory=StaffViewCache)  # the staff Home's last figures
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit_count, self.settings.rate_limit_seconds)
+        self.limits = SharedLimits(lambda: self.recorder)
+
+    async def may_hand_off(self, user: str) -> bool:
+        return await self.limits.allow("handoff", user, HANDOFFS_PER_HOUR, 3600)
+
+    async def may_save(self, user: str) -> bool:
+        return await self.limits.allow("save", user, SAVES_PER_MINUTE, 60)
+
+    async def may_open_home(self, user: str) -> bool:
+        return await self.limits.allow("home", user, HOME_OPENS_PER_MINUTE, 60)
 
 
 def assemble(settings: Settings) -> Services:

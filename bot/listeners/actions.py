@@ -319,6 +319,11 @@ async def on_feedback(
         return
     if await _rate_limited(services, user, record, respond):  # each vote is a row and a reply
         return
+    question, known = await services.recorder.lookup(question_id)
+    if question is None and known:
+        # No answer of ours carries this id: a made-up click. Nothing is stored or counted.
+        record.finish("ignored:unknown_question")
+        return
     helpful = text_of(action, "action_id") == f"{FEEDBACK_ACTION}:helpful"
     services.recorder.feedback(question_id, user, helpful)
     renderer = services.content.current.renderer
@@ -377,7 +382,7 @@ async def on_handoff(
     if stored is not None and stored.handed_off:  # the log holds it (or holds it waiting to be written)
         await tell(wording.already_handed_off, "duplicate")
         return
-    if services.handoff_limiter.check(user) != "ok":
+    if not await services.may_hand_off(user):
         await tell(f"{wording.handoff_too_many} {settings.contact_text}", "rate_limited")
         return
     # Two clicks arriving together, on this instance or another sharing Redis: one passes. The mark

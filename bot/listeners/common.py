@@ -7,6 +7,7 @@ import datetime
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -21,7 +22,11 @@ from bot.services import Services
 from intents.model import Texts
 
 log = logging.getLogger("bot.listeners")
-SERVICES = "services"  # the context key bot.app's middleware puts the Services under
+SERVICES = "services"
+# A staff user group's members, as Slack last gave them: asked again after this long (a failed ask, after
+# USERGROUP_RETRY_SECONDS, meanwhile keeping the last list).
+USERGROUP_SECONDS = 60.0
+USERGROUP_RETRY_SECONDS = 10.0  # the context key bot.app's middleware puts the Services under
 
 
 def services_of(context: AsyncBoltContext) -> Services:
@@ -151,17 +156,40 @@ def log_question(
 
 
 async def is_staff(services: Services, client: AsyncWebClient, user: str) -> bool:
-    """Whether `user` is staff: in STAFF_USER_IDS, or in a user group of STAFF_USERGROUP_IDS (asked of
-    Slack each time). The operator's settings, never the content file's."""
+    """Whether `user` is staff: in STAFF_USER_IDS, or in a user group of STAFF_USERGROUP_IDS. A group's
+    members are asked of Slack at most once a USERGROUP_SECONDS (a burst of Home opens costs one call),
+    and when Slack cannot answer, the last list it gave stands: staff keep their staff view through an
+    outage. The operator's settings, never the content file's."""
     settings = services.settings
     if user in settings.staff_user_ids:
         return True
     for group in settings.staff_usergroup_ids:
-        try:
-            result = await client.usergroups_users_list(usergroup=group)
-        except Exception as exc:
-            log.warning("could not read user group %s: %r", group, exc)
-            continue
-        if user in (result.get("users") or []):
+        if user in await _group_members(services, client, group):
             return True
     return False
+
+
+async def _group_members(services: Services, client: AsyncWebClient, group: str) -> frozenset[str]:
+    cached = services.usergroups.get(group)
+    if cached is not None and time.monotonic() - cached[0] < USERGROUP_SECONDS:
+        return cached[1]
+    async with services.usergroup_lock:  # a burst of clicks waits for one answer, not one call each
+        return await _ask_group(services, client, group)
+
+
+async def _ask_group(services: Services, client: AsyncWebClient, group: str) -> frozenset[str]:
+    now = time.monotonic()
+    cached = services.usergroups.get(group)
+    if cached is not None and now - cached[0] < USERGROUP_SECONDS:
+        return cached[1]
+    try:
+        result = await client.usergroups_users_list(usergroup=group)
+        members = frozenset(u for u in result.get("users") or [] if isinstance(u, str))
+    except Exception as exc:
+        log.warning("could not read user group %s: %r", group, exc)
+        if cached is not None:
+            # Ask again after a short while, not on every click, and keep the last answer meanwhile.
+            services.usergroups[group] = (now - USERGROUP_SECONDS + USERGROUP_RETRY_SECONDS, cached[1])
+        return cached[1] if cached is not None else frozenset()
+    services.usergroups[group] = (now, members)
+    return members

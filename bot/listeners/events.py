@@ -56,7 +56,12 @@ async def on_home(
     if event.get("tab", "home") != "home" or not isinstance(user, str):
         record.finish("ignored")
         return
-    await publish_home(services_of(context), client, user, record)
+    services = services_of(context)
+    if not await services.may_open_home(user):
+        # The Home keeps the view published last: nothing is looked up or built again.
+        record.finish("rate_limited")
+        return
+    await publish_home(services, client, user, record)
     record.emit()
 
 

@@ -146,7 +146,7 @@ async def on_save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, c
     if user is None or not await is_staff(services, client, user):
         await refuse(NOT_STAFF, "refused:not_staff")
         return
-    if services.save_limiter.check(user) != "ok":
+    if not await services.may_save(user):
         await refuse("That is a lot of saves in a minute: wait a moment, then Save again.", "rate_limited")
         return
     catalogue = services.content.current.catalogue
