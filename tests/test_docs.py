@@ -87,8 +87,10 @@ _EDI_STATUS = "      state: unknown\n      as_of: 2026-12-04\n    links:\n      
 _EDI_END = "    related: [rec_edi, offers_overview]\n"
 _HELLO = "      Hello! I answer"
 _BME = "      - label: BME Leadership Network\n        url: https://www.nhsconfed.org/bme-leadership\n"
-_CAREER = ("      - In June 2022 we said the report was right to call for a more consistent career development pathway, "
-           "from recruitment through to mid-career and beyond.\n")
+_CAREER = (
+    "      - In June 2022 we said the report was right to call for a more consistent career development pathway, "
+    "from recruitment through to mid-career and beyond.\n"
+)
 _HOW_ARE_YOU = "      - how are you\n"
 _BYE = "      - good talking to you, bye\n"
 _GREETINGS = ["how are you", "how have you been", "how's life", "how are things", "how's it all going", "good morning",
