@@ -239,7 +239,10 @@ class Renderer:
         # An offer's standing, from its `status:`: said in every reply that shows the offer, and only here.
         standing = self._status_line(intent)
         # An offer that is not open goes out with Ask a person, which already leads to the contact page.
-        skip = (self.contact_url,) if intent.is_offer and not intent.is_open else ()
+        skip: tuple[str, ...] = (self.contact_url,) if intent.is_offer and not intent.is_open else ()
+        if intent.id == OFFERS_OVERVIEW and answer.mode == "full":
+            # Its list shows each open offer's sign-up button already.
+            skip = tuple(o.signup.url for o in self.catalogue.offers if o.is_open and o.signup is not None)
         if answer.mode == "more" and intent.more:
             more = fill(intent, self.commands, intent.more)
             text = f"{intent.title}: {more}" + (f" {standing}" if standing else "")
