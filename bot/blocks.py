@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 
 from bot.command_names import Commands
 from bot.safety import clean_payload
-from intents.model import CONTACT, Answer, Catalogue, Intent
+from intents.model import CONTACT, OFFERS_OVERVIEW, Answer, Catalogue, Intent
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -91,6 +91,20 @@ def long_date(day: datetime.date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
+# Written in an intent's text, the day a person last checked it (its `reviewed:`): the one date an
+# answer gives for that, the same as its footer's.
+CHECKED = "{checked}"
+
+
+def fill(intent: Intent, commands: Commands, text: str) -> str:
+    """An intent's text as members read it: command names and the day it was checked put in, wrapped
+    lines joined."""
+    text = commands.fill(text)
+    if intent.reviewed is not None:
+        text = text.replace(CHECKED, long_date(intent.reviewed))
+    return reflow(text)
+
+
 def _label(text: str) -> str:
     return text if len(text) <= BUTTON_LABEL_LIMIT else text[: BUTTON_LABEL_LIMIT - 1] + "…"
 
@@ -99,8 +113,11 @@ def _topic_button(intent: Intent) -> ButtonElement:
     return ButtonElement(text=_label(intent.title), action_id=f"{TOPIC_ACTION}:{intent.id}", value=intent.id)
 
 
-def _link_buttons(intent: Intent, *, include_signup: bool = True) -> list[ButtonElement]:
+def _link_buttons(intent: Intent, *, include_signup: bool = True, skip: tuple[str, ...] = ()) -> list[ButtonElement]:
+    """One button per address: the sign-up first (when included), then each link whose address no button
+    before it has, nor `skip` (the contact page, when Ask a person goes with the reply)."""
     buttons = []
+    seen = set(skip)
     if include_signup and intent.signup is not None:
         buttons.append(
             ButtonElement(
@@ -110,7 +127,11 @@ def _link_buttons(intent: Intent, *, include_signup: bool = True) -> list[Button
                 style="primary",
             )
         )
+        seen.add(intent.signup.url)
     for n, link in enumerate(intent.links):
+        if link.url in seen:
+            continue
+        seen.add(link.url)
         buttons.append(ButtonElement(text=_label(link.label), url=link.url, action_id=f"{LINK_ACTION}:{n}"))
     return buttons[:MAX_ACTIONS]
 
@@ -125,7 +146,7 @@ def limit_problems(intent: Intent, commands: Commands) -> list[tuple[str, str]]:
     found = []
     if len(intent.title) > HEADER_LIMIT:
         found.append(("title", f"{len(intent.title)} characters; a heading can have {HEADER_LIMIT}"))
-    summary = reflow(commands.fill(intent.summary))
+    summary = fill(intent, commands, intent.summary)
     if len(summary) > SECTION_LIMIT:
         found.append(("summary", f"{len(summary)} characters once rendered; Slack allows {SECTION_LIMIT} in a section"))
     details = _details_text(intent, commands)
@@ -148,7 +169,7 @@ def limit_problems(intent: Intent, commands: Commands) -> list[tuple[str, str]]:
 
 
 def _details_text(intent: Intent, commands: Commands) -> str:
-    return "\n".join(f"• {reflow(commands.fill(d))}" for d in intent.details)
+    return "\n".join(f"• {fill(intent, commands, d)}" for d in intent.details)
 
 
 def _context(text: str) -> ContextBlock:
@@ -215,31 +236,47 @@ class Renderer:
         elif answer.mode == "signup":
             # "How do I sign up?" after a topic with nothing to join: say so, and show where each offer stands.
             return self.offers(texts.signup_nothing.format(topic=intent.title))
-        elif answer.mode == "more" and intent.more:
-            more = reflow(self.commands.fill(intent.more))
-            text = f"{intent.title}: {more}"
+        # An offer's standing, from its `status:`: said in every reply that shows the offer, and only here.
+        standing = self._status_line(intent)
+        # An offer that is not open goes out with Ask a person, which already leads to the contact page.
+        skip: tuple[str, ...] = (self.contact_url,) if intent.is_offer and not intent.is_open else ()
+        if intent.id == OFFERS_OVERVIEW and answer.mode == "full":
+            # Its list shows each open offer's sign-up button already.
+            skip = tuple(o.signup.url for o in self.catalogue.offers if o.is_open and o.signup is not None)
+        if answer.mode == "more" and intent.more:
+            more = fill(intent, self.commands, intent.more)
+            text = f"{intent.title}: {more}" + (f" {standing}" if standing else "")
             blocks = [HeaderBlock(text=PlainTextObject(text=intent.title[:HEADER_LIMIT], emoji=False))]
             blocks.append(_section(more))
-            buttons = _link_buttons(intent)
+            if standing:
+                blocks.append(_section(standing))
+            buttons = _link_buttons(intent, skip=skip)
             if buttons:
                 blocks.append(ActionsBlock(block_id="links", elements=buttons))
         elif answer.mode in ("read", "more"):
             # No longer text to give ("tell me more" on a topic without one): say where to read more.
-            text = f"You can read more about {intent.title} here."
+            text = f"You can read more about {intent.title} here." + (f" {standing}" if standing else "")
             blocks = [SectionBlock(text=MarkdownTextObject(text=f"*{intent.title}*\nYou can read more here:"))]
-            buttons = _link_buttons(intent)
+            if standing:
+                blocks.append(_section(standing))
+            buttons = _link_buttons(intent, skip=skip)
             if buttons:
                 blocks.append(ActionsBlock(block_id="links", elements=buttons))
             else:
                 blocks.append(_context(self.catalogue.settings.contact_text))
         else:
-            summary = reflow(self.commands.fill(intent.summary))
-            text = f"{intent.title}: {summary}"
+            summary = fill(intent, self.commands, intent.summary)
+            text = f"{intent.title}: {summary}" + (f" {standing}" if standing else "")
             blocks = [HeaderBlock(text=PlainTextObject(text=intent.title[:HEADER_LIMIT], emoji=False))]
             blocks.append(_section(summary))
             if intent.details:
                 blocks.append(_section(_details_text(intent, self.commands)))
-            buttons = _link_buttons(intent)
+            if standing:
+                blocks.append(_section(standing))
+            if intent.id == OFFERS_OVERVIEW:
+                # The offers, each with where it stands, built from the file as `/messenger offers` is.
+                blocks.extend(self._offer_sections())
+            buttons = _link_buttons(intent, skip=skip)
             if buttons:
                 blocks.append(ActionsBlock(block_id="links", elements=buttons))
             related = [r for r in (self.catalogue.get(i) for i in intent.related) if r is not None]
@@ -260,6 +297,7 @@ class Renderer:
         texts, status = self.catalogue.settings.texts, intent.status
         blocks: list[Block]
         if intent.is_open and status is not None and intent.signup is not None:
+            # One button: the sign-up, whatever else the answer links.
             text = texts.signup_open.format(offer=intent.title, as_of=long_date(status.as_of))
             if status.closes is not None:
                 text += " " + texts.signup_closes.format(closes=long_date(status.closes))
@@ -269,10 +307,9 @@ class Renderer:
             blocks.append(ActionsBlock(block_id="links", elements=_link_buttons(intent)[:1]))
             blocks.append(_context(self.source_line(intent)))
             return self._finish(text, blocks)
-        as_of = long_date(status.as_of) if status is not None else "never"
-        said = reflow(self.commands.fill(intent.summary)).split("\n\n")[0]
+        said = fill(intent, self.commands, intent.summary).split("\n\n")[0]
         if status is not None and status.state == "closed":
-            text = texts.signup_closed.format(offer=intent.title, as_of=as_of)
+            text = texts.signup_closed.format(offer=intent.title, as_of=long_date(status.as_of))
             replacement = self.catalogue.get(status.replaced_by)
             if replacement is not None:
                 text += " " + texts.signup_replaced.format(replacement=replacement.title)
@@ -280,10 +317,12 @@ class Renderer:
             if replacement is not None:
                 blocks.append(ActionsBlock(block_id="replaced_by", elements=[_topic_button(replacement)]))
         else:
-            # Unknown: what we said when it was announced, that the sources stop there, and how to ask.
-            text = texts.signup_unknown.format(offer=intent.title, as_of=as_of)
+            # Unknown: what we said when it was announced, that the sources stop there (once: the offer's
+            # text never says so itself), and how to ask. The day it was checked is the footer's.
+            text = texts.signup_unknown.format(offer=intent.title)
             blocks = [_section(f"*{intent.title}*\n{said}"), _section(text)]
-            buttons = _link_buttons(intent, include_signup=False)
+            # Ask a person goes with this reply: no second button to the contact page.
+            buttons = _link_buttons(intent, include_signup=False, skip=(self.contact_url,))
             if buttons:
                 blocks.append(ActionsBlock(block_id="links", elements=buttons))
             text = f"{intent.title}: {said} {text}"
@@ -313,6 +352,7 @@ class Renderer:
         return self._finish(f"{settings.fallback_text} {settings.contact_text}", blocks)
 
     def _status_line(self, offer: Intent) -> str:
+        """Where an offer stands, from its `status:` alone ("" for an intent that is not an offer)."""
         texts, status = self.catalogue.settings.texts, offer.status
         if status is None:
             return ""
@@ -327,7 +367,7 @@ class Renderer:
         sections: list[Block] = []
         texts = self.catalogue.settings.texts
         for offer in self.catalogue.offers:
-            first = reflow(self.commands.fill(offer.summary)).split("\n\n")[0]
+            first = fill(offer, self.commands, offer.summary).split("\n\n")[0]
             status = self._status_line(offer)
             body = f"*{offer.title}*\n{first}" + (f"\n_{status}_" if status else "")
             if offer.is_open and offer.signup is not None:
@@ -394,7 +434,7 @@ class Renderer:
         """The App Home tab: key points, the offers with their links, and how to ask."""
         blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Messenger review and leadership support"))]
         if key_points is not None:
-            blocks.append(_section(reflow(self.commands.fill(key_points.summary))))
+            blocks.append(_section(fill(key_points, self.commands, key_points.summary)))
         blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Our offers to leaders*")))
         blocks.extend(self._offer_sections())

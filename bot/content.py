@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from slack_sdk.errors import SlackObjectFormationError
 
-from bot.blocks import Renderer, limit_problems
+from bot.blocks import CHECKED, Renderer, limit_problems
 from bot.cache import cache_key, cached, code_digest
 from bot.command_names import Commands
 from bot.settings import PROJECT_DIR
@@ -81,11 +81,12 @@ class SlackRendering:
         problems = []
         for where, line, text in iter_texts(catalogue):
             for match in _PLACEHOLDER.finditer(text):
-                if match.group(1) not in Commands.PLACEHOLDERS:
+                if match.group(1) not in (*Commands.PLACEHOLDERS, CHECKED.strip("{}")):
                     known = " and ".join(f"{{{name}}}" for name in Commands.PLACEHOLDERS)
                     problems.append(
-                        Problem(path, line, 5, f"{where}: unknown placeholder '{match.group(0)}'; use {known}")
-                    )
+                        Problem(path, line, 5, f"{where}: unknown placeholder '{match.group(0)}'; use {known}, "
+                                f"or {CHECKED} for the day the answer was last checked (its `reviewed:`)")
+                    )  # fmt: skip
         texts = catalogue.settings.texts
         for name, allowed in (
             (f.name, TEXT_PLACEHOLDERS.get(f.name, ())) for f in dataclasses.fields(texts) if f.metadata

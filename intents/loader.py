@@ -576,6 +576,11 @@ def _sources(c: _Checker, node: Node) -> list[Source]:
             if date is not None and not _SOURCE_DATE_RE.match(date):
                 c.add(fields["date"], f"{where} field 'date': write YYYY, YYYY-MM or YYYY-MM-DD, found '{date}'")
                 continue
+        lists: dict[str, tuple[str, ...]] = {}
+        for name in ("for_offers", "reports_on", "recommendations"):
+            if name in fields:
+                items = c.strings(fields[name], f"{where} field '{name}'")
+                lists[name] = tuple(text for text, _ in items or [])
         if None in (values.get(k) for k in ("url", "title", "publisher", "supports")):
             continue
         seen[url] = item.start_mark.line + 1  # type: ignore[index]
@@ -587,6 +592,9 @@ def _sources(c: _Checker, node: Node) -> list[Source]:
                 supports=values["supports"],  # type: ignore[arg-type]
                 date=date,
                 offer_page=values.get("offer_page"),
+                for_offers=lists.get("for_offers", ()),
+                reports_on=lists.get("reports_on", ()),
+                recommendations=lists.get("recommendations", ()),
                 line=item.start_mark.line + 1,
             )
         )

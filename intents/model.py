@@ -62,6 +62,15 @@ class Source:
     date: str | None = field(default=None, metadata=in_file(required=False))
     # The offer (intent id) whose own page this is: only such a page may be that offer's sign-up button.
     offer_page: str | None = field(default=None, metadata=in_file(required=False))
+    # Other offers (intent ids) the shared source list names this page for (a closest known page, a report
+    # of the offer's): an offer's buttons go only to its own page or to pages registered for it here.
+    for_offers: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    # The topics (intent ids) this source gives later news of: a claim that there is "no update" on one
+    # of them is refused when the source is dated after the topic's own source.
+    reports_on: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
+    # The review's recommendations in this source's own words, in order (recommendation 1 first): an
+    # answer citing the source that names "Recommendation 6: ..." must use these words.
+    recommendations: tuple[str, ...] = field(default=(), metadata=in_file(required=False))
     line: int = 0
 
     @property
@@ -136,15 +145,17 @@ class Texts:
     )
     signup_closes: str = field(default="It closes on {closes}.", metadata=in_file(required=False))
     signup_next_cohort: str = field(default="Next cohort: {next_cohort}.", metadata=in_file(required=False))
+    # An offer of unknown standing has no "as of" date: nobody confirmed anything. The date its answer
+    # was last checked is the intent's `reviewed`, shown once, under the answer.
     signup_unknown: str = field(
         default=(
-            "Our sources do not say whether {offer} still runs (last checked {as_of}), so I can't sign you "
-            "up. To ask about current dates and places, ask a person from the team."
+            "Our sources do not say whether {offer} still runs, so I can't sign you up. To ask about current "
+            "dates and places, ask a person from the team."
         ),
         metadata=in_file(required=False),
     )
     signup_closed: str = field(
-        default="{offer} has closed (last checked {as_of}), so there is nothing to sign up for.",
+        default="{offer} has closed (the team confirmed this on {as_of}), so there is nothing to sign up for.",
         metadata=in_file(required=False),
     )
     signup_replaced: str = field(
@@ -162,9 +173,9 @@ class Texts:
         metadata=in_file(required=False),
     )
     offer_open_line: str = field(default="Open: confirmed on {as_of}.", metadata=in_file(required=False))
-    offer_closed_line: str = field(default="Closed (last checked {as_of}).", metadata=in_file(required=False))
+    offer_closed_line: str = field(default="Closed: confirmed on {as_of}.", metadata=in_file(required=False))
     offer_unknown_line: str = field(
-        default="Our sources do not say whether it still runs (last checked {as_of}).",
+        default="Our sources do not say whether it still runs: ask a person from the team.",
         metadata=in_file(required=False),
     )
     offer_more_button: str = field(default="More about it", metadata=in_file(required=False))
@@ -219,13 +230,13 @@ TEXT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "signup_open": ("offer", "as_of"),
     "signup_closes": ("closes",),
     "signup_next_cohort": ("next_cohort",),
-    "signup_unknown": ("offer", "as_of"),
+    "signup_unknown": ("offer",),
     "signup_closed": ("offer", "as_of"),
     "signup_replaced": ("replacement",),
     "signup_nothing": ("topic",),
     "offer_open_line": ("as_of",),
     "offer_closed_line": ("as_of",),
-    "offer_unknown_line": ("as_of",),
+    "offer_unknown_line": (),
 }
 
 

@@ -275,6 +275,199 @@ def titles_in_time(today: datetime.date | None = None) -> Check:
     return check
 
 
+def _texts_of(intent: Intent) -> Iterable[tuple[str, int, str]]:
+    """(field, line, text) of what a member reads of an intent besides its title, wrapped lines joined
+    (a bullet or a numbered line keeps its own)."""
+    for name, texts in (("summary", (intent.summary,)), ("details", intent.details), ("more", (intent.more or "",))):
+        for text in texts:
+            if text:
+                yield name, intent.line_of(name), _WRAP.sub(" ", text)
+
+
+def _sentences(text: str) -> list[str]:
+    return [" ".join(s.split()) for s in _SENTENCE.split(text) if s.strip()]
+
+
+# Words that say where an offer stands today: the bot says that itself, from the offer's `status:`.
+_STANDING = re.compile(
+    r"\b(?:still (?:runs?|running|open|takes?|taking|exists?|available|on offer|going)"
+    r"|no longer (?:runs?|running|open|available|on offer)"
+    r"|(?:is|are) (?:now |currently |still )?(?:open|closed|running)\b"
+    r"|(?:has|have) (?:now )?(?:closed|opened)"
+    r"|(?:next|current) cohorts?|current dates|dates and places"
+    r"|open for (?:sign-?ups?|applications|bookings|registration)"
+    r"|whether (?:it|they|this|these|the \w+) (?:still )?(?:runs?|continues?)"
+    r"|currently (?:runs?|running|open))",
+    re.IGNORECASE,
+)
+
+
+def offer_standing(catalogue: Catalogue) -> Iterable[Problem]:
+    """An offer's standing is said once, by the bot, from its `status:`, in every reply that shows the offer:
+    text that says it by hand ("our sources do not say whether it still runs") contradicts the status the
+    day staff change it. The offers overview lists every offer, so its text is held to the same rule. And
+    a sign-up button is the only button to its address: a link to the same page repeats it (a warning:
+    the bot shows one button per address whatever the file says)."""
+    path = str(catalogue.path)
+    for intent in catalogue.intents:
+        if not intent.is_offer and intent.id != OFFERS_OVERVIEW:
+            continue
+        for name, line, text in [("title", intent.line_of("title"), intent.title), *_texts_of(intent)]:
+            for sentence in _sentences(text):
+                found = _STANDING.search(sentence)
+                if found is not None:
+                    yield Problem(
+                        path,
+                        line,
+                        5,
+                        f"intent '{intent.id}' field '{name}': '{found.group(0)}' says where an offer stands; the bot "
+                        "says that itself, from the offer's `status:`, in every reply that shows it, so leave it out "
+                        "of the text (to change what members are told, change `status:`)",
+                    )
+        if intent.signup is not None:
+            for n, link in enumerate(intent.links):
+                if link.url == intent.signup.url:
+                    yield Problem(
+                        path,
+                        intent.line_of(f"links.{n}"),
+                        7,
+                        f"intent '{intent.id}' field 'links': '{link.label}' repeats the sign-up address "
+                        f"({link.url}); the sign-up button already goes there, so delete this link",
+                        "warning",
+                    )
+
+
+def register_references(catalogue: Catalogue) -> Iterable[Problem]:
+    """The register's `for_offers:` names offers and its `reports_on:` names intents that exist."""
+    ids = {i.id for i in catalogue.intents}
+    offers = {i.id for i in catalogue.offers}
+    for source in catalogue.sources:
+        for name, refs in (("for_offers", source.for_offers), ("reports_on", source.reports_on)):
+            for ref in refs:
+                if ref not in ids:
+                    problem = f"no intent has the id '{ref}'"
+                elif name == "for_offers" and ref not in offers:
+                    problem = f"'{ref}' is not an offer (it has no `status:`)"
+                else:
+                    continue
+                where = f"sources entry {source.url} field '{name}'"
+                yield Problem(str(catalogue.path), source.line, 5, f"{where}: {problem}")
+
+
+def offer_links(catalogue: Catalogue) -> Iterable[Problem]:
+    """An offer's buttons go only to pages the register names for that offer: its own page (`offer_page:`)
+    or a page listed for it (`for_offers:`), so a report on something else is never shown as the offer."""
+    register = {source.url: source for source in catalogue.sources}
+    for offer in catalogue.offers:
+        for n, link in enumerate(offer.links):
+            entry = register.get(link.url)
+            if entry is None or entry.offer_page == offer.id or offer.id in entry.for_offers:
+                continue  # an address not in the register at all is source_register's to report
+            yield Problem(
+                str(catalogue.path),
+                offer.line_of(f"links.{n}"),
+                7,
+                f"intent '{offer.id}' field 'links': '{link.label}' goes to {link.url}, which the register does "
+                f"not name as this offer's page (its entry, '{entry.title}', has neither `offer_page: {offer.id}` "
+                f"nor {offer.id} under `for_offers:`); link the offer's own pages only, or, if the shared source "
+                "list names this page for the offer, add the offer to the entry's `for_offers:`",
+            )
+
+
+_REC_NAMED = re.compile(r"\brecommendation (\d+): ([^.*;:\n]+)", re.IGNORECASE)
+_REC_ITEM = re.compile(r"^\s*(\d+)[.)] ([^\n]+)", re.MULTILINE)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def recommendation_wording(catalogue: Catalogue) -> Iterable[Problem]:
+    """An answer that cites a source holding the recommendations in its own words (`recommendations:` in
+    the register: the government's review page) gives each recommendation it names in those words:
+    "Recommendation 6: ..." or a numbered line "6. ...". A paraphrase may follow them, never replace them."""
+    worded = {source.url: source for source in catalogue.sources if source.recommendations}
+    for intent in catalogue.intents:
+        cited = [worded[url] for _, url in _links_of(intent) if url in worded]
+        if not cited:
+            continue
+        source = cited[0]
+        for name, line, text in _texts_of(intent):
+            found = [*_REC_NAMED.finditer(text), *_REC_ITEM.finditer(text)]
+            for match in found:
+                number, said = int(match.group(1)), " ".join(match.group(2).split()).strip(" *_")
+                if not 1 <= number <= len(source.recommendations):
+                    continue
+                own = source.recommendations[number - 1]
+                if _words(said)[: len(_words(own))] != _words(own):
+                    yield Problem(
+                        str(catalogue.path),
+                        line,
+                        5,
+                        f"intent '{intent.id}' field '{name}': recommendation {number} is given as '{said}', but "
+                        f"the answer cites {source.title} ({source.publisher}), whose words are '{own}'; use its "
+                        "words (your own may follow them)",
+                    )
+
+
+_NO_UPDATE = re.compile(
+    r"\b(?:no|not any) (?:[\w-]+ ){0,3}?(?:updates?|news|progress)\b|\bnothing (?:more|new|later)\b"
+    r"|\bnone of (?:the|our) (?:later )?sources\b",
+    re.IGNORECASE,
+)
+_NUMBER_RANGE = re.compile(r"\b(\d{1,2})\s*(?:to|-|–)\s*(\d{1,2})\b|\b(\d{1,2})\b")
+
+
+def _recommendations_named(sentence: str, numbered: dict[int, str]) -> set[str]:
+    """The recommendation intents a sentence names by number ("5 to 7", "6 and 7", "recommendation 5")."""
+    found: set[int] = set()
+    for match in _NUMBER_RANGE.finditer(sentence):
+        if match.group(3) is not None:
+            found.add(int(match.group(3)))
+        else:
+            found.update(range(int(match.group(1)), int(match.group(2)) + 1))
+    return {numbered[n] for n in found if n in numbered}
+
+
+def no_update_claims(catalogue: Catalogue) -> Iterable[Problem]:
+    """A sentence that says there is no update (no news, no progress) on a topic is refused when the
+    register holds a source that reports on that topic (`reports_on:`) and is dated after the topic's own
+    source: the claim is then contradicted by our own sources. A sentence's topics are its intent, the
+    topics it reports on (`status_of:`) and the recommendations it names by number."""
+    register = {source.url: source for source in catalogue.sources}
+    numbered = {i.recommendation_number: i.id for i in catalogue.intents if i.recommendation_number is not None}
+
+    def base_day(topic_id: str) -> datetime.date | None:
+        topic = catalogue.get(topic_id)
+        entry = register.get(topic.source.url) if topic is not None and topic.source is not None else None
+        return entry.newest_day if entry is not None else None
+
+    for intent in catalogue.intents:
+        for name, line, text in _texts_of(intent):
+            for sentence in _sentences(text):
+                claim = _NO_UPDATE.search(sentence)
+                if claim is None:
+                    continue
+                topics = [intent.id, *intent.status_of, *sorted(_recommendations_named(sentence, numbered))]
+                for topic in dict.fromkeys(topics):
+                    base = base_day(topic)
+                    later = [
+                        s
+                        for s in catalogue.sources
+                        if topic in s.reports_on and (day := s.newest_day) is not None and (base is None or day > base)
+                    ]
+                    if later:
+                        yield Problem(
+                            str(catalogue.path),
+                            line,
+                            5,
+                            f"intent '{intent.id}' field '{name}': '{claim.group(0)}' says there is no update on "
+                            f"'{topic}', but the register holds a later source that reports on it: "
+                            f"{later[0].title} ({later[0].date}); say what that source reports instead",
+                        )
+                        break
+
+
 def engine_checks(today: datetime.date | None = None, *, advice: bool = True) -> list[Check]:
     """The engine's checks. `advice` adds the model's advice to editors (examples it would send
     elsewhere, overlapping intents): it scores every example against all the others, about half a
@@ -288,6 +481,11 @@ def engine_checks(today: datetime.date | None = None, *, advice: bool = True) ->
         offer_status(today),
         view_attribution,
         titles_in_time(today),
+        offer_standing,
+        register_references,
+        offer_links,
+        recommendation_wording,
+        no_update_claims,
     ]
     return [*checks, content_warnings] if advice else checks
 

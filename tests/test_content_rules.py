@@ -367,3 +367,46 @@ def test_only_an_open_offer_is_offered_as_a_sign_up(tmp_path: Path) -> None:
     assert [b["block_id"] for b in with_row.blocks[-2:]] == ["feedback", "handoff"]
     listed = to_plain_text(content.renderer.offers().blocks)
     assert "-> https://www.nhsconfed.org/join-alpha" not in listed and "[More about it] (button: offer_alpha)" in listed
+
+
+def test_an_offers_answer_says_where_it_stands_from_its_status_alone(tmp_path: Path) -> None:
+    """The plain answer, "tell me more" and where to read: each says where the offer stands, once, from
+    `status:`; the sign-up button is the one button to its address, even when a link repeats it."""
+    repeat = "    links:\n      - label: Alpha page\n        url: https://www.nhsconfed.org/join-alpha\n"
+    path = content_file(tmp_path, replace=(OFFER.format(name="alpha", today=TODAY),
+                                           OFFER.format(name="alpha", today=TODAY) + repeat))  # fmt: skip
+    assert [m for m in messages(path) if "repeats the sign-up address" in m and "warning:" in m]
+    content = build_content(path, Commands())
+    offer = content.catalogue.get("offer_alpha")
+    assert offer is not None
+    day = datetime.date.today()
+    for mode in ("full", "more", "read"):
+        reply = content.renderer.answer(Answer.chosen(offer, mode))  # type: ignore[arg-type]
+        text = to_plain_text(reply.blocks)
+        assert text.count(f"Open: confirmed on {day.day} {day:%B %Y}.") == 1, (mode, text)
+        assert text.count("-> https://www.nhsconfed.org/join-alpha") == 1, (mode, text)
+        assert not reply.handoff
+    plain = content.renderer.answer(Answer.chosen(content.catalogue.get("topic_plain")))  # type: ignore[arg-type]
+    assert "Open:" not in to_plain_text(plain.blocks)  # a topic that is not an offer has no standing
+
+
+def test_checked_in_text_is_the_answers_reviewed_date(tmp_path: Path) -> None:
+    path = content_file(
+        tmp_path, replace=("The summary of topic_plain,", "As of {checked}, the summary of topic_plain,")
+    )
+    assert messages(path) == []
+    content = build_content(path, Commands())
+    text = to_plain_text(content.renderer.answer(Answer.chosen(content.catalogue.get("topic_plain"))).blocks)  # type: ignore[arg-type]
+    day = datetime.date.today()
+    assert f"As of {day.day} {day:%B %Y}, the summary" in text and f"checked {day.day} {day:%B %Y}" in text
+    wrong = content_file(tmp_path, replace=("The summary of topic_plain,", "As of {cheked}, the summary,"))
+    assert any("unknown placeholder '{cheked}'" in m for m in messages(wrong))
+
+
+def test_the_offers_overview_answer_lists_the_offers_with_one_button_each(tmp_path: Path) -> None:
+    content = build_content(content_file(tmp_path), Commands())
+    overview = content.catalogue.get("offers_overview")
+    assert overview is not None and overview.links[0].url == "https://www.nhsconfed.org/join-alpha"
+    text = to_plain_text(content.renderer.answer(Answer.chosen(overview)).blocks)
+    assert "Title of offer_alpha" in text and "Open: confirmed on" in text
+    assert text.count("-> https://www.nhsconfed.org/join-alpha") == 1, text

@@ -82,10 +82,15 @@ def _case(id: str, fragment: str, old: str | re.Pattern[str], new: str, *marks: 
     return pytest.param(Broken(fragment, old, new), id=id, marks=marks)
 
 
-_REVIEWED = "    title: The Messenger review at a glance\n    reviewed: 2026-11-26\n"
+_REVIEWED = "    title: The Messenger review at a glance\n    reviewed: 2026-12-08\n"
 _EDI_STATUS = "      state: unknown\n      as_of: 2026-12-04\n    links:\n      - label: EDI programme page\n"
 _EDI_END = "    related: [rec_edi, offers_overview]\n"
 _HELLO = "      Hello! I answer"
+_BME = "      - label: BME Leadership Network\n        url: https://www.nhsconfed.org/bme-leadership\n"
+_CAREER = (
+    "      - In June 2022 we said the report was right to call for a more consistent career development pathway, "
+    "from recruitment through to mid-career and beyond.\n"
+)
 _HOW_ARE_YOU = "      - how are you\n"
 _BYE = "      - good talking to you, bye\n"
 _GREETINGS = ["how are you", "how have you been", "how's life", "how are things", "how's it all going", "good morning",
@@ -125,11 +130,11 @@ CASES = [
           "    related: [offers_overview, offer_action_learning_sets]\n", "    related: offers_overview\n"),
     _case("text-for-number", "expected a number", "  confidence_threshold: 0.3\n", "  confidence_threshold: a third\n"),
     _case("date-as-words", "expected a date written as YYYY-MM-DD",
-          _REVIEWED, _REVIEWED.replace("2026-11-26", "26 November 2026")),
-    _case("no-such-day", "is not a real date", _REVIEWED, _REVIEWED.replace("2026-11-26", "2026-02-30")),
-    _case("date-and-time", "write only the date", _REVIEWED, _REVIEWED.replace("2026-11-26", "2026-11-26 09:30:00")),
-    _case("reviewed-in-future", "is in the future", _REVIEWED, _REVIEWED.replace("2026-11-26", "2999-01-01")),
-    _case("reviewed-long-ago", "last reviewed", _REVIEWED, _REVIEWED.replace("2026-11-26", "2020-01-01")),
+          _REVIEWED, _REVIEWED.replace("2026-12-08", "8 December 2026")),
+    _case("no-such-day", "is not a real date", _REVIEWED, _REVIEWED.replace("2026-12-08", "2026-02-30")),
+    _case("date-and-time", "write only the date", _REVIEWED, _REVIEWED.replace("2026-12-08", "2026-12-08 09:30:00")),
+    _case("reviewed-in-future", "is in the future", _REVIEWED, _REVIEWED.replace("2026-12-08", "2999-01-01")),
+    _case("reviewed-long-ago", "last reviewed", _REVIEWED, _REVIEWED.replace("2026-12-08", "2020-01-01")),
     _case("review-period", "settings.review_after_days: must be from 1 to 3650",
           "  review_after_days: 365\n", "  review_after_days: 0\n"),
     _case("empty", "must not be empty", "title: The Messenger review at a glance", 'title: ""'),
@@ -186,6 +191,19 @@ CASES = [
           "      - label: BME Leadership Network\n", "      - label: BME Leadership Network" + " and more" * 10 + "\n"),
     _case("huge-file", "the limit is", "\nsources:\n", "\n# " + "padding " * 70_000 + "\nsources:\n"),
     _case("bold-first-line", "starts with a heading line", _HELLO, "      *Hello*\n" + _HELLO),
+    _case("standing-by-hand", "says where an offer stands", "Our BME Leadership Network is part of our EDI work.",
+          "Our BME Leadership Network is part of our EDI work. It still runs."),
+    _case("signup-repeats-link", "repeats the sign-up address", _EDI_STATUS,
+          _EDI_STATUS.replace("unknown", "open")
+          .replace("    links:", _SIGNUP.format("supporting-members/equality-diversity-inclusion") + "    links:")),
+    _case("offer-link-elsewhere", "not name as this offer's page", _BME,
+          _BME + "      - label: Our leadership pages\n        url: https://www.nhsconfed.org/topic/leadership\n"),
+    _case("for-offers-not-offer", "is not an offer", "    for_offers: [offer_edi_programme]\n",
+          "    for_offers: [offer_edi_programme, rec_edi]\n"),
+    _case("recommendation-paraphrase", "whose words are", "      6. Effective recruitment",
+          "      6. More effective recruitment"),
+    _case("no-update-claim", "says there is no update on", _CAREER,
+          _CAREER + "      - Our sources hold no public update on this recommendation since 2022.\n"),
     _case("misrouted-example", "is matched to", _HOW_ARE_YOU,
           _HOW_ARE_YOU + "      - what were the seven recommendations of the messenger review\n"),
     _case("overlapping-intents", "overlap", _BYE,
