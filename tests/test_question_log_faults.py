@@ -298,7 +298,15 @@ async def test_frozen_postgres_never_blocks_start_reads_or_stop(frozen_postgres:
 class TestFrozenPostgres:
     @pytest.fixture
     def settings_overrides(self, frozen_postgres: str) -> dict[str, Any]:
-        return {"database_url": frozen_postgres, "handoff_channel": HANDOFF_CHANNEL}
+        return {"database_url": frozen_postgres, "handoff_channel": HANDOFF_CHANNEL, "staff_user_ids": ("USTAFF001",)}
+
+    async def test_the_staff_report_says_the_log_is_out_of_reach(self, harness: Harness) -> None:
+        """Staff asking for /messenger report while the database is frozen get a reply saying so, in
+        seconds, not silence."""
+        status, _ = await harness.command("/messenger", "report 28", user="USTAFF001")
+        assert status == 200
+        [call] = await harness.standin.wait_for("response_url", 1, timeout=20)
+        assert "out of reach" in call.params["text"]
 
     async def test_ask_a_person_is_still_answered(self, harness: Harness) -> None:
         await harness.services.recorder.start()
