@@ -32,23 +32,25 @@ class SharedLimits:
         self._memory: dict[str, RateLimiter] = {}
 
     async def allow(self, kind: str, who: str, count: int, seconds: int) -> bool:
-        """Whether `who` may do `kind` once more: at most `count` times in each window of `seconds`."""
-        recorder = self.recorder()
-        if recorder.migrated:
-            now = int(self.clock())
-            try:
-                hits = await bounded(recorder.store.hit(f"{kind}:{who}", now - now % seconds), HIT_SECONDS)
-            except Exception as exc:
-                if self.backend != "memory":
-                    log.warning(
-                        "limits: the database is out of reach (%s); counting in this process", type(exc).__name__
-                    )
-                self.backend = "memory"
-            else:
-                self.backend = "database"
-                return hits <= count
+        """Whether `who` may do `kind` once more: at most `count` times in each window of `seconds`. This
+        process always counts too, so the limit holds here even while the database comes and goes (a
+        window split between the two never doubles it); the database adds every other instance's hits."""
         limiter = self._memory.setdefault(f"{kind}:{count}:{seconds}", RateLimiter(count, seconds))
-        return limiter.check(who) == "ok"
+        here = limiter.check(who) == "ok"
+        recorder = self.recorder()
+        if not recorder.migrated:
+            return here
+        now = int(self.clock())
+        try:
+            hits = await bounded(recorder.store.hit(f"{kind}:{who}", now - now % seconds), HIT_SECONDS)
+        except Exception as exc:
+            if self.backend != "memory":
+                why = type(exc).__name__
+                log.warning("limits: the database is out of reach (%s); counting in this process", why)
+            self.backend = "memory"
+            return here
+        self.backend = "database"
+        return here and hits <= count
 
     def health(self) -> dict[str, Any]:
         """'database': shared by every instance on the question log's database, kept across restarts;
