@@ -39,7 +39,8 @@ class OfferStatus:
     as a sign-up: the bot is read years after the briefing that announced most offers."""
 
     state: OfferState = field(metadata=in_file())
-    # The day staff confirmed this state (for an open offer: that it was open).
+    # The day staff confirmed this state (for an open offer: that it was open). Shown for an open or closed
+    # offer; an unknown one has nothing confirmed, so members see only its answer's `reviewed` date.
     as_of: datetime.date = field(metadata=in_file())
     # Open only, when known: the last day to join, and when the next cohort starts (text, as staff know it).
     closes: datetime.date | None = field(default=None, metadata=in_file(required=False))
