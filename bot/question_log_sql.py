@@ -608,7 +608,7 @@ class SQLiteStore(_OneRowWrites):
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             handoffs = conn.execute("select count(*) from handoffs where at >= ?", (start,)).fetchone()[0]
             votes = conn.execute(
-                "select f.helpful, q.intent, count(*) from feedback f join questions q on q.id = f.question_id "
+                "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
                 "where f.at >= ? group by f.helpful, q.intent",
                 (start,),
             ).fetchall()
@@ -891,7 +891,7 @@ class PostgresStore(_OneRowWrites):
         async with self._connection() as conn:
             handoffs = await conn.fetchval("select count(*) from handoffs where at >= $1", start)
             votes = await conn.fetch(
-                "select f.helpful, q.intent, count(*) from feedback f join questions q on q.id = f.question_id "
+                "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
                 "where f.at >= $1 group by f.helpful, q.intent",
                 start,
             )

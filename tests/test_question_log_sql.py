@@ -532,7 +532,7 @@ async def test_postgres_creates_the_schema_a_url_names(postgres_url: str) -> Non
         tables = await conn.fetch("select table_name from information_schema.tables where table_schema = $1", schema)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
-    assert {t[0] for t in tables} == {"schema_version", "questions", "feedback", "handoffs", "labels"}
+    assert {t[0] for t in tables} == {"schema_version", "questions", "feedback", "handoffs", "labels", "limits"}
 
 
 # --- ids in the text, DM channels, and what forget reaches ---
