@@ -82,7 +82,7 @@ class Engine:
 
     def _offered(self, d: Decision) -> tuple[str, ...]:
         """On a fallback, the topics at least suggestion_floor probable: "did you mean"."""
-        if d.intent_id is not None or d.followup:
+        if d.intent_id is not None or d.followup or d.chatter:
             return ()
         return self.topics_above(d.ranked, self.suggestion_floor)
 

@@ -5,6 +5,7 @@ beside it, and each writes its reason on the decision, which the why panel, `bot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +29,7 @@ class Decision:
     confidence: float = 0.0
     mode: Mode = "full"
     followup: bool = False
+    chatter: bool = False  # no word in it: no answer and no "did you mean"
     done: bool = False  # a stage decided: the later ones do not run
     reasons: list[tuple[str, str]] = field(default_factory=list)
 
@@ -82,6 +84,23 @@ class Followup:
         d.say(self.name, f"'{kind}' of the conversation's topic {previous.id} (phrase overlap {score:.2f})")
 
 
+class Wordless:
+    """A message without a word (numbers, symbols, emoji: "+1", "2+2", ":thumbsup:", "100%") is chatter,
+    never a topic and never a "did you mean": a recommendation by number needs the word (or the slash
+    command). Decided before the model, which reads "1" in "+1" as half of "recommendation 1"."""
+
+    name = "wordless"
+    _EMOJI = re.compile(r":[a-z0-9_+'-]+:")
+    _WORD = re.compile(r"[^\W\d_]{2,}")
+
+    def run(self, engine: Engine, d: Decision) -> None:
+        if self._WORD.search(self._EMOJI.sub(" ", d.question)):
+            return
+        d.ranked = engine.classifier.ranked(d.text)  # kept for the why panel; it decides nothing here
+        d.intent_id, d.confidence, d.mode, d.chatter, d.done = None, 0.0, "fallback", True, True
+        d.say(self.name, "no word in it: chatter, not a question")
+
+
 class Classify:
     """The model: calibrated probabilities over every intent and "none" (off-topic)."""
 
@@ -133,7 +152,7 @@ class Fallback:
 # Deleted for paying nothing there: task (a request to write something -> fallback; the model sends
 # those to "none" itself), number (a recommendation named by number the model gave to no topic: it
 # changed no answer there), and the matcher's old rules (anchors, foreign words, other reviews, small talk).
-STAGES: tuple[Stage, ...] = (Normalise(), Followup(), Classify(), Status(), Fallback())
+STAGES: tuple[Stage, ...] = (Normalise(), Followup(), Wordless(), Classify(), Status(), Fallback())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 # Without classify and fallback there is no answer at all; normalise is part of the model (it learnt from
 # normalised text: 5-fold cross-validation on the training data, 94.3% in scope with it, 91.2% without).

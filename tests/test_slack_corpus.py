@@ -110,10 +110,10 @@ async def _thread_reply(harness: Harness, body: str) -> None:
 
 
 async def _thread_broadcast(harness: Harness, body: str) -> None:
-    event = _event("event_thread_broadcast.json")
-    [post] = await harness.posts(1)
-    assert (post["channel"], post["thread_ts"]) == (event["channel"], event["thread_ts"])
-    await harness.settle(1)
+    # A member sharing a summary with the channel, in a thread the bot answered, asks the bot nothing:
+    # the bot is a guest there and stays quiet (bot/conversation.py). Its subtype is one routing reads
+    # (tests/test_routing.py); what it says is what keeps the bot quiet.
+    await harness.settle(0)
 
 
 async def _home(harness: Harness, body: str) -> None:

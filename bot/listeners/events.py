@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.conversation import in_channel_thread
 from bot.listeners.common import (
     apologise,
     event_id_of,
@@ -89,11 +90,20 @@ async def handle_message(
         record.finish("duplicate")
         return
     user = route.member
+    content = services.content.current
+    answer = None
+    if route.kind == "thread_followup":
+        # Nobody addressed the bot: it speaks only when the message is plainly for it (bot/conversation.py).
+        # A quiet message is neither answered, counted against anyone nor kept in the question log.
+        answer = content.engine.answer(incoming.text, previous)
+        etiquette = in_channel_thread(answer, incoming.text, context.bot_user_id)
+        if not etiquette.speak:
+            record.finish(etiquette.why)
+            return
     verdict = services.limiter.check(user)
     if verdict != "ok":
         record.outcome = "rate_limited"
         if verdict == "warn":
-            content = services.content.current
             notice = content.renderer.notice(texts(services).slow_down)
             await post(client, record, route.channel, route.reply_thread, notice)
         record.emit()
@@ -102,8 +112,7 @@ async def handle_message(
     log.debug("question event_id=%s text=%r", record.event_id, text)
     question_id = new_question_id()
     try:
-        content = services.content.current
-        answer = content.engine.answer(text, previous)
+        answer = answer or content.engine.answer(text, previous)
         record.intent = answer.intent.id if answer.intent else None
         record.confidence = answer.confidence
         message = content.renderer.with_feedback(
