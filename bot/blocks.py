@@ -216,6 +216,8 @@ class Renderer:
     def answer(self, answer: Answer, *, shareable: bool = False) -> Message:
         if answer.intent is None:
             key: tuple[object, ...] = ("fallback", *(i.id for i in answer.alternatives[:3]))
+        elif answer.mode == "ask":
+            key = ("ask", *(i.id for i in answer.alternatives[:3]))
         else:
             key = (answer.intent.id, answer.mode, shareable)
         message = self._built.get(key)
@@ -228,6 +230,8 @@ class Renderer:
     def _answer(self, answer: Answer, *, shareable: bool) -> Message:
         if answer.intent is None:
             return self.fallback(answer)
+        if answer.mode == "ask":
+            return self.ask_back(answer)
         intent = answer.intent
         blocks: list[Block]
         texts = self.catalogue.settings.texts
@@ -339,6 +343,16 @@ class Renderer:
         if intent.reviewed is not None:
             line += f" · checked {long_date(intent.reviewed)}"
         return line
+
+    def ask_back(self, answer: Answer) -> Message:
+        """Unsure between close topics: ask which, each a topic button that answers in this thread."""
+        texts = self.catalogue.settings.texts
+        blocks: list[Block] = [
+            SectionBlock(text=MarkdownTextObject(text=texts.ask_back)),
+            ActionsBlock(block_id="did_you_mean", elements=[_topic_button(i) for i in answer.alternatives[:3]]),
+        ]
+        titles = "; ".join(i.title for i in answer.alternatives[:3])
+        return self._finish(f"{texts.ask_back} {titles}", blocks)
 
     def fallback(self, answer: Answer, *, shareable: bool = False) -> Message:
         settings = self.catalogue.settings

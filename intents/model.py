@@ -169,6 +169,10 @@ class Texts:
     offers_intro: str = field(
         default="Our offers for leaders, and where each stands:", metadata=in_file(required=False)
     )
+    ask_back: str = field(
+        default="I'm not sure which of these you mean. Choose one and I'll answer here:",
+        metadata=in_file(required=False),
+    )
     offers_unclear: str = field(
         default="I'm not sure which offer you mean. These are all of them, and where each stands:",
         metadata=in_file(required=False),
@@ -325,7 +329,7 @@ class Match:
 
 # full: the answer; signup: how to join (or, for a topic with nothing to join, the offers); read: where
 # to read more; more: the longer text for "tell me more" (where to read, without one); fallback.
-Mode = Literal["full", "signup", "read", "more", "fallback"]
+Mode = Literal["full", "signup", "read", "more", "fallback", "ask"]
 
 
 @dataclass(frozen=True)
