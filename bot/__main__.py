@@ -143,6 +143,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 "question": question,
                 "intent": answer.intent.id if answer is not None and answer.intent else None,
                 "confidence": confidence,
+                # "ask": the reply asks which of `alternatives` the member means (buttons, as in Slack);
+                # "fallback": "I don't know", with `alternatives` as "did you mean".
+                "mode": answer.mode if answer is not None else None,
                 "alternatives": alternatives,
                 "text": text,
                 "links": _links(message.blocks),
@@ -197,11 +200,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        figures = {"accuracy": evaluation.accuracy, "out_of_scope_recall": evaluation.out_of_scope_recall}
+        figures = {"accuracy": evaluation.accuracy, "out_of_scope_recall": evaluation.out_of_scope_recall,
+                   "one_click": evaluation.one_click, "ask_rate": evaluation.ask_rate}  # fmt: skip
         print(json.dumps({"file": str(args.file), **figures, "answers": evaluation.answers}, indent=1))
     else:
         text = format_evaluation(evaluation)
-        print("\n".join(text.split("\n")[:2]) if args.summary else text)
+        print("\n".join(text.split("\n")[:3]) if args.summary else text)
     failed = []
     if args.min_accuracy is not None and evaluation.accuracy < args.min_accuracy:
         failed.append(f"accuracy {evaluation.accuracy:.3f} is under {args.min_accuracy}")
@@ -458,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("eval", help="measure matching against a labelled TSV file")
     ev.add_argument("file", type=Path, help="a labelled TSV file: question<TAB>intent id, or none")
     ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
-    ev.add_argument("--summary", action="store_true", help="print only the two headline figures")
+    ev.add_argument("--summary", action="store_true", help="print only the headline figures (top-1, off-topic, one click and asking back)")
     ev.add_argument(
         "--json",
         action="store_true",

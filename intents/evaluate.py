@@ -33,12 +33,24 @@ class Evaluation:
     # compare floors, where the fallbacks alone are a handful.
     in_scope_misses: int = 0
     in_scope_misses_hit: int = 0
+    # What a member feels: the right answer, or the right topic among the choices the reply shows (asking
+    # back, or "did you mean" on a fallback): one click away.
+    in_scope_one_click: int = 0
+    asked_back: int = 0  # replies that ask which topic, instead of answering
     # Each question's answer, in file order: what `bot eval --json` prints, to compare two runs.
     answers: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
         return self.in_scope_correct / self.in_scope if self.in_scope else 1.0
+
+    @property
+    def one_click(self) -> float:
+        return self.in_scope_one_click / self.in_scope if self.in_scope else 1.0
+
+    @property
+    def ask_rate(self) -> float:
+        return self.asked_back / self.total if self.total else 0.0
 
     @property
     def out_of_scope_recall(self) -> float:
@@ -75,6 +87,12 @@ def evaluate(engine: Engine, questions: list[LabelledQuestion], without: frozens
             }
         )
         evaluation.total += 1
+        asked = answer.mode == "ask"
+        evaluation.asked_back += asked
+        if item.expected is not None:
+            # The reply shows choices when it asks back, or falls back with "did you mean".
+            shown = {i.id for i in answer.alternatives} if asked or answer.intent is None else set()
+            evaluation.in_scope_one_click += (got == item.expected and not asked) or item.expected in shown
         expected = item.expected or NONE_LABEL
         actual = got or NONE_LABEL
         evaluation.expected[expected] += 1
@@ -148,6 +166,8 @@ def format_evaluation(evaluation: Evaluation, most_confused: int = 10) -> str:
         f"in-scope top-1 accuracy: {evaluation.accuracy:.1%} ({evaluation.in_scope_correct}/{evaluation.in_scope})",
         f"out-of-scope recall:     {evaluation.out_of_scope_recall:.1%} "
         f"({evaluation.out_of_scope_correct}/{evaluation.out_of_scope})",
+        f"in-scope one click:      {evaluation.one_click:.1%} ({evaluation.in_scope_one_click}/{evaluation.in_scope})"
+        f"; replies asking back: {evaluation.ask_rate:.1%} ({evaluation.asked_back}/{evaluation.total})",
         "",
     ]
     lines += _suggestion_lines(evaluation) + ["", f"{'intent':34} {'precision':>9} {'recall':>7} {'n':>4}"]

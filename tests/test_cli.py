@@ -31,7 +31,7 @@ def test_ask_json_one_object_per_question_in_order() -> None:
     assert result.returncode == 0, result.stderr
     first, second = [json.loads(line) for line in result.stdout.splitlines()]
     assert first["question"] == "recommendation 4" and first["intent"] == "rec_appraisal"
-    assert set(first) == {"question", "intent", "confidence", "alternatives", "text", "links"}
+    assert set(first) == {"question", "intent", "confidence", "mode", "alternatives", "text", "links"}
     assert first["links"][0]["url"].startswith("https://")
     assert "appraisal" in first["text"].lower()
     assert second["intent"] is None and "don't know" in second["text"]

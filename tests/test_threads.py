@@ -85,3 +85,24 @@ def test_on_threads_written_blind_it_is_quiet_for_people_and_answers_what_is_for
     assert (quiet, meant) == (91, 58)
     assert (quiet - spoke_over) / quiet >= 0.95
     assert answered_right / meant >= 0.85
+
+
+async def test_unsure_between_close_topics_it_asks_and_one_click_answers(harness: Harness) -> None:
+    """ "What about the money?" could be what we asked for in 2022 or whether any came: the reply asks,
+    with each topic a button, and a click answers in the same thread (topic buttons: test_actions.py)."""
+    from tests.test_actions import _click
+
+    await harness.dm("what about the money?")
+    [post] = await harness.posts(1)
+    settings = harness.services.content.current.catalogue.settings
+    assert settings.texts.ask_back in json.dumps(post)
+    buttons = [e for b in post["blocks"] for e in b.get("elements", []) if e.get("action_id", "").startswith("topic:")]
+    values = [b["value"] for b in buttons]
+    assert {"funding_followed", "funding_implementation"} <= set(values) and len(values) <= 3
+    assert "don't know" not in json.dumps(post)
+    click = {k: buttons[0][k] for k in ("action_id", "value")}
+    status, _ = await harness.action(_click(harness, click, thread_ts="1700000000.000009"))
+    assert status == 200
+    [_, answer] = await harness.posts(2)
+    title = harness.services.content.current.catalogue.get(values[0]).title  # type: ignore[union-attr]
+    assert answer["thread_ts"] == "1700000000.000009" and title in json.dumps(answer)
