@@ -462,7 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("eval", help="measure matching against a labelled TSV file")
     ev.add_argument("file", type=Path, help="a labelled TSV file: question<TAB>intent id, or none")
     ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
-    ev.add_argument("--summary", action="store_true", help="print only the headline figures (top-1, off-topic, one click and asking back)")
+    ev.add_argument(
+        "--summary",
+        action="store_true",
+        help="print only the headline figures: top-1, off-topic, one click, asking back",
+    )
     ev.add_argument(
         "--json",
         action="store_true",
