@@ -16,6 +16,9 @@ with `git archive`) with this virtualenv, to compare. Phases:
   log cost         log lines per refused request (unsigned, corrupt, malformed HTTP)
   fd limit         a second app with RLIMIT_NOFILE 128, 300 idle connections: log lines, and the
                    signed events' statuses while (and after) it is at the limit
+  promised         (issue 25) requests promising a 1 MB body and sending none: 50 with no Slack headers,
+                   50 with a stale timestamp (how fast each is refused), then 1,500 with forged fresh
+                   headers held open beside signed events (their statuses, the signed acks, the app's RSS)
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from devtools.signing import event_body, signed_headers
 from devtools.standin import BOT_USER_ID, SlackStandIn
 
 SLACK_LIMIT = 3.0
-PHASES = ("baseline", "flood", "corrupt", "held", "log", "fd")
+PHASES = ("baseline", "flood", "corrupt", "held", "log", "fd", "promised")
 _ids = itertools.count(1)
 
 
@@ -301,6 +304,48 @@ async def fd_limit(root: Path, standin: SlackStandIn, seconds: float) -> None:
         Path(sink.name).unlink(missing_ok=True)
 
 
+async def promise(port: int, headers: bytes, hold: float) -> tuple[str, float]:
+    """Headers promising a 1 MB body, and not one byte of it: the status line, and when it came."""
+    started = time.perf_counter()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError as exc:
+        return type(exc).__name__, time.perf_counter() - started
+    writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n" + headers + b"Content-Length: 1000000\r\n\r\n")
+    try:
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), hold)
+        return (line.split(b" ")[1].decode() if line.count(b" ") >= 2 else "closed"), time.perf_counter() - started
+    except (TimeoutError, OSError) as exc:
+        return type(exc).__name__, time.perf_counter() - started
+    finally:
+        writer.close()
+
+
+async def promised(url: str, port: int, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    import psutil
+
+    stale = int(time.time()) - 600
+    for name, headers in (
+        ("no Slack headers", b""),
+        ("stale timestamp", f"X-Slack-Request-Timestamp: {stale}\r\nX-Slack-Signature: v0={'0' * 64}\r\n".encode()),
+    ):
+        results = await asyncio.gather(*(promise(port, headers, 10) for _ in range(50)))
+        took = [t for _, t in results]
+        print(f"  {name}: 50 held open: statuses {dict(Counter(s for s, _ in results))}, "
+              f"all answered within {max(took):.2f} s")  # fmt: skip
+    fresh = f"X-Slack-Request-Timestamp: {int(time.time())}\r\nX-Slack-Signature: v0={'0' * 64}\r\n".encode()
+    before = psutil.Process(proc.pid).memory_info().rss
+    slow = [asyncio.create_task(promise(port, fresh, 10)) for _ in range(1500)]
+    acks = asyncio.create_task(signed_events(url, 4, seconds / 2))
+    await asyncio.sleep(1)
+    peak = psutil.Process(proc.pid).memory_info().rss
+    results = await asyncio.gather(*slow)
+    describe_acks("beside 1,500 forged fresh slow bodies", *await acks)
+    print(f"  forged fresh: statuses {dict(Counter(s for s, _ in results))}; "
+          f"RSS {before / 2**20:.0f} MB before, {peak / 2**20:.0f} MB during")  # fmt: skip
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the flood phases")
@@ -337,6 +382,9 @@ async def main() -> None:
         if "fd" in phases:
             print("file-descriptor limit")
             await fd_limit(args.root, standin, args.seconds / 2)
+        if "promised" in phases:
+            print("promised bodies (issue 25)")
+            await promised(url, port, proc, args.seconds)
         if proc.poll() is not None:
             print(f"the app exited (code {proc.returncode})")
     finally:

@@ -44,9 +44,9 @@ BODY_READ_SECONDS = 5.0
 # Slack's documented window for X-Slack-Request-Timestamp.
 MAX_CLOCK_SKEW_SECONDS = 60 * 5
 EVENTS_PATH = "/slack/events"
-# Bodies read at once (after the headers passed): Slack's own traffic needs a handful; a flood of slow
-# bodies with forged fresh headers is held to this many (at most 64 MB), the rest refused at once.
-MAX_CONCURRENT_READS = 64
+# What bodies being read at once may promise in all (after the headers passed): a flood of slow bodies
+# behind forged fresh headers holds at most this much memory, the rest refused at once (429).
+READ_BUDGET_BYTES = 64 * MAX_BODY_BYTES
 # Slack's signature: the version, then a hex HMAC-SHA256 (docs.slack.dev, "Verifying requests from Slack").
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 # What /healthz says of the server software: nothing.
@@ -101,8 +101,8 @@ class SlackEndpoint:
     def __init__(self, bolt: AsyncApp, signing_secret: str) -> None:
         self.bolt = bolt
         self.verifier = SignatureVerifier(signing_secret)
-        # Bodies being read at once: each may hold up to MAX_BODY_BYTES for BODY_READ_SECONDS.
-        self.reading = asyncio.Semaphore(MAX_CONCURRENT_READS)
+        # Bytes that bodies being read may still take (see handle).
+        self.budget = READ_BUDGET_BYTES
 
     def why_unsigned(self, raw: bytes, headers: Any) -> str | None:
         """None when Slack signed these exact bytes within the last five minutes; else a short reason."""
@@ -128,11 +128,15 @@ class SlackEndpoint:
         reason = why_not_slack(request.headers)
         if reason is not None:
             return refused(401, reason)
-        if self.reading.locked():
-            # Every read slot is held by a slow body: refuse this one at once rather than queue it.
+        # Bodies being read share a budget of bytes, each taking what it promises (a chunked body, the
+        # most it may be): forged headers promising big bodies exhaust it, never memory, while Slack's own
+        # requests (a few kilobytes each) still fit beside them.
+        promised = request.content_length if request.content_length is not None else MAX_BODY_BYTES
+        if promised > self.budget:
             return refused(429, "too_many_bodies")
+        self.budget -= promised
         try:
-            async with self.reading, asyncio.timeout(BODY_READ_SECONDS):
+            async with asyncio.timeout(BODY_READ_SECONDS):
                 raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return refused(413, "body_too_large")
@@ -141,6 +145,8 @@ class SlackEndpoint:
         except (ConnectionError, web.RequestPayloadError):
             # The client went away mid-body, or sent a broken chunked body: one line, no traceback.
             return refused(400, "body_incomplete")
+        finally:
+            self.budget += promised
         reason = self.why_unsigned(raw, request.headers)
         if reason is not None:
             return refused(401, reason)
