@@ -52,6 +52,7 @@ _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 # What /healthz says of the server software: nothing.
 SERVER_NAME = "bot"
 PURGE_WAIT_SECONDS = 5.0  # how often the retention purge looks for the schema before its first run
+LISTENER_START_SECONDS = 0.1  # at shutdown, for listeners of acknowledged requests to start (serve)
 # Slack wants an answer within 3 s of sending a request; nothing it does needs a connection held longer.
 KEEPALIVE_SECONDS = 5.0
 # After an early answer (401, 413, 415) aiohttp reads and discards the unsent rest of the body for this
@@ -362,17 +363,20 @@ async def serve(services: Services, bolt: AsyncApp) -> int:
     await stop.wait()
     if socket is not None and socket.fatal:
         log.error(socket.fatal)
-    log.info(
-        "stopping: no new requests; waiting up to %ss for %d replies in flight",
-        settings.shutdown_grace_seconds,
-        services.inflight.count,
-    )
     watcher.cancel()
     purger.cancel()
     labels.cancel()
     if socket is not None:
         await socket.stop()
     await site.stop()
+    # A request acknowledged just before the signal has its listener scheduled but maybe not started (so
+    # not counted yet): let scheduled tasks take their first step before counting what is in flight.
+    await asyncio.sleep(LISTENER_START_SECONDS)
+    log.info(
+        "stopping: no new requests; waiting up to %ss for %d replies in flight",
+        settings.shutdown_grace_seconds,
+        services.inflight.count,
+    )
     finished = await services.inflight.wait_idle(settings.shutdown_grace_seconds)
     if not finished:
         log.warning("grace period over with %d replies still in flight", services.inflight.count)
