@@ -335,11 +335,14 @@ class Renderer:
         return Message(message.text, message.blocks, handoff=True)
 
     def source_line(self, intent: Intent) -> str:
-        """The footer: where the answer's facts come from, and when a person last checked them."""
+        """The footer: where the answer's facts come from, and when a person last checked them. Only the
+        label's first part (up to its first "; ") is the link: that part names the linked source, and any
+        other sources the label names after it are plain text, so no name links to a page not its own."""
         if intent.source is None:
             line = f"Source: {self.catalogue.settings.default_source}"
         else:
-            line = f"Source: <{intent.source.url}|{intent.source.label}>"
+            linked, sep, rest = intent.source.label.partition("; ")
+            line = f"Source: <{intent.source.url}|{linked}>{sep}{rest}"
         if intent.reviewed is not None:
             line += f" · checked {long_date(intent.reviewed)}"
         return line

@@ -163,18 +163,21 @@ class Texts:
         default="It was replaced by {replacement}: see the button below.", metadata=in_file(required=False)
     )
     signup_nothing: str = field(
-        default="There is nothing to sign up for on {topic}. These are our offers for leaders, and where each stands:",
+        default=(
+            "There is nothing to sign up for on {topic}. These are our offers for leaders, and what we know of "
+            "where each stands:"
+        ),
         metadata=in_file(required=False),
     )
     offers_intro: str = field(
-        default="Our offers for leaders, and where each stands:", metadata=in_file(required=False)
+        default="Our offers for leaders, and what we know of where each stands:", metadata=in_file(required=False)
     )
     ask_back: str = field(
         default="I'm not sure which of these you mean. Choose one and I'll answer here:",
         metadata=in_file(required=False),
     )
     offers_unclear: str = field(
-        default="I'm not sure which offer you mean. These are all of them, and where each stands:",
+        default="I'm not sure which offer you mean. These are all of them, and what we know of where each stands:",
         metadata=in_file(required=False),
     )
     offer_open_line: str = field(default="Open: confirmed on {as_of}.", metadata=in_file(required=False))

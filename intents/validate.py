@@ -275,6 +275,40 @@ def titles_in_time(today: datetime.date | None = None) -> Check:
     return check
 
 
+# "Where recommendations 5 to 7 stand", "and where each stands": a heading that promises where things stand
+# now, over an answer whose sources may only say what was said on a date. "What we know of where each
+# stands" is honest; so is naming the date the answer speaks for.
+_STANDING_PROMISE = re.compile(r"(?<!know of )\bwhere (?:[\w,-]+ ){0,5}?stands?\b", re.IGNORECASE)
+_HEADING_TEXTS = ("offers_intro", "offers_unclear", "signup_nothing")
+
+
+def titles_promise_no_standing(catalogue: Catalogue) -> Iterable[Problem]:
+    """A title, or a heading of the offers list (settings.texts), never promises where something stands:
+    say what the answer gives (e.g. "Recommendations 5 to 7: what the November 2023 answer says") or
+    "what we know of where each stands"."""
+    path = str(catalogue.path)
+    for name in _HEADING_TEXTS:
+        found = _STANDING_PROMISE.search(getattr(catalogue.settings.texts, name))
+        if found is not None:
+            yield Problem(
+                path,
+                1,
+                1,
+                f"settings.texts.{name}: '{found.group(0)}' promises where each stands; say 'what we know of "
+                "where each stands', or name the date the list speaks for",
+            )
+    for intent in catalogue.intents:
+        found = _STANDING_PROMISE.search(intent.title)
+        if found is not None:
+            yield Problem(
+                path,
+                intent.line_of("title"),
+                5,
+                f"intent '{intent.id}' field 'title': '{found.group(0)}' promises where it stands; name what "
+                "the answer gives and its date instead, such as 'what the November 2023 answer says'",
+            )
+
+
 def _texts_of(intent: Intent) -> Iterable[tuple[str, int, str]]:
     """(field, line, text) of what a member reads of an intent besides its title, wrapped lines joined
     (a bullet or a numbered line keeps its own)."""
@@ -481,6 +515,7 @@ def engine_checks(today: datetime.date | None = None, *, advice: bool = True) ->
         offer_status(today),
         view_attribution,
         titles_in_time(today),
+        titles_promise_no_standing,
         offer_standing,
         register_references,
         offer_links,

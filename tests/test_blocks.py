@@ -53,3 +53,20 @@ def test_the_feedback_and_handoff_rows_are_what_slack_sdk_would_build() -> None:
         elements=[ButtonElement(text="Ask a person", action_id="link:handoff", url=renderer.contact_url)],
     ).to_dict()
     assert renderer.handoff_block("q1", handoff=False) == link
+
+
+def test_the_source_line_links_only_the_first_named_source() -> None:
+    """A label naming several sources links only its first part (the source at its address); the rest is
+    plain text, so a member never clicks one source's name and lands on another's page."""
+    catalogue = load_catalogue(RESPONSES)
+    renderer = Renderer(catalogue, Commands())
+    rec_1 = catalogue.get("rec_collaborative_leadership")
+    assert rec_1 is not None and rec_1.source is not None
+    line = renderer.source_line(rec_1)
+    assert line.startswith(
+        "Source: <https://www.parallelparliament.co.uk/question/1917|Parliamentary answer on implementation "
+        "(20 November 2023)>; GOV.UK review page (8 June 2022) · checked "
+    ), line
+    single = catalogue.get("manager_bashing")
+    assert single is not None and single.source is not None
+    assert renderer.source_line(single).startswith(f"Source: <{single.source.url}|{single.source.label}> · checked ")

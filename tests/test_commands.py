@@ -54,7 +54,7 @@ async def test_signup_for_an_offer_of_unknown_status_offers_no_signup_but_a_pers
     for text in ("signup edi", "signup action learning sets", "sign up ics leadership programme"):
         _, reply = await harness.command("/messenger", text)
         said = _all_text(reply)
-        assert "June 2022" in said and "do not say whether this still runs" in said, said
+        assert "June 2022" in said and "do not say whether this offer still runs" in said, said
         assert "sign up for" not in said.lower() and "use the link below" not in said
         assert not [b for b in _buttons(reply) if b.get("style") == "primary"]  # no sign-up button
         assert "Ask a person" in [b["text"]["text"] for b in _buttons(reply)]

@@ -310,3 +310,23 @@ def test_checked_in_text_is_the_reviewed_date(tmp_path: Path) -> None:
     assert "{checked}" in intent.summary
     said = to_plain_text(content.renderer.answer(Answer.chosen(intent)).blocks)
     assert "As of 8 December 2026, our sources do not say whether the Bill has passed" in said
+
+
+def test_every_mention_of_a_person_is_dated() -> None:
+    """sources.md: people, "date every mention". A sentence (or title) naming someone whose role has changed
+    says when it held ("then Health and Social Care Secretary", "chief executive from June 2021"), so a
+    member reading it years on does not take the role to be theirs today."""
+    from intents import load_catalogue
+    from intents.validate import _sentences, _texts_of
+
+    people = ("Sajid Javid", "Matthew Taylor", "Linda Pollard")
+    # "then" or "former", or the role's own dates ("in 2022, Chair of", "from June 2021", "2021 to April 2026"):
+    # a sentence merely dated elsewhere ("announced on 4 October 2021") still reads the role as current.
+    dated = re.compile(r"\bthen\b|\bformer\b|\b(?:in|from) (?:\w+ )?(?:19|20)\d\d\b|\b(?:19|20)\d\d to\b")
+    undated = []
+    for intent in load_catalogue(RESPONSES).intents:
+        said = [intent.title, *(s for _, _, text in _texts_of(intent) for s in _sentences(text))]
+        for sentence in said:
+            if any(p in sentence.replace("\n", " ").replace("*", "") for p in people) and not dated.search(sentence):
+                undated.append(f"{intent.id}: {sentence}")
+    assert undated == []

@@ -250,7 +250,8 @@ def test_the_offers_command_is_built_from_the_offers_in_the_file(tmp_path: Path)
     text = to_plain_text(message.blocks)
     assert what == "offers_overview"
     assert "Title of offer_alpha" in text and "Title of offer_beta" in text  # a new offer appears by itself
-    assert text.count("Our offers for leaders, and where each stands") == 1  # its heading (settings.texts) once
+    # Its heading (settings.texts), once.
+    assert text.count("Our offers for leaders, and what we know of where each stands") == 1
 
 
 @pytest.mark.parametrize(

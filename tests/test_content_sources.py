@@ -47,3 +47,28 @@ def test_the_shipped_offers_are_unknown_and_offer_no_sign_up() -> None:
     for intent in catalogue.intents:
         for link in (*intent.links, *([intent.signup] if intent.signup else [])):
             assert link.url.startswith("https://")
+
+
+def _said(date: str) -> str:
+    """A register date as a label says it: 2022-06-08 is "8 June 2022", 2023-06 "June 2023"."""
+    parts = [int(p) for p in date.split("-")]
+    month = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")  # fmt: skip
+    return " ".join([*(str(parts[2]) for _ in parts[2:]), *(month[parts[1] - 1] for _ in parts[1:2]), str(parts[0])])
+
+
+def test_each_source_label_names_its_linked_source_first() -> None:
+    """Only a label's first part (up to "; ") is the link under an answer, so that part names the source at
+    the address: where the register dates it, the first part gives that date (a label that names the
+    GOV.UK page first over a link to a 2023 answer is caught)."""
+    catalogue = load_catalogue(RESPONSES)
+    register = {s.url: s for s in catalogue.sources}
+    wrong = []
+    for intent in catalogue.intents:
+        if intent.source is None:
+            continue
+        entry = register[intent.source.url]
+        first = intent.source.label.split("; ", 1)[0]
+        if entry.date and _said(entry.date) not in first:
+            wrong.append(f"{intent.id}: '{first}' does not give {_said(entry.date)} ({entry.title})")
+    assert wrong == []

@@ -191,8 +191,11 @@ CASES = [
           "      - label: BME Leadership Network\n", "      - label: BME Leadership Network" + " and more" * 10 + "\n"),
     _case("huge-file", "the limit is", "\nsources:\n", "\n# " + "padding " * 70_000 + "\nsources:\n"),
     _case("bold-first-line", "starts with a heading line", _HELLO, "      *Hello*\n" + _HELLO),
-    _case("standing-by-hand", "says where an offer stands", "Our BME Leadership Network is part of our EDI work.",
-          "Our BME Leadership Network is part of our EDI work. It still runs."),
+    _case("standing-by-hand", "says where an offer stands", "Our EDI work has included a *BME Leadership Network*,",
+          "It still runs. Our EDI work has included a *BME Leadership Network*,"),
+    _case("title-promises-standing", "promises where",
+          '    title: "Recommendations 5 to 7: what the November 2023 answer says"\n',
+          "    title: Where recommendations 5 to 7 stand\n"),
     _case("signup-repeats-link", "repeats the sign-up address", _EDI_STATUS,
           _EDI_STATUS.replace("unknown", "open")
           .replace("    links:", _SIGNUP.format("supporting-members/equality-diversity-inclusion") + "    links:")),

@@ -107,7 +107,7 @@ async def test_thread_followup_without_mention_uses_the_threads_topic(harness: H
     # That offer's status is unknown: what we said in 2022, that our sources stop there, and a person.
     assert not [b for b in _buttons(second) if b.get("style") == "primary"]
     assert "Leadership programme for system leaders" in _all_text(second)
-    assert "do not say whether this still runs" in _all_text(second)
+    assert "do not say whether this offer still runs" in _all_text(second)
     assert "Ask a person" in [b["text"]["text"] for b in _buttons(second)]
 
 
@@ -293,7 +293,7 @@ async def test_a_thread_under_a_dm_answer_keeps_the_dm_topic(harness: Harness) -
     assert [b["url"] for b in _buttons(second) if "url" in b][0] == (
         "https://www.nhsconfed.org/supporting-members/equality-diversity-inclusion"
     )
-    assert "do not say whether this still runs" in _all_text(second)
+    assert "do not say whether this offer still runs" in _all_text(second)
 
 
 async def test_the_passport_conversation_gets_the_fallback_in_a_dm(harness: Harness) -> None:
