@@ -194,7 +194,7 @@ CASES = [
     _case("standing-by-hand", "says where an offer stands", "Our EDI work has included a *BME Leadership Network*,",
           "It still runs. Our EDI work has included a *BME Leadership Network*,"),
     _case("title-promises-standing", "promises where",
-          '    title: "Recommendations 5 to 7: what the November 2023 answer says"\n',
+          '    title: "Recommendations 5 to 7: what our sources say since 2022"\n',
           "    title: Where recommendations 5 to 7 stand\n"),
     _case("signup-repeats-link", "repeats the sign-up address", _EDI_STATUS,
           _EDI_STATUS.replace("unknown", "open")
