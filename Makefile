@@ -57,4 +57,4 @@ check: install
 	$(BIN)/python -m bot check responses.yaml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .cache

@@ -213,7 +213,7 @@ class ContentHolder:
                 return False
             self._labels, self.current = labels, content
             self.model = ModelInfo(n, _now())
-            log.info("model retrained with %d staff labels", n)
+            log.info("model retrained with %d staff label%s", n, "" if n == 1 else "s")
             return True
 
     def _file_stamp(self) -> tuple[tuple[int, int], ...] | None:

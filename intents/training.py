@@ -33,11 +33,15 @@ def parse_labelled(text: str, path: str | Path, known_ids: set[str]) -> tuple[li
             continue
         parts = raw.split("\t")
         if len(parts) != 2:
-            problems.append(
-                Problem(str(path), number, 1, f"expected 'question<TAB>intent', found {len(parts)} columns")
-            )
+            found = f"{len(parts)} column{'s' if len(parts) != 1 else ''}"
+            problems.append(Problem(str(path), number, 1, f"expected 'question<TAB>intent', found {found}"))
             continue
         question, label = parts[0].strip(), parts[1].strip()
+        if not label:
+            problems.append(
+                Problem(str(path), number, len(parts[0]) + 2, f"no intent id after the tab (an id, or '{NONE_LABEL}')")
+            )
+            continue
         if label != NONE_LABEL and label not in known_ids:
             problems.append(Problem(str(path), number, len(parts[0]) + 2, f"unknown intent id '{label}'"))
             continue

@@ -364,3 +364,14 @@ def test_a_recommendation_is_found_by_its_number(shipped: Engine, text: str, num
 def test_shipped_recommendations_are_numbered(shipped: Engine) -> None:
     assert shipped.recommendation_count == 7
     assert shipped.recommendation_named("recommendation 4") is shipped.recommendation(4) is not None
+
+
+def test_a_training_line_with_no_intent_or_one_column_says_so() -> None:
+    from intents.training import parse_labelled
+
+    _, problems = parse_labelled("what is it\t\njust a question\n", "training/x.tsv", {"key_points"})
+    messages = [p.message for p in problems]
+    assert messages == [
+        "no intent id after the tab (an id, or 'none')",
+        "expected 'question<TAB>intent', found 1 column",
+    ]
