@@ -171,7 +171,7 @@ async def test_teach_opens_a_modal_and_save_teaches_the_bot(harness: Harness, ca
     assert status == 200 and body == ""  # an empty 200 closes the modal
     calls = await harness.standin.wait_for("views.publish", publishes + 1, timeout=15)
     home = calls[-1].params
-    assert home["user_id"] == STAFF and "Taught 1 question as *Talk to a person*" in json.dumps(home["view"])
+    assert home["user_id"] == STAFF and "Taught 1 question as *How to reach the team*" in json.dumps(home["view"])
     assert not any(QUESTION in _group_text(home["view"], b) for _, b in _teach_buttons(home["view"]))
     [label] = await harness.services.recorder.store.labels()
     assert (label.text, label.intent) == (QUESTION, TAUGHT)
