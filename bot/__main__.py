@@ -41,12 +41,13 @@ from typing import Any, TypeVar
 from bot.blocks import Message
 from bot.command_names import Commands
 from bot.content import Content, build_content, validate_file
+from bot.conversation import FALLBACK, Heard, Turn, take_turn
 from bot.question_log import QuestionStore
-from bot.routing import StaffCommand, command_reply, reload_reply, route_command
+from bot.routing import StaffCommand, reload_reply, route_command
 from bot.safety import for_terminal
 from bot.settings import PROJECT_DIR, has_credentials
 from bot.terminal import to_plain_text
-from intents import Answer, ContentError, Engine
+from intents import ContentError, Engine
 from intents.evaluate import LabelError, evaluate, format_evaluation, read_labelled
 from intents.pipeline import REQUIRED, STAGE_NAMES
 
@@ -81,17 +82,20 @@ def _links(blocks: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class Asked:
-    """One question's reply: the engine's answer (None for a command), what answered, the message."""
+    """One question's reply: what answered, the message as Slack would show it, the conversation's turn
+    (None for a staff sub-command)."""
 
-    answer: Answer | None
     what: str
     message: Message
+    turn: Turn | None = None
     refused: bool = False  # a staff-only sub-command asked without --staff
+    command: bool = True  # a slash command (else a question, as in a direct message)
 
 
 def _ask_one(content: Content, question: str, *, staff: bool, path: Path) -> Asked:
-    """What a member (or, `staff`, a member of staff) gets: a slash command (`/messenger signup`) runs as
-    the command does in Slack, staff-only sub-commands refused to members."""
+    """What a member (or, `staff`, a member of staff) gets, through the same conversation as in Slack: a
+    slash command (`/messenger signup`) as the command, staff-only sub-commands refused to members, anything
+    else as a direct message."""
     commands = _commands()
     name, _, rest = question.strip().partition(" ")
     if name in (commands.messenger, commands.keypoints):
@@ -99,11 +103,13 @@ def _ask_one(content: Content, question: str, *, staff: bool, path: Path) -> Ask
         if isinstance(route, StaffCommand):
             refusal = route.refusal_for(staff=staff)
             if refusal is not None:
-                return Asked(None, route.name, _plain(refusal), refused=True)
-            return Asked(None, route.name, _plain(_staff_reply(content, route, path)))
-        return Asked(None, *command_reply(content, route))
-    answer = content.engine.answer(question)
-    return Asked(answer, answer.intent.id if answer.intent else "(none: fallback)", content.renderer.answer(answer))
+                return Asked(route.name, _plain(refusal), refused=True)
+            return Asked(route.name, _plain(_staff_reply(content, route, path)))
+        turn = take_turn(content, Heard(rest, "command", command=route))
+    else:
+        turn = take_turn(content, Heard(question, "cli"))
+    assert turn.message is not None
+    return Asked(turn.what or FALLBACK, turn.message, turn, command=turn.said == "command")
 
 
 def _plain(text: str) -> Message:
@@ -134,29 +140,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
     questions = args.questions or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for question in questions:
         asked = _ask_one(content, question, staff=args.staff, path=args.path)
-        answer, what, message = asked.answer, asked.what, asked.message
+        turn, message, command = asked.turn, asked.message, asked.command
+        answer = turn.answer if turn is not None else None
         text = to_plain_text(message.blocks)
-        confidence = answer.confidence if answer is not None else 1.0
-        alternatives = [i.id for i in answer.alternatives] if answer is not None else []
+        confidence = answer.confidence if answer is not None and not command else 1.0
+        # The choices the reply offers as buttons: a question back's, or "did you mean" under a fallback.
+        alternatives = [i.id for i in turn.choices] if turn is not None else []
         if args.json:
             record = {
                 "question": question,
-                "intent": answer.intent.id if answer is not None and answer.intent else None,
+                "intent": None if command or turn is None else turn.intent,
                 "confidence": confidence,
                 # "ask": the reply asks which of `alternatives` the member means (buttons, as in Slack);
                 # "fallback": "I don't know", with `alternatives` as "did you mean".
-                "mode": answer.mode if answer is not None else None,
+                "mode": answer.mode if answer is not None and not command else None,
                 "alternatives": alternatives,
                 "text": text,
                 "links": _links(message.blocks),
             }
-            if answer is None:
-                record["command"] = what
+            if command:
+                record["command"] = asked.what
             if asked.refused:
                 record["refused"] = True
             print(json.dumps(record, ensure_ascii=False))
         else:
-            label = "command:     " if answer is None else "intent:      "
+            label = "command:     " if command else "intent:      "
+            what = asked.what if command else (turn.intent if turn and turn.intent else "(none: fallback)")
             what = f"{what} (staff only: refused; --staff acts as staff)" if asked.refused else what
             print(f"question:     {question}\n{label} {what}\nconfidence:   {confidence:.2f}")
             print(f"alternatives: {', '.join(alternatives) or '-'}\n\n{text}\n")

@@ -35,6 +35,8 @@ BUTTON_LABEL_LIMIT = 75
 HEADER_LIMIT = 150
 MAX_ACTIONS = 25
 TOPIC_ACTION = "topic"
+# The block of choices a reply offers (a question back, "did you mean"); with_feedback adds the question id.
+CHOICES_BLOCK = "did_you_mean"
 LINK_ACTION = "link"
 SHARE_ACTION = "share"
 FEEDBACK_ACTION = "feedback"  # feedback:helpful / feedback:not_helpful, value = the question's id
@@ -352,7 +354,7 @@ class Renderer:
         texts = self.catalogue.settings.texts
         blocks: list[Block] = [
             SectionBlock(text=MarkdownTextObject(text=texts.ask_back)),
-            ActionsBlock(block_id="did_you_mean", elements=[_topic_button(i) for i in answer.alternatives[:3]]),
+            ActionsBlock(block_id=CHOICES_BLOCK, elements=[_topic_button(i) for i in answer.alternatives[:3]]),
         ]
         titles = "; ".join(i.title for i in answer.alternatives[:3])
         return self._finish(f"{texts.ask_back} {titles}", blocks)
@@ -363,7 +365,7 @@ class Renderer:
         if answer.alternatives:
             blocks.append(SectionBlock(text=MarkdownTextObject(text="*Did you mean one of these?*")))
             blocks.append(
-                ActionsBlock(block_id="did_you_mean", elements=[_topic_button(i) for i in answer.alternatives[:3]])
+                ActionsBlock(block_id=CHOICES_BLOCK, elements=[_topic_button(i) for i in answer.alternatives[:3]])
             )
         blocks.append(_context(settings.contact_text))
         return self._finish(f"{settings.fallback_text} {settings.contact_text}", blocks)
@@ -422,7 +424,10 @@ class Renderer:
             extra = [_feedback_block(question_id, (texts.helpful_button, texts.not_helpful_button))]
             if message.handoff:
                 extra.append(self.handoff_block(question_id, handoff=handoff))
-        return Message(message.text, [*message.blocks, *extra], message.handoff)
+        # The choices carry the question they answer: a click on one is kept with it (the member's own pick).
+        blocks = [{**b, "block_id": f"{CHOICES_BLOCK}:{question_id}"} if b.get("block_id") == CHOICES_BLOCK else b
+                  for b in message.blocks]  # fmt: skip
+        return Message(message.text, [*blocks, *extra], message.handoff)
 
     def handoff_block(self, question_id: str, *, handoff: bool) -> dict[str, Any]:
         """Ask a person: a button that hands the question to staff (`handoff`: the operator set

@@ -51,8 +51,18 @@ class HandoffRecord:
     at: datetime.datetime  # UTC
 
 
+@dataclass(frozen=True)
+class PickRecord:
+    """A member's own pick among the choices a reply offered (a question back, "did you mean"): kept with
+    that question, and only when the member who picks is the one who asked."""
+
+    question_id: str
+    member: str  # the raw Slack user id: hashed by the store
+    intent: str
+
+
 # What the recorder hands to a store: written in order, all of a batch in one transaction.
-Write = QuestionRecord | FeedbackRecord | HandoffRecord
+Write = QuestionRecord | FeedbackRecord | HandoffRecord | PickRecord
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class StoredQuestion:
     # The asker's keyed hash (compare with Recorder.member_hash(user)); "" never matches anyone.
     member_hash: str = ""
     handed_off: bool = False  # a row exists in handoffs for this question id
+    picked: str | None = None  # the intent the asker picked among the reply's choices, if any
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from bot.question_log import (
     HandoffOwners,
     HandoffRecord,
     HandoffTimes,
+    PickRecord,
     QuestionRecord,
     QuestionStore,
     StoredLabel,
@@ -138,6 +139,13 @@ STEPS: tuple[Step, ...] = (
                 hits integer not null,
                 primary key (key, window_start)
             )""",
+        ),
+    ),
+    (
+        5,
+        (
+            # The asker's own pick among the choices a reply offered (PickRecord), shown to staff in Teach.
+            "alter table questions add column picked text",
         ),
     ),
 )
@@ -323,16 +331,20 @@ def _counts(handoffs: int, votes: Sequence[tuple[bool, str | None, int]]) -> dic
 # The SQL each kind of write runs. Every one is idempotent, so a batch retried after a timeout that had in
 # fact committed adds nothing twice: a question id is kept once; a vote replaces an older vote only (a
 # retried vote never undoes a newer one); one hand-off per member per question.
+_QUESTION_COLUMNS = "(id, at, surface, member_hash, intent, confidence, outcome, text, channel, message_ts)"
 _SQLITE_WRITES = {
-    QuestionRecord: "insert into questions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing",
+    QuestionRecord: f"insert into questions {_QUESTION_COLUMNS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "on conflict (id) do nothing",
+    PickRecord: "update questions set picked = ? where id = ? and member_hash = ?",
     FeedbackRecord: "insert into feedback values (?, ?, ?, ?) on conflict (question_id, member_hash) "
     "do update set helpful = excluded.helpful, at = excluded.at where excluded.at >= feedback.at",
     HandoffRecord: "insert into handoffs (question_id, member_hash, at) select ?1, ?2, ?3 where not exists "
     "(select 1 from handoffs where question_id = ?1 and member_hash = ?2)",
 }
 _POSTGRES_WRITES = {
-    QuestionRecord: "insert into questions values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-    "on conflict (id) do nothing",
+    QuestionRecord: f"insert into questions {_QUESTION_COLUMNS} "
+    "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (id) do nothing",
+    PickRecord: "update questions set picked = $1 where id = $2 and member_hash = $3",
     FeedbackRecord: "insert into feedback values ($1, $2, $3, $4) on conflict (question_id, member_hash) "
     "do update set helpful = excluded.helpful, at = excluded.at where excluded.at >= feedback.at",
     HandoffRecord: "insert into handoffs (question_id, member_hash, at) select $1, $2, $3 where not exists "
@@ -345,6 +357,8 @@ def _row(secret: str, write: Write) -> tuple[Any, ...]:
         return _question_row(secret, write)
     if isinstance(write, FeedbackRecord):
         return _feedback_row(secret, write)
+    if isinstance(write, PickRecord):
+        return (write.intent, write.question_id, member_hash(secret, write.member))
     return _handoff_row(secret, write)
 
 
@@ -720,7 +734,7 @@ class SQLiteStore(_OneRowWrites):
 # The questions' columns, then the asker's hash and whether anyone handed the question off.
 _COLUMNS = (
     "q.id, q.at, q.surface, q.intent, q.confidence, q.outcome, q.text, q.channel, q.message_ts, q.member_hash, "
-    "exists (select 1 from handoffs h where h.question_id = q.id)"
+    "exists (select 1 from handoffs h where h.question_id = q.id), q.picked"
 )
 
 
@@ -738,6 +752,7 @@ def _stored(row: Sequence[Any]) -> StoredQuestion:
         message_ts=row[8],
         member_hash=row[9],
         handed_off=bool(row[10]),
+        picked=row[11],
     )
 
 

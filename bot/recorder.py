@@ -30,6 +30,7 @@ from bot.question_log import (
     HandoffOwners,
     HandoffRecord,
     HandoffTimes,
+    PickRecord,
     QuestionRecord,
     QuestionStore,
     StoredLabel,
@@ -120,6 +121,10 @@ class Recorder:
 
     def feedback(self, question_id: str, member: str, helpful: bool) -> None:
         self._put(FeedbackRecord(question_id, member, helpful, datetime.datetime.now(datetime.UTC)))
+
+    def picked(self, question_id: str, member: str, intent: str) -> None:
+        """The member picked `intent` among the choices the reply to `question_id` offered."""
+        self._put(PickRecord(question_id, member, intent))
 
     def handoff(self, question_id: str, member: str) -> None:
         self._put(HandoffRecord(question_id, member, datetime.datetime.now(datetime.UTC)))

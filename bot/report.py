@@ -34,8 +34,9 @@ _SHELL_SPECIAL = re.compile(r'["\\$`!]')
 
 
 def is_unanswered(question: StoredQuestion) -> bool:
+    """A fallback, a question the bot asked back about (it was unsure), or an answer it was unsure of."""
     weak = question.confidence is not None and question.confidence < WEAK_CONFIDENCE
-    return question.outcome == "fallback" or weak
+    return question.outcome in ("fallback", "asked") or weak
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

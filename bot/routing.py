@@ -1,9 +1,8 @@
-"""Where a message, slash command or topic click is answered, and what answers it: decided here, once.
+"""Where a message, slash command or topic click is answered: decided here, once.
 
 Plain data comes in (channel, channel type, ts, thread, text, ...) and a decision comes out: which thread
-to answer in, which conversation memory to read and write, which sub-command or intent answers. Nothing
-here talks to Slack or to a store; the listeners, `python -m bot ask`, local mode and the sandbox each do
-what the decision says, so none of them can disagree about where an answer goes or what it follows.
+to answer in, which conversation memory to read and write, whether a command is a staff one. Nothing
+here talks to Slack or to a store. What is answered, and whether at all, is bot/conversation.py's.
 """
 
 from __future__ import annotations
@@ -13,11 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from bot.blocks import Message
-from bot.content import Content
 from bot.question_log import Surface
-from intents import Answer
-from intents.model import CONTACT, HELP, KEY_POINTS, OFFERS_OVERVIEW, RECOMMENDATIONS
 
 # The memory key of a DM's top level: a DM is one conversation, so it has one topic.
 DM_THREAD = "dm"
@@ -174,16 +169,11 @@ def route_topic_click(click: TopicClick) -> ClickRoute:
 # --- slash commands ---
 
 _STAFF = re.compile(r"^(reload|report)(?:\s+\d{1,4})?$")
-_REC = re.compile(r"^(?:recommendation|rec)\s*(?:no\.?|number|#)?\s*(\S+)$")
 REPORT_DAYS = 7  # `report` with no number: the last week
 REFUSALS = {
     "report": "Sorry, only the content team can see the question report.",
     "reload": "Sorry, only the content team can reload the bot's answers. Ask them if something looks out of date.",
 }
-# What a command's reply was, when no intent answered: the fallback, a list to choose from, a usage note.
-FALLBACK = "fallback"
-# Replies that answer nothing a member could rate: a list to choose from, or a usage note.
-NOT_ANSWERS = frozenset({"signup_list", "recommendation_unknown"})
 
 
 @dataclass(frozen=True)
@@ -229,67 +219,3 @@ def reload_reply(problems: list[str], path_name: str, intents: int) -> str:
         more = f"\n…and {len(problems) - 20} more" if len(problems) > 20 else ""
         return f"Reload refused: the file has errors, so I'm still using the previous version.\n{lines}{more}"
     return f"Reloaded {path_name}: {intents} intents in service."
-
-
-def command_reply(content: Content, command: MemberCommand) -> tuple[str, Message]:
-    """A member's command answered from the content: (what it was, the ephemeral reply)."""
-    renderer = content.renderer
-    text = command.text
-    words = "key-points" if command.keypoints else text.strip().lower()
-    fixed = {
-        "": HELP,
-        "help": HELP,
-        "key-points": KEY_POINTS,
-        "keypoints": KEY_POINTS,
-        "key points": KEY_POINTS,
-        "recommendations": RECOMMENDATIONS,
-        "recs": RECOMMENDATIONS,
-    }
-    if words == "offers":
-        return OFFERS_OVERVIEW, renderer.offers(content.catalogue.settings.texts.offers_intro, shareable=True)
-    if words in fixed:
-        answer = _intent_answer(content, fixed[words], text)
-        if answer is not None:
-            return fixed[words], renderer.answer(answer, shareable=True)
-    if _REC.match(words):
-        target = content.engine.recommendation_named(words)
-        answer = _intent_answer(content, target.id, text) if target else None
-        if answer is not None:
-            return answer.intent.id, renderer.answer(answer, shareable=True)  # type: ignore[union-attr]
-        count = content.engine.recommendation_count
-        return "recommendation_unknown", renderer.notice(
-            f"There are {count} recommendations: try `recommendation 1` to `recommendation {count}`."
-        )
-    if words in ("signup", "sign up", "sign-up") or words.startswith(("signup ", "sign up ", "sign-up ")):
-        offer_text = re.sub(r"^sign[\s-]?up\s*", "", words)
-        offer = content.engine.signup_offer(offer_text)
-        if offer is None:
-            wording = content.catalogue.settings.texts
-            intro = wording.offers_unclear if offer_text else wording.offers_intro
-            return "signup_list", renderer.offers(intro)
-        answer = Answer.chosen(offer, "signup", text)
-        return offer.id, renderer.answer(answer, shareable=True)
-    answer = content.engine.answer(text)
-    return answer.intent.id if answer.intent else FALLBACK, renderer.answer(answer, shareable=True)
-
-
-def _intent_answer(content: Content, intent_id: str, question: str) -> Answer | None:
-    intent = content.catalogue.get(intent_id)
-    if intent is None:
-        return None
-    return Answer.chosen(intent, question=question)
-
-
-def next_topic(answer: Answer, previous: str | None) -> str:
-    """What the conversation is about after this answer: a topic answered becomes it; a fallback ends the
-    old one ("" = answered, no topic, so a rephrased question in the thread is still heard); small talk
-    ("thanks") keeps it."""
-    if answer.intent is None:
-        return ""
-    return answer.intent.id if answer.intent.is_topic else (previous or "")
-
-
-def offers_person(intent_id: str | None) -> bool:
-    """A fallback (None), or a member asking for a person ("can a real person help?": the contact intent),
-    gets the Ask a person button instead of Helpful / Not helpful: in a message, a command or a click."""
-    return intent_id is None or intent_id == CONTACT

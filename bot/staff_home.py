@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,9 @@ class Group:
     key: str
     texts: tuple[str, ...]
     asked: tuple[int, ...]  # how many members asked each wording
+    # The members' own picks among the choices the bot offered them (a question back, "did you mean"):
+    # (intent id, how many picked it), the most picked first.
+    picked: tuple[tuple[str, int], ...] = ()
 
     def has_key(self, key: str) -> bool:
         return any(group_key(t) == key for t in self.texts)
@@ -139,11 +143,19 @@ def _groups(
         for q in questions
         if q.text and q.at >= since and is_unanswered(q) and taught_text(q.text) not in labelled
     )
+    picks: dict[str, Counter[str]] = {}
+    for q in questions:
+        if q.text and q.picked and q.at >= since:
+            picks.setdefault(q.text, Counter())[q.picked] += 1
     out = []
     for grouped in group_questions(services.content.current.engine, asked, suggest=SHOWN_GROUPS):
         wordings = grouped.wordings[:MAX_TAUGHT]
         texts = tuple(w.text for w in wordings)
-        out.append(Group(grouped.group, group_key(grouped.group.text), texts, tuple(len(w.members) for w in wordings)))
+        picked: Counter[str] = Counter()
+        for wording in grouped.wordings:
+            picked.update(picks.get(wording.text, Counter()))
+        asked_by = tuple(len(w.members) for w in wordings)
+        out.append(Group(grouped.group, group_key(grouped.group.text), texts, asked_by, tuple(picked.most_common())))
     return out
 
 
@@ -393,8 +405,16 @@ def _group_section(group: Group, catalogue: Catalogue) -> SectionBlock:
         text += f"\n_and {len(group.texts) - 1} other wording{'s' if len(group.texts) > 2 else ''}_"
     suggested = catalogue.get(g.suggested)
     text += f"\nClosest answer: {escape(suggested.title)}" if suggested else "\nClosest answer: none (off-topic?)"
+    text += _picks_line(group, catalogue)
     button = ButtonElement(text="Teach", action_id=TEACH_ACTION, value=group.key, style="primary")
     return SectionBlock(text=_verbatim(text), accessory=button)
+
+
+def _picks_line(group: Group, catalogue: Catalogue) -> str:
+    """What members picked themselves among the bot's choices: "" when nobody did."""
+    picks = [(catalogue.get(i), n) for i, n in group.picked]
+    shown = [f"{escape(intent.title)} ({n})" for intent, n in picks if intent is not None][:3]
+    return f"\nMembers' own pick: {'; '.join(shown)}" if shown else ""
 
 
 def staff_home(
@@ -465,7 +485,8 @@ def teach_view(group: Group, catalogue: Catalogue) -> dict[str, Any]:
     candidates = [(t, n) for t, n in zip(group.texts, group.asked, strict=True) if text_hash(t) in hashes]
     lines: list[str] = []
     shown: list[tuple[str, int]] = []
-    used = 0
+    picks = _picks_line(group, catalogue)
+    used = len(picks)
     for n, (text, asked) in enumerate(candidates):
         line = f"• “{shown_question(text)}”" + (f" ({asked} members)" if asked > 1 else "")
         rest = f"\n…and {len(candidates) - n} more, not taught by this Save"
@@ -477,7 +498,9 @@ def teach_view(group: Group, catalogue: Catalogue) -> dict[str, Any]:
         used += len(line) + 1
     g = group.group
     options, off_topic = _options(catalogue)
-    suggested = next((o for o in options if o.value == group.group.suggested), None)
+    # The members' own pick, when they made one, goes first: they know what they meant; else the model's.
+    first = next((i for i, _ in group.picked if catalogue.get(i) is not None), group.group.suggested)
+    suggested = next((o for o in options if o.value == first), None)
     if len(options) <= MAX_OPTIONS:
         select = StaticSelectElement(action_id=INTENT_ACTION, options=options, initial_option=suggested)
     else:
@@ -492,7 +515,7 @@ def teach_view(group: Group, catalogue: Catalogue) -> dict[str, Any]:
     intro = f"{_asked(g.count, g.messages, g.mostly_one)} asked this, in {wordings}. Save teaches these lines as shown:"
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=intro)),
-        SectionBlock(text=_verbatim("\n".join(lines))),
+        SectionBlock(text=_verbatim("\n".join(lines) + picks)),
         InputBlock(block_id=INTENT_BLOCK, label="Which answer do they need?", element=select),
         ContextBlock(
             elements=[

@@ -16,7 +16,8 @@ import pytest
 from bot.blocks import long_date
 from bot.command_names import Commands
 from bot.content import Content, build_content
-from bot.routing import MemberCommand, command_reply
+from bot.conversation import command_reply
+from bot.routing import MemberCommand
 from bot.settings import PROJECT_DIR
 from bot.terminal import to_plain_text
 from intents import Answer, Problem

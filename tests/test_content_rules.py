@@ -14,7 +14,8 @@ import pytest
 from bot.blocks import reflow
 from bot.command_names import Commands
 from bot.content import build_content, validate_file
-from bot.routing import MemberCommand, command_reply
+from bot.conversation import command_reply
+from bot.routing import MemberCommand
 from bot.settings import PROJECT_DIR
 from bot.terminal import to_plain_text
 from intents import Answer
@@ -246,7 +247,7 @@ def test_sign_up_after_a_topic_with_nothing_to_join_shows_the_offers(tmp_path: P
 def test_the_offers_command_is_built_from_the_offers_in_the_file(tmp_path: Path) -> None:
     extra = _intent("offer_beta", "beta scheme", extra=OFFER.format(name="beta", today=TODAY))
     path = content_file(tmp_path, extra_intents=extra)
-    what, message = command_reply(build_content(path, Commands()), MemberCommand("offers"))
+    what, message, _ = command_reply(build_content(path, Commands()), MemberCommand("offers"))
     text = to_plain_text(message.blocks)
     assert what == "offers_overview"
     assert "Title of offer_alpha" in text and "Title of offer_beta" in text  # a new offer appears by itself

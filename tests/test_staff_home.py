@@ -346,3 +346,34 @@ class TestTwoInstancesOnPostgres:
             calls = await standin.wait_for("chat.postMessage", before + 1)
             title = second.content.current.catalogue.get(TAUGHT).title  # type: ignore[union-attr]
             assert title in json.dumps(calls[-1].params)
+
+
+async def test_a_members_pick_among_the_choices_is_kept_and_shown_in_teach(harness: Harness) -> None:
+    """The member is asked back ("what about the money?"), picks a choice, and staff see that pick in Teach,
+    ready as the answer to save. A click on the same choices by someone else is no pick of the asker's."""
+    question = "what about the money?"
+    await harness.dm(question)
+    [post] = await harness.posts(1)
+    [choices] = [b for b in post["blocks"] if b.get("block_id", "").startswith("did_you_mean:")]
+    picked = choices["elements"][1]["value"]
+    for user in ("U0OTHER01", MEMBER):  # as Slack sends a click on the DM's message (its documented shape)
+        payload = copy.deepcopy(fixture("action_did_you_mean_button.json")["body"]["payload"])
+        payload["user"]["id"] = user
+        payload["message"] = {**payload["message"], "blocks": post["blocks"], "ts": "1700000100.000001"}
+        payload["container"]["message_ts"] = "1700000100.000001"
+        payload["actions"] = [{**payload["actions"][0], **{k: choices["elements"][1][k] for k in ("action_id", "value")},
+                               "block_id": choices["block_id"]}]  # fmt: skip
+        payload["response_url"] = harness.standin.response_url()
+        status, _ = await harness.action(payload)
+        assert status == 200
+    await harness.posts(2)  # one answer: two clicks on one message within seconds post once
+    await harness.services.recorder.flush()
+    since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
+    [asked] = [q for q in await harness.services.recorder.store.questions_since(since) if q.text == question]
+    assert asked.outcome == "asked" and asked.picked == picked  # the asker's pick, not the other member's
+
+    modal = await _modal_for(harness, "money?")
+    title = harness.services.content.current.catalogue.get(picked).title  # type: ignore[union-attr]
+    assert f"Members' own pick: {title} (1)" in json.dumps(modal, ensure_ascii=False)
+    select = next(b for b in modal["blocks"] if b["type"] == "input")["element"]
+    assert select["initial_option"]["value"] == picked

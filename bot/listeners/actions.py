@@ -23,6 +23,7 @@ from bot.blocks import (
     TOPIC_ACTION,
     Message,
 )
+from bot.conversation import Heard, picked_for, take_turn
 from bot.listeners.common import (
     apologise,
     is_staff,
@@ -38,7 +39,7 @@ from bot.listeners.common import (
 )
 from bot.logs import RequestRecord
 from bot.question_log import HandoffOwners, StoredQuestion
-from bot.routing import TopicClick, offers_person, route_topic_click
+from bot.routing import TopicClick, route_topic_click
 from bot.safety import escape
 from bot.services import Services
 from bot.timeouts import bounded
@@ -277,28 +278,34 @@ async def on_topic(
             ephemeral=ephemeral,
         )
     )
+    if await _rate_limited(services, user, record, respond):
+        return
+    asked = picked_for(text_of(action, "block_id"))
+    if asked is not None:
+        # A choice the bot offered (a question back, "did you mean"): kept with the question as the
+        # member's own pick, for staff to see in Teach; the store keeps only the asker's. Kept even when
+        # someone else's click on the same choices already posted the answer.
+        services.recorder.picked(asked, user, intent.id)
     if not await services.seen.first_time(route.once_key, CLICK_WINDOW_SECONDS):
         record.finish("duplicate")
         return
-    if await _rate_limited(services, user, record, respond):
-        return
-    answer = Answer.chosen(intent)
     thread_ts = route.reply_thread
     question_id = new_question_id()
+    heard = Heard(intent.title, "button", picked=intent, shareable=ephemeral)
     try:
-        message = content.renderer.answer(answer, shareable=ephemeral)
-        person = offers_person(intent.id)
-        message = content.renderer.with_feedback(message, question_id, fallback=person, handoff=_handoff(services))
+        turn = take_turn(content, heard, question_id=question_id, handoff=_handoff(services))
+        assert turn.message is not None
+        message = turn.message
         if ephemeral:
             if await respond_safely(
                 respond, record, response_type="ephemeral", replace_original=False,
                 text=message.text, blocks=message.blocks,
             ):  # fmt: skip
-                record.outcome = "answered"
+                record.outcome = turn.outcome
         elif await post(client, record, channel, thread_ts, message):
-            if route.memory_thread is not None:
-                await services.threads.set(channel, route.memory_thread, intent.id)
-            record.outcome = "answered"
+            if route.memory_thread is not None and turn.remember is not None:
+                await services.threads.set(channel, route.memory_thread, turn.remember)
+            record.outcome = turn.outcome
     except Exception:
         await apologise(client, record, None if ephemeral else channel, thread_ts, texts(services).apology)
     record.emit()

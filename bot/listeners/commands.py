@@ -12,8 +12,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import Message
 from bot.command_names import Commands
+from bot.conversation import Heard, take_turn
 from bot.listeners.common import (
     is_staff,
     log_question,
@@ -25,7 +25,7 @@ from bot.listeners.common import (
     tracked,
 )
 from bot.logs import RequestRecord
-from bot.routing import FALLBACK, NOT_ANSWERS, StaffCommand, command_reply, offers_person, reload_reply, route_command
+from bot.routing import StaffCommand, reload_reply, route_command
 from bot.services import Services
 from bot.timeouts import bounded
 
@@ -104,19 +104,14 @@ async def handle(
         else:
             await staff_report(services, client, respond, user, record, route)
         return
-    content = services.content.current
-    what, message = command_reply(content, route)
-    record.intent = what
     question_id = new_question_id()
-    if what not in NOT_ANSWERS:
-        handoff = services.settings.handoff_channel is not None
-        person = offers_person(None if what == FALLBACK else what)
-        message = content.renderer.with_feedback(message, question_id, fallback=person, handoff=handoff)
-    elif message.handoff:  # a list of offers none of which is open: the team knows what runs now
-        handoff = services.settings.handoff_channel is not None
-        message = Message(message.text, [*message.blocks, content.renderer.handoff_block(question_id, handoff=handoff)])
-    await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
-    record.finish("fallback" if what == FALLBACK else "answered")
+    handoff = services.settings.handoff_channel is not None
+    turn = take_turn(services.content.current, Heard(text, "command", command=route), question_id=question_id,
+                   handoff=handoff)  # fmt: skip
+    assert turn.message is not None
+    record.intent = turn.what
+    await ack(response_type="ephemeral", text=turn.message.text, blocks=turn.message.blocks)
+    record.finish(turn.outcome)
     if isinstance(user, str):
         question = f"{command.get('command')} {text}".strip()
         log_question(services, question_id, "command", user, record, question, text_of(command, "channel_id"), None)

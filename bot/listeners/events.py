@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation import in_channel_thread
+from bot.conversation import Heard, take_turn
 from bot.listeners.common import (
     apologise,
     event_id_of,
@@ -21,7 +21,7 @@ from bot.listeners.common import (
 )
 from bot.listeners.home import publish_home
 from bot.logs import RequestRecord
-from bot.routing import Ignore, IncomingMessage, next_topic, offers_person, route_message
+from bot.routing import Ignore, IncomingMessage, route_message
 from bot.services import Services
 from bot.state import recall
 
@@ -89,18 +89,21 @@ async def handle_message(
     if not await services.seen.first_time(route.once_key):
         record.finish("duplicate")
         return
-    user = route.member
+    # Whether, what and how: the conversation's (bot/conversation.py). A quiet message is neither
+    # answered, counted against anyone nor kept in the question log.
+    heard = Heard(incoming.text, route.surface, previous=previous, bot_user_id=context.bot_user_id)
+    question_id = new_question_id()
     content = services.content.current
-    answer = None
-    if route.kind == "thread_followup":
-        # Nobody addressed the bot: it speaks only when the message is plainly for it (bot/conversation.py).
-        # A quiet message is neither answered, counted against anyone nor kept in the question log.
-        answer = content.engine.answer(incoming.text, previous)
-        etiquette = in_channel_thread(answer, incoming.text, context.bot_user_id)
-        if not etiquette.speak:
-            record.finish(etiquette.why)
-            return
-    verdict = services.limiter.check(user)
+    try:
+        turn = take_turn(content, heard, question_id=question_id, handoff=services.settings.handoff_channel is not None)
+    except Exception:
+        await apologise(client, record, route.channel, route.reply_thread, texts(services).apology)
+        record.emit()
+        return
+    if not turn.speak:
+        record.finish(turn.outcome)
+        return
+    verdict = services.limiter.check(route.member)
     if verdict != "ok":
         record.outcome = "rate_limited"
         if verdict == "warn":
@@ -108,24 +111,12 @@ async def handle_message(
             await post(client, record, route.channel, route.reply_thread, notice)
         record.emit()
         return
-    text = incoming.text
-    log.debug("question event_id=%s text=%r", record.event_id, text)
-    question_id = new_question_id()
-    try:
-        answer = answer or content.engine.answer(text, previous)
-        record.intent = answer.intent.id if answer.intent else None
-        record.confidence = answer.confidence
-        message = content.renderer.with_feedback(
-            content.renderer.answer(answer),
-            question_id,
-            fallback=offers_person(answer.intent.id if answer.intent else None),
-            handoff=services.settings.handoff_channel is not None,
-        )
-        delivered = await post(client, record, route.channel, route.reply_thread, message)
-        if delivered:
-            record.outcome = "fallback" if answer.is_fallback else "answered"
-            await services.threads.set(route.channel, route.memory_thread, next_topic(answer, previous))
-    except Exception:
-        await apologise(client, record, route.channel, route.reply_thread, texts(services).apology)
+    log.debug("question event_id=%s text=%r", record.event_id, incoming.text)
+    record.intent, record.confidence = turn.intent, turn.confidence
+    assert turn.message is not None
+    if await post(client, record, route.channel, route.reply_thread, turn.message):
+        record.outcome = turn.outcome
+        if turn.remember is not None:
+            await services.threads.set(route.channel, route.memory_thread, turn.remember)
     record.emit()
-    log_question(services, question_id, route.surface, user, record, text, route.channel, route.ts)
+    log_question(services, question_id, route.surface, route.member, record, incoming.text, route.channel, route.ts)

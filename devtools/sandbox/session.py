@@ -19,13 +19,13 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import build_bolt_app
+from bot.conversation import Heard, take_turn
 from bot.learn import learn_example
 from bot.routing import (
     IncomingMessage,
     MessageRoute,
     StaffCommand,
     TopicClick,
-    command_reply,
     route_command,
     route_message,
     route_topic_click,
@@ -337,20 +337,22 @@ class Sandbox:
         }
 
     async def _why_question(self, text: str, route: MessageRoute) -> dict[str, Any]:
-        """The engine's answer to the same text with the same thread topic, before the bot moves it on."""
+        """The conversation's turn on the same text with the same thread topic, before the bot moves it on."""
         previous = await recall(self.services.threads, route.channel, route.recall)
-        answer = self.services.content.current.engine.answer(text, previous)
-        return self._explained(answer, "question")
+        heard = Heard(text, route.surface, previous=previous, bot_user_id=BOT_USER_ID)
+        turn = take_turn(self.services.content.current, heard)
+        assert turn.answer is not None
+        why = self._explained(turn.answer, "question")
+        return {**why, "outcome": turn.outcome} if turn.speak else {**why, "outcome": turn.outcome, "quiet": True}
 
     def _why_command(self, name: str, text: str) -> dict[str, Any]:
-        content = self.services.content.current
         route = route_command(text, keypoints=name == self.settings.keypoints_command)
         if isinstance(route, StaffCommand):
             return {"kind": "command", "command": f"{name} {text}".strip(), "what": f"{route.name} (staff only)"}
-        what, message = command_reply(content, route)
-        answer = content.engine.answer(text)
-        if message == content.renderer.answer(answer, shareable=True):
-            return self._explained(answer, "question")  # `/messenger <any question>`: matched
+        turn = take_turn(self.services.content.current, Heard(text, "command", command=route))
+        if turn.answer is not None:
+            return self._explained(turn.answer, "question")  # `/messenger <any question>`: matched
+        what = turn.what or ""
         return {"kind": "command", "command": f"{name} {text}".strip(), "what": what, "title": self._titles().get(what)}
 
     def _why_button(self, element: dict[str, Any]) -> dict[str, Any] | None:
