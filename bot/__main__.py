@@ -47,9 +47,9 @@ from bot.routing import StaffCommand, reload_reply, route_command
 from bot.safety import for_terminal
 from bot.settings import PROJECT_DIR, has_credentials
 from bot.terminal import to_plain_text
-from intents import ContentError, Engine
-from intents.evaluate import LabelError, evaluate, format_evaluation, read_labelled
+from intents import ContentError
 from intents.pipeline import REQUIRED, STAGE_NAMES
+from intents.training import LabelError, read_labelled
 
 T = TypeVar("T")
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
@@ -202,8 +202,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return 2
         # The same catalogue with only the floor changed: nothing else moves between two runs.
         catalogue = replace(content.catalogue, settings=replace(settings, suggestion_floor=args.suggestion_floor))
+        from intents.engine import Engine
+
         engine = Engine(catalogue)
     try:
+        from intents.evaluate import evaluate
+
         evaluation = evaluate(engine, questions, frozenset(args.without))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -213,6 +217,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                    "one_click": evaluation.one_click, "ask_rate": evaluation.ask_rate}  # fmt: skip
         print(json.dumps({"file": str(args.file), **figures, "answers": evaluation.answers}, indent=1))
     else:
+        from intents.evaluate import format_evaluation
+
         text = format_evaluation(evaluation)
         print("\n".join(text.split("\n")[:3]) if args.summary else text)
     failed = []

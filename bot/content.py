@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from slack_sdk.errors import SlackObjectFormationError
@@ -23,11 +24,14 @@ from bot.blocks import CHECKED, Renderer, limit_problems
 from bot.cache import cache_key, cached, code_digest
 from bot.command_names import Commands
 from bot.settings import PROJECT_DIR
-from intents import Answer, Catalogue, ContentError, Engine, Problem
+from intents import Answer, Catalogue, ContentError, Problem
 from intents.loader import iter_texts, read_content
 from intents.model import TEXT_PLACEHOLDERS
 from intents.training import LabelledQuestion, training_files
 from intents.validate import Validation, validate, validate_text
+
+if TYPE_CHECKING:
+    from intents.engine import Engine
 
 log = logging.getLogger("bot.content")
 
@@ -127,7 +131,7 @@ class SlackRendering:
 
 def validate_file(path: Path, commands: Commands) -> Validation:
     """The one validation of a content file that `python -m bot check`, start-up and reload all run."""
-    return validate(path, [SlackRendering(commands)])
+    return validate(path, [SlackRendering(commands)], advice_cache=CONTENT_CACHE)
 
 
 def build_content(path: Path, commands: Commands) -> Content:
@@ -143,6 +147,8 @@ def build_content(path: Path, commands: Commands) -> Content:
             raise ContentError(result.errors)
         for warning in result.warnings:
             log.warning("%s", warning)
+        from intents.engine import Engine  # scikit-learn: only when a model is built
+
         return Content(result.catalogue, Engine(result.catalogue), rendering.renderer)
 
     # The model learns from training/*.tsv too: a change there is a change of content.
@@ -173,6 +179,8 @@ def with_labels(content: Content, labels: Sequence[Label]) -> tuple[Content, int
     if not kept:
         return content, 0
     taught = dataclasses.replace(catalogue, training=(*catalogue.training, *kept))
+    from intents.engine import Engine
+
     return Content(taught, Engine(taught), content.renderer), len(kept)
 
 

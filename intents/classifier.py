@@ -20,7 +20,7 @@ from sklearn.svm import LinearSVC
 
 from intents.model import Catalogue
 from intents.text import Vocabulary
-from intents.training import NONE_LABEL
+from intents.training import training_data
 
 # Chosen by 5-fold cross-validation on the training data (examples, off-topic areas, training/*.tsv).
 C = 0.5
@@ -42,26 +42,6 @@ MEMO_SIZE = 4
 
 _memo: OrderedDict[str, Pipeline] = OrderedDict()
 _memo_lock = threading.Lock()
-
-
-def training_data(catalogue: Catalogue) -> tuple[list[str], list[str], list[float]]:
-    """Texts, labels and weights: every intent's examples, every off-topic example as "none", the
-    catalogue's training items (training/*.tsv, and staff's labels, which weigh more)."""
-    texts: list[str] = []
-    labels: list[str] = []
-    weights: list[float] = []
-    for intent in catalogue.intents:
-        texts += intent.examples
-        labels += [intent.id] * len(intent.examples)
-    off_topic = catalogue.settings.off_topic_examples
-    texts += off_topic
-    labels += [NONE_LABEL] * len(off_topic)
-    weights += [1.0] * len(texts)
-    for item in catalogue.training:
-        texts.append(item.question)
-        labels.append(item.expected or NONE_LABEL)
-        weights.append(item.weight)
-    return texts, labels, weights
 
 
 def build_pipeline(folds: int = CALIBRATION_FOLDS) -> Pipeline:

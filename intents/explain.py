@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from intents.classifier import training_data
 from intents.engine import Engine
 from intents.model import Answer, Intent
+from intents.training import training_data
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,24 @@
 """Content warnings for `python -m bot check`: examples the model, trained without them, sends to another
-intent, and pairs of intents whose examples are so alike that members will get the wrong one."""
+intent, and pairs of intents whose examples are so alike that members will get the wrong one.
+
+Finding them trains the model five times (a few seconds), so the findings are kept in the cache folder
+under a digest of everything they depend on: the texts the model reads and their labels, and this code
+and the library versions. An edit to a summary, a title or a link leaves them as they are, and `check`
+after it takes a moment; a changed example finds them afresh. Line numbers are looked up on every run.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.svm import LinearSVC
-
-from intents.classifier import C, build_pipeline, training_data
 from intents.loader import Problem
 from intents.model import Catalogue
+from intents.training import training_data
 
 # Each example is predicted by a model trained on the other folds.
 FOLDS = 5
@@ -22,28 +29,77 @@ MISROUTE_MARGIN = 1.5
 OVERLAP_MIN_EXAMPLES = 3
 OVERLAP_MIN_SHARE = 0.33
 WORST_PAIRS = 5
+# Misrouted examples: (intent, example, the other intent); crossing pairs: (intent, intent, examples).
+Findings = tuple[list[tuple[str, str, str]], list[tuple[str, str, int]]]
 
 
-def content_warnings(catalogue: Catalogue) -> list[Problem]:
+def content_warnings(catalogue: Catalogue, cache_dir: Path | None = None) -> list[Problem]:
+    """The warnings, from the cache in `cache_dir` when the model's inputs are unchanged."""
     texts, labels, _ = training_data(catalogue)
     counts = Counter(labels)
     if len(counts) < 2 or min(counts.values()) < 2:
         return []
-    vocabulary = catalogue.vocabulary
+    read_texts = [" ".join(catalogue.vocabulary.normalise(t)) for t in texts]
+    own = sorted({(i.id, t) for i in catalogue.intents for t in i.examples})
+    findings = _cached(
+        cache_dir, _key(read_texts, labels, texts, own), lambda: _find(catalogue, texts, labels, read_texts)
+    )
+    return _problems(catalogue, findings)
+
+
+def _key(*parts: object) -> str:
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode())
+    digest.update(Path(__file__).read_bytes())
+    for module in ("classifier.py", "text.py"):  # the features, and how a text is read into words
+        digest.update(Path(__file__).with_name(module).read_bytes())
+    digest.update(sys.version.encode())
+    from importlib.metadata import version
+
+    for package in ("scikit-learn", "numpy", "scipy"):
+        digest.update(version(package).encode())
+    return digest.hexdigest()[:32]
+
+
+def _cached(cache_dir: Path | None, key: str, find: Callable[[], Findings]) -> Findings:
+    path = cache_dir / f"advice-{key}.json" if cache_dir is not None else None
+    if path is not None:
+        try:
+            misrouted, pairs = json.loads(path.read_text(encoding="utf-8"))
+            return [tuple(m) for m in misrouted], [tuple(p) for p in pairs]  # type: ignore[misc]
+        except (OSError, ValueError, TypeError):
+            pass  # not there yet, or unreadable: find them again
+    findings = find()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{hashlib.sha256(key.encode()).hexdigest()[:6]}.tmp")
+            partial.write_text(json.dumps(findings), encoding="utf-8")
+            partial.replace(path)
+        except OSError:
+            pass  # a read-only checkout: the findings are simply not kept
+    return findings
+
+
+def _find(catalogue: Catalogue, texts: list[str], labels: list[str], read_texts: list[str]) -> Findings:
+    """Train and score: the few seconds `check` spends when examples changed."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    from intents.classifier import C, build_pipeline
+
+    counts = Counter(labels)
     features = build_pipeline().steps[0][1]
     model = make_pipeline(features, LinearSVC(C=C, dual="auto", random_state=0))
     folds = StratifiedKFold(n_splits=min(FOLDS, min(counts.values())), shuffle=True, random_state=0)
-    read_texts = [" ".join(vocabulary.normalise(t)) for t in texts]
     scores = cross_val_predict(model, read_texts, labels, cv=folds, method="decision_function")
     classes = sorted(counts)
     intents = {i.id: i for i in catalogue.intents}
-    lines = {(i.id, t): n for i in catalogue.intents for t, n in zip(i.examples, i.example_lines, strict=False)}
-    path = str(catalogue.path)
-    warnings: list[Problem] = []
+    examples = {(i.id, t) for i in catalogue.intents for t in i.examples}
     crossing: Counter[tuple[str, str]] = Counter()
     # Each content example's nearest other example in the model's feature space: a pair of intents whose
     # examples keep finding each other's nearest will be confused.
-    own_rows = [n for n, (text, label) in enumerate(zip(texts, labels, strict=True)) if (label, text) in lines]
+    own_rows = [n for n, (text, label) in enumerate(zip(texts, labels, strict=True)) if (label, text) in examples]
     matrix = features.fit_transform([read_texts[n] for n in own_rows])
     similar = (matrix @ matrix.T).toarray()
     for row in range(len(own_rows)):
@@ -52,39 +108,52 @@ def content_warnings(catalogue: Catalogue) -> list[Problem]:
         label = labels[own_rows[row]]
         if nearest != label:
             crossing[(min(label, nearest), max(label, nearest))] += 1
+    misrouted: list[tuple[str, str, str]] = []
     for n, (text, label) in enumerate(zip(texts, labels, strict=True)):
-        if label not in intents or (label, text) not in lines:
+        if label not in intents or (label, text) not in examples:
             continue  # off-topic examples and training/*.tsv: not the content file's examples
         row = scores[n]
         best = max(range(len(classes)), key=lambda k: row[k])
-        other, own = classes[best], row[classes.index(label)]
+        other, score = classes[best], row[classes.index(label)]
         # Only another intent: short small talk ("night night") taken for off-topic costs a member little.
-        if other != label and other in intents and row[best] > own + MISROUTE_MARGIN:
-            where = f"'{other}'"
-            warnings.append(
-                Problem(
-                    path,
-                    *lines[(label, text)],
-                    f"intent '{label}' field 'examples': '{text}' is matched to {where} by a model trained "
-                    "without it; reword it or add examples like it",
-                    "warning",
-                )
-            )
+        if other != label and other in intents and row[best] > score + MISROUTE_MARGIN:
+            misrouted.append((label, text, other))
 
     def worth_reporting(pair: tuple[str, str], n: int) -> bool:
         smaller = min(len(intents[pair[0]].examples), len(intents[pair[1]].examples))
         return n >= max(OVERLAP_MIN_EXAMPLES, OVERLAP_MIN_SHARE * smaller)
 
-    pairs = [(pair, n) for pair, n in crossing.most_common() if worth_reporting(pair, n)][:WORST_PAIRS]
-    for (a, b), n in pairs:
-        warnings.append(
-            Problem(
-                path,
-                intents[a].line,
-                1,
-                f"intents '{a}' and '{b}' overlap: {n} of their examples are closest to an example of the other; "
-                "members may get the wrong answer",
-                "warning",
-            )
+    pairs = [(a, b, n) for (a, b), n in crossing.most_common() if worth_reporting((a, b), n)][:WORST_PAIRS]
+    return misrouted, pairs
+
+
+def _problems(catalogue: Catalogue, findings: Findings) -> list[Problem]:
+    """The findings as warnings, at the lines the file has them on now."""
+    lines = {(i.id, t): n for i in catalogue.intents for t, n in zip(i.examples, i.example_lines, strict=False)}
+    intents = {i.id: i for i in catalogue.intents}
+    path = str(catalogue.path)
+    misrouted, pairs = findings
+    warnings = [
+        Problem(
+            path,
+            *lines[(label, text)],
+            f"intent '{label}' field 'examples': '{text}' is matched to '{other}' by a model trained "
+            "without it; reword it or add examples like it",
+            "warning",
         )
+        for label, text, other in misrouted
+        if (label, text) in lines
+    ]
+    for a, b, n in pairs:
+        if a in intents and b in intents:
+            warnings.append(
+                Problem(
+                    path,
+                    intents[a].line,
+                    1,
+                    f"intents '{a}' and '{b}' overlap: {n} of their examples are closest to an example of the "
+                    "other; members may get the wrong answer",
+                    "warning",
+                )
+            )
     return warnings

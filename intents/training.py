@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intents.loader import Problem
+from intents.model import Catalogue
 
 NONE_LABEL = "none"
 TRAINING_FOLDER = "training"
@@ -77,3 +78,23 @@ def read_training(content_path: str | Path, known_ids: set[str]) -> tuple[tuple[
         found += items
         problems += bad
     return tuple(found), problems
+
+
+def training_data(catalogue: Catalogue) -> tuple[list[str], list[str], list[float]]:
+    """Texts, labels and weights: every intent's examples, every off-topic example as "none", the
+    catalogue's training items (training/*.tsv, and staff's labels, which weigh more)."""
+    texts: list[str] = []
+    labels: list[str] = []
+    weights: list[float] = []
+    for intent in catalogue.intents:
+        texts += intent.examples
+        labels += [intent.id] * len(intent.examples)
+    off_topic = catalogue.settings.off_topic_examples
+    texts += off_topic
+    labels += [NONE_LABEL] * len(off_topic)
+    weights += [1.0] * len(texts)
+    for item in catalogue.training:
+        texts.append(item.question)
+        labels.append(item.expected or NONE_LABEL)
+        weights.append(item.weight)
+    return texts, labels, weights

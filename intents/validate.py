@@ -10,6 +10,7 @@ does not (`check --strict` fails on warnings too).
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -502,11 +503,13 @@ def no_update_claims(catalogue: Catalogue) -> Iterable[Problem]:
                         break
 
 
-def engine_checks(today: datetime.date | None = None, *, advice: bool = True) -> list[Check]:
+def engine_checks(
+    today: datetime.date | None = None, *, advice: bool = True, advice_cache: Path | None = None
+) -> list[Check]:
     """The engine's checks. `advice` adds the model's advice to editors (examples it would send
     elsewhere, overlapping intents): it scores every example against all the others, about half a
     second, and only ever warns, so start-up and reload, which serve whatever passes, leave it to
-    `check`."""
+    `check`. `advice_cache`: the folder where the advice is kept between runs (intents/quality.py)."""
     checks: list[Check] = [
         required_intents,
         review_dates(today),
@@ -522,24 +525,26 @@ def engine_checks(today: datetime.date | None = None, *, advice: bool = True) ->
         recommendation_wording,
         no_update_claims,
     ]
-    return [*checks, content_warnings] if advice else checks
+    return [*checks, functools.partial(content_warnings, cache_dir=advice_cache)] if advice else checks
 
 
-def validate_text(text: str, path: Path, checks: Sequence[Check] = (), *, advice: bool = True) -> Validation:
+def validate_text(
+    text: str, path: Path, checks: Sequence[Check] = (), *, advice: bool = True, advice_cache: Path | None = None
+) -> Validation:
     catalogue, problems = parse_catalogue(text, path)
     if catalogue is None:
         return Validation(None, problems)
-    for check in [*engine_checks(advice=advice), *checks]:
+    for check in [*engine_checks(advice=advice, advice_cache=advice_cache), *checks]:
         problems.extend(check(catalogue))
     errors = [p for p in problems if p.level == "error"]
     ordered = errors + [p for p in problems if p.level != "error"]
     return Validation(None if errors else catalogue, ordered)
 
 
-def validate(path: Path, checks: Sequence[Check] = ()) -> Validation:
+def validate(path: Path, checks: Sequence[Check] = (), advice_cache: Path | None = None) -> Validation:
     """Read and validate a content file: every problem as file:line:column, the catalogue if usable."""
     try:
         text = read_content(path)
     except ContentError as exc:
         return Validation(None, exc.problems)
-    return validate_text(text, path, checks)
+    return validate_text(text, path, checks, advice_cache=advice_cache)
