@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import sys
 
 from bot.app import build_bolt_app, check_token
@@ -23,11 +22,11 @@ from intents import ContentError
 
 
 async def run(socket_mode: bool = False) -> int:
-    if socket_mode and not os.environ.get("SLACK_APP_TOKEN", "").strip():
+    settings = load_settings()
+    if socket_mode and not settings.socket_mode:
         raise SettingsError(
             "SLACK_APP_TOKEN is not set: --socket-mode (the Procfile's worker) needs the app-level token, xapp-..."
         )
-    settings = load_settings()
     configure(settings.log_level, settings.secrets())
     services = assemble(settings)
     # Content, indexes and imports live as long as the process: keep them out of the cyclic garbage

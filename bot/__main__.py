@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import signal
 import sys
@@ -45,7 +44,7 @@ from bot.conversation import FALLBACK, Heard, Turn, take_turn
 from bot.question_log import QuestionStore
 from bot.routing import StaffCommand, reload_reply, route_command
 from bot.safety import for_terminal
-from bot.settings import PROJECT_DIR, has_credentials
+from bot.settings import PROJECT_DIR, SettingsError, ToolSettings, tool_settings
 from bot.terminal import to_plain_text
 from intents import ContentError
 from intents.pipeline import REQUIRED, STAGE_NAMES
@@ -53,13 +52,12 @@ from intents.training import LabelError, read_labelled
 
 T = TypeVar("T")
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
-DEFAULT_PATH = Path(os.environ.get("RESPONSES_PATH") or PROJECT_DIR / "responses.yaml")
+# The environment as bot/settings.py reads it for the command line: read once, in main().
+_tools = ToolSettings(PROJECT_DIR / "responses.yaml")
 
 
 def _commands() -> Commands:
-    return Commands(
-        os.environ.get("MESSENGER_COMMAND", "/messenger"), os.environ.get("KEYPOINTS_COMMAND", "/keypoints")
-    )
+    return Commands(_tools.messenger_command, _tools.keypoints_command)
 
 
 def _load(path: Path) -> Content | None:
@@ -243,7 +241,7 @@ def _no_devtools(exc: ImportError, what: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if has_credentials():
+    if _tools.settings is not None:
         if args.staff:
             print("error: --staff is for local mode; in Slack, staff are STAFF_USER_IDS and STAFF_USERGROUP_IDS",
                   file=sys.stderr)  # fmt: skip
@@ -256,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         return _no_devtools(exc, "local mode (`run` without Slack credentials)")
     try:
-        asyncio.run(run_local(DEFAULT_PATH, int(os.environ.get("PORT") or 0), staff=args.staff))
+        asyncio.run(run_local(_tools, staff=args.staff))
     except ContentError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -295,11 +293,10 @@ def _on_question_log(
     `hashing_note`: say so when members would be hashed with local mode's key (not for `migrate`,
     which hashes no one)."""
     from bot.question_log_sql import StoreUnavailable
-    from bot.services import store_from_environment
-    from bot.settings import SettingsError
+    from bot.services import store_for_tools
 
     try:
-        store, note = store_from_environment()
+        store, note = store_for_tools(_tools)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2, None
@@ -368,7 +365,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if where is None:
         return code
     print(f"question log schema up to date: {where}")
-    if os.environ.get("DYNO") and not os.environ.get("DATABASE_URL", "").strip():
+    if _tools.on_platform_dyno and _tools.database_url is None:
         # On a platform dyno the disk is wiped at every restart and deploy: the log would not last.
         print(
             "warning: DATABASE_URL is not set, so the question log is a SQLite file on this dyno's disk, "
@@ -462,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     ask = sub.add_parser("ask", help="show what the bot would answer")
     ask.add_argument("questions", nargs="*", help="questions to ask; none: read them from stdin, one a line")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
-    ask.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ask.add_argument("--path", type=Path, default=None, help="content file (default responses.yaml)")
     ask.add_argument(
         "--staff",
         action="store_true",
@@ -471,12 +468,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ask.set_defaults(func=cmd_ask)
     check = sub.add_parser("check", help="validate the content file")
-    check.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    check.add_argument("path", nargs="?", type=Path, default=None, help="content file (default responses.yaml)")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(func=cmd_check)
     ev = sub.add_parser("eval", help="measure matching against a labelled TSV file")
     ev.add_argument("file", type=Path, help="a labelled TSV file: question<TAB>intent id, or none")
-    ev.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ev.add_argument("--path", type=Path, default=None, help="content file (default responses.yaml)")
     ev.add_argument(
         "--summary",
         action="store_true",
@@ -519,12 +516,12 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     sb = sub.add_parser("sandbox", help="a local Slack page for staff: the real bot, rendered as Slack shows it")
     sb.add_argument("--port", type=int, default=3001, help="the page's port on 127.0.0.1 (default 3001)")
-    sb.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    sb.add_argument("--path", type=Path, default=None, help="content file (default responses.yaml)")
     sb.set_defaults(func=cmd_sandbox)
     rep = sub.add_parser("report", help="what members asked, how it went, and what the bot could not answer")
     rep.add_argument("--days", type=int, default=7, help="how many days back (default 7)")
     rep.add_argument("--json", action="store_true", help="one JSON object")
-    rep.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    rep.add_argument("--path", type=Path, default=None, help="content file (default responses.yaml)")
     rep.set_defaults(func=cmd_report)
     fg = sub.add_parser("forget", help="delete every stored row of one member (right to erasure)")
     fg.add_argument("--user", required=True, help="the member's Slack user id (U...)")
@@ -532,18 +529,26 @@ def main(argv: list[str] | None = None) -> int:
     ln = sub.add_parser("learn", help="add a question as a new example of an intent in the content file")
     ln.add_argument("question", help="the question, as a member asked it")
     ln.add_argument("intent_id", help="the intent it should get (an id from responses.yaml)")
-    ln.add_argument("--path", type=Path, default=DEFAULT_PATH, help="content file (default responses.yaml)")
+    ln.add_argument("--path", type=Path, default=None, help="content file (default responses.yaml)")
     ln.set_defaults(func=cmd_learn)
     lb = sub.add_parser("labels", help="staff's labels from Teach: list, undo one, or export them into the content")
     lb.add_argument("action", choices=["list", "undo", "export"], help="list | undo ID | export")
     lb.add_argument("id", nargs="?", type=int, help="the label to undo (undo only)")
     lb.add_argument("--all", action="store_true", help="list: undone labels too")
     lb.add_argument("--json", action="store_true", help="list: one JSON object per label")
-    lb.add_argument("--path", type=Path, default=DEFAULT_PATH, help="export: content file (default responses.yaml)")
+    lb.add_argument("--path", type=Path, default=None, help="export: content file (default responses.yaml)")
     lb.set_defaults(func=cmd_labels)
     mg = sub.add_parser("migrate", help="bring the question log's schema up to date (the Procfile's release step)")
     mg.set_defaults(func=cmd_migrate)
     args = parser.parse_args(argv)
+    global _tools
+    try:
+        _tools = tool_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "path", False) is None:  # the content file: RESPONSES_PATH, else responses.yaml
+        args.path = _tools.responses_path
     return args.func(args)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.command_names import Commands
@@ -15,7 +13,7 @@ from bot.inflight import InFlight
 from bot.limits import SharedLimits
 from bot.question_log import QuestionStore
 from bot.recorder import DiscardingStore, Recorder
-from bot.settings import Settings, has_credentials, load_settings, question_log_target
+from bot.settings import Settings, ToolSettings, question_log_target
 from bot.staff_cache import StaffViewCache
 from bot.state import MemorySeenStore, MemoryThreadMemory, RateLimiter, SeenStore, ThreadMemory
 
@@ -82,15 +80,14 @@ def assemble(settings: Settings) -> Services:
     return services
 
 
-def derive_secret(settings: Settings | None, env: Mapping[str, str] | None = None) -> str:
-    """The member-hash key: MEMBER_HASH_SECRET when set; otherwise derived from a Slack secret the bot
-    already has, so nothing new must be configured; LOCAL_SECRET in local mode (settings None).
-    Set MEMBER_HASH_SECRET before rotating the signing secret: a new key makes new hashes, and
-    `forget` would no longer find a member's older rows."""
-    env = os.environ if env is None else env
-    explicit = (settings.member_hash_secret if settings is not None else None) or env.get("MEMBER_HASH_SECRET", "")
-    if explicit.strip():
-        return explicit.strip()
+def derive_secret(settings: Settings | None, explicit: str | None = None) -> str:
+    """The member-hash key: MEMBER_HASH_SECRET when set (the settings' or, without Slack credentials,
+    `explicit`); otherwise derived from a Slack secret the bot already has, so nothing new must be
+    configured; LOCAL_SECRET in local mode (settings None). Set MEMBER_HASH_SECRET before rotating the
+    signing secret: a new key makes new hashes, and `forget` would no longer find a member's older rows."""
+    chosen = (settings.member_hash_secret if settings is not None else None) or explicit or ""
+    if chosen.strip():
+        return chosen.strip()
     base = None if settings is None else settings.signing_secret or settings.app_token
     if base is None:
         return LOCAL_SECRET
@@ -98,20 +95,19 @@ def derive_secret(settings: Settings | None, env: Mapping[str, str] | None = Non
     return hashlib.sha256(b"member-hash:" + base.encode()).hexdigest()
 
 
-def store_from_environment(env: Mapping[str, str] | None = None) -> tuple[QuestionStore, str | None]:
-    """The store the bot itself would open with this environment, for the command line; and a note to
-    show when no Slack secret is set, so the local-mode key is used (raises SettingsError)."""
+def store_for_tools(tools: ToolSettings) -> tuple[QuestionStore, str | None]:
+    """The store the bot itself would open with these settings, for the command line; and a note to
+    show when no Slack secret is set, so the local-mode key is used."""
     from bot.question_log_sql import open_store
 
-    env = os.environ if env is None else env
-    if has_credentials(env):
-        settings = load_settings(env)
-        return open_store(question_log_target(settings.database_url), derive_secret(settings, env)), None
-    secret = derive_secret(None, env)
+    if tools.settings is not None:
+        settings = tools.settings
+        return open_store(question_log_target(settings.database_url), derive_secret(settings)), None
+    secret = derive_secret(None, tools.member_hash_secret)
     note = None
     if secret == LOCAL_SECRET:
         note = (
             "note: no SLACK_* credentials or MEMBER_HASH_SECRET set, so members are hashed with local mode's "
             "key; set the deployed bot's secrets to reach the rows it wrote"
         )
-    return open_store(question_log_target(env.get("DATABASE_URL", "").strip() or None), secret), note
+    return open_store(question_log_target(tools.database_url), secret), note

@@ -1,4 +1,6 @@
-"""Operator settings, read once from the environment. Secrets come only from here."""
+"""Operator settings, read once from the environment: the only module that reads it. Secrets come only
+from here. `load_settings` is the bot's (Slack credentials required); `tool_settings` is what the
+command line and local mode need (none required), with the same checks on what they share."""
 
 from __future__ import annotations
 
@@ -99,6 +101,53 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
+def _responses_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("RESPONSES_PATH", "").strip() or PROJECT_DIR / "responses.yaml")
+
+
+def _commands(env: Mapping[str, str]) -> dict[str, str]:
+    commands = {}
+    for name, default in (("MESSENGER_COMMAND", "/messenger"), ("KEYPOINTS_COMMAND", "/keypoints")):
+        value = env.get(name, "").strip() or default
+        if not _COMMAND_RE.match(value):
+            raise SettingsError(f"{name} must look like /name (lower case, up to 32 characters), got {value!r}")
+        commands[name] = value
+    return commands
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """What `python -m bot` and local mode read of the environment. `settings`: the bot's own settings
+    when Slack credentials are set (then the command line opens the log as the bot does), else None."""
+
+    responses_path: Path
+    messenger_command: str = "/messenger"
+    keypoints_command: str = "/keypoints"
+    port: int = 0  # local mode: PORT, or any free port
+    database_url: str | None = None
+    member_hash_secret: str | None = None
+    on_platform_dyno: bool = False  # DYNO is set: a platform dyno, whose disk is wiped at every restart
+    settings: Settings | None = None
+
+
+def tool_settings(env: Mapping[str, str] | None = None) -> ToolSettings:
+    """The command line's settings (raises SettingsError naming the variable that is malformed)."""
+    env = os.environ if env is None else env
+    settings = load_settings(env) if has_credentials(env) else None
+    commands = _commands(env)
+    database_url = env.get("DATABASE_URL", "").strip() or None
+    return ToolSettings(
+        responses_path=_responses_path(env),
+        messenger_command=commands["MESSENGER_COMMAND"],
+        keypoints_command=commands["KEYPOINTS_COMMAND"],
+        port=int(_number(env, "PORT", 0, 0, 65535, integer=True)),
+        database_url=database_url,
+        member_hash_secret=env.get("MEMBER_HASH_SECRET", "").strip() or None,
+        on_platform_dyno=bool(env.get("DYNO", "").strip()),
+        settings=settings,
+    )
+
+
 def has_credentials(env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     return any(env.get(n, "").strip() for n in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))
@@ -125,15 +174,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"SLACK_API_URL must be an http(s) address such as {DEFAULT_API_URL}, got {api_url!r}")
     if not api_url.endswith("/"):
         api_url += "/"
-    responses_path = Path(env.get("RESPONSES_PATH", "").strip() or PROJECT_DIR / "responses.yaml")
+    responses_path = _responses_path(env)
     if not responses_path.is_file():
         raise SettingsError(f"RESPONSES_PATH points at {str(responses_path)!r}, which is not a file")
-    commands = {}
-    for name, default in (("MESSENGER_COMMAND", "/messenger"), ("KEYPOINTS_COMMAND", "/keypoints")):
-        value = env.get(name, "").strip() or default
-        if not _COMMAND_RE.match(value):
-            raise SettingsError(f"{name} must look like /name (lower case, up to 32 characters), got {value!r}")
-        commands[name] = value
+    commands = _commands(env)
     redis_url = env.get("REDIS_URL", "").strip() or None
     if redis_url is not None and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise SettingsError(f"REDIS_URL must be a redis:// or rediss:// address, got {redis_url!r}")

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
@@ -18,7 +16,7 @@ from aiohttp import web
 from bot.app import build_bolt_app
 from bot.server import EVENTS_PATH, build_web_app
 from bot.services import LOCAL_SECRET, assemble
-from bot.settings import Settings
+from bot.settings import Settings, ToolSettings
 from bot.teaching import watch_labels
 from bot.terminal import to_plain_text
 from devtools.signing import command_body, event_body, signed_headers
@@ -39,9 +37,10 @@ AS_STAFF = "You are staff (--staff): {messenger} report and {messenger} reload w
 
 
 class LocalSession:
-    def __init__(self, responses_path: Path, port: int, out: TextIO, *, staff: bool = False) -> None:
-        self.responses_path = responses_path
-        self.port = port
+    def __init__(self, tools: ToolSettings, out: TextIO, *, staff: bool = False) -> None:
+        self.tools = tools
+        self.responses_path = tools.responses_path
+        self.port = tools.port
         self.out = out
         self.staff = staff
         self.standin = SlackStandIn()
@@ -60,7 +59,9 @@ class LocalSession:
             # The same key `python -m bot forget` uses without Slack credentials.
             member_hash_secret=LOCAL_SECRET,
             # .data/questions.sqlite3 unless DATABASE_URL says otherwise, as for the bot.
-            database_url=os.environ.get("DATABASE_URL", "").strip() or None,
+            database_url=self.tools.database_url,
+            messenger_command=self.tools.messenger_command,
+            keypoints_command=self.tools.keypoints_command,
             staff_user_ids=(MEMBER,) if self.staff else (),
         )
         self.services = assemble(self.settings)
@@ -138,9 +139,9 @@ def _render_payload(data: dict[str, Any]) -> str:
 
 
 async def run_local(
-    responses_path: Path, port: int = 0, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, *, staff: bool = False
+    tools: ToolSettings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, *, staff: bool = False
 ) -> None:
-    session = LocalSession(responses_path, port, out, staff=staff)
+    session = LocalSession(tools, out, staff=staff)
     await session.start()
     names = {"keypoints": session.settings.keypoints_command, "messenger": session.settings.messenger_command}
     out.write(INTRO.format(**names, who=(AS_STAFF if staff else AS_MEMBER).format(**names)))

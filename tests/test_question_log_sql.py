@@ -197,15 +197,15 @@ def test_derive_secret() -> None:
     from bot.settings import Settings
 
     settings = Settings(bot_token=TOKEN, signing_secret="abcdef0123456789abcdef")
-    derived = derive_secret(settings, {})
+    derived = derive_secret(settings)
     assert derived and "abcdef0123456789abcdef" not in derived
-    assert derive_secret(settings, {}) == derived  # stable from one start to the next
-    assert derive_secret(replace(settings, signing_secret=None, app_token="xapp-1-A"), {}) not in (
+    assert derive_secret(settings) == derived  # stable from one start to the next
+    assert derive_secret(replace(settings, signing_secret=None, app_token="xapp-1-A")) not in (
         derived,
         LOCAL_SECRET,
     )
-    assert derive_secret(settings, {"MEMBER_HASH_SECRET": "chosen"}) == "chosen"
-    assert derive_secret(None, {}) == LOCAL_SECRET
+    assert derive_secret(replace(settings, member_hash_secret="chosen")) == "chosen"
+    assert derive_secret(None) == LOCAL_SECRET and derive_secret(None, "chosen") == "chosen"
     assert member_hash("k", RAW) != member_hash("other key", RAW) and len(member_hash("k", RAW)) == 64
 
 
