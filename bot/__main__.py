@@ -42,7 +42,7 @@ from bot.command_names import Commands
 from bot.content import Content, build_content, validate_file
 from bot.conversation import FALLBACK, Heard, Turn, take_turn
 from bot.question_log import QuestionStore
-from bot.routing import StaffCommand, reload_reply, route_command
+from bot.routing import MemberCommand, StaffCommand, reload_reply, report_usage, route_command
 from bot.safety import for_terminal
 from bot.settings import PROJECT_DIR, SettingsError, ToolSettings, tool_settings
 from bot.terminal import to_plain_text
@@ -98,6 +98,11 @@ def _ask_one(content: Content, question: str, *, staff: bool, path: Path) -> Ask
     name, _, rest = question.strip().partition(" ")
     if name in (commands.messenger, commands.keypoints):
         route = route_command(rest, keypoints=name == commands.keypoints)
+        if isinstance(route, StaffCommand) and route.unclear is not None:
+            if not staff:  # `report findings` from a member is a question
+                route = MemberCommand(rest)
+            else:
+                return Asked(route.name, _plain(report_usage(commands.messenger)))
         if isinstance(route, StaffCommand):
             refusal = route.refusal_for(staff=staff)
             if refusal is not None:
@@ -369,7 +374,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         # On a platform dyno the disk is wiped at every restart and deploy: the log would not last.
         print(
             "warning: DATABASE_URL is not set, so the question log is a SQLite file on this dyno's disk, "
-            "lost at every restart and deploy; give it a database (README, Deploy, step 3)",
+            "lost at every restart and deploy; give it a database (docs/operator-guide.md, Deploy, step 3)",
             file=sys.stderr,
         )
     return 0

@@ -101,6 +101,8 @@ def _with_example(text: str, path: Path, question: str, intent_id: str) -> tuple
         errors = "\n".join(str(p) for p in problems if p.level == "error")
         raise LearnRefused(f"{path} has errors; fix them first (python -m bot check):\n{errors}")
     intent = catalogue.get(intent_id)
+    if intent is None and intent_id == "INTENT_ID":  # bot report's command, pasted as it is
+        raise LearnRefused("replace INTENT_ID with the id of the answer members need (python -m bot ask shows it)")
     if intent is None:
         ids = [i.id for i in catalogue.intents]
         close = difflib.get_close_matches(intent_id, ids, n=3)

@@ -184,6 +184,10 @@ def _report(
     )
 
 
+# In the report's learn command, where staff put the intent the members need (check it with `bot ask`).
+LEARN_PLACEHOLDER = "INTENT_ID"
+
+
 def learn_command(question: str, intent_id: str) -> str:
     """The exact command that adds this question to the intent, ready to paste into a shell: in double
     quotes, or single quotes when the text holds a character the shell reads inside double quotes."""
@@ -223,10 +227,13 @@ def format_report(report: Report, shown: Callable[[str], str] = for_terminal) ->
         for group in report.unanswered[:SHOWN_GROUPS]:
             lines.append(f"  {_asked(group)}  {shown(one_line(group.text, QUESTION_CHARS))}")
             if group.suggested is not None:
-                lines.append(f"           closest intent: {group.suggested}; if that is the answer they need:")
-                lines.append(f"           {shown(learn_command(group.text[:QUESTION_CHARS], group.suggested))}")
+                # The model's guess, never pasted into the command: it is often wrong for exactly these.
+                lines.append(f"           closest intent (the model's guess, often wrong here): {group.suggested}")
             else:
                 lines.append("           no intent is close: off-topic, or a topic the content does not cover yet")
+            lines.append(
+                f"           to teach it: {shown(learn_command(group.text[:QUESTION_CHARS], LEARN_PLACEHOLDER))}"
+            )
         hidden = len(report.unanswered) - SHOWN_GROUPS
         if hidden > 0:
             lines.append(f"  ... and {hidden} more (--json lists them all)")

@@ -168,8 +168,9 @@ def route_topic_click(click: TopicClick) -> ClickRoute:
 
 # --- slash commands ---
 
-_STAFF = re.compile(r"^(reload|report)(?:\s+\d{1,4})?$")
+_STAFF = re.compile(r"^(reload|report)(?:\s+(\S+))?$")
 REPORT_DAYS = 7  # `report` with no number: the last week
+MAX_REPORT_DAYS = 3650
 REFUSALS = {
     "report": "Sorry, only the content team can see the question report.",
     "reload": "Sorry, only the content team can reload the bot's answers. Ask them if something looks out of date.",
@@ -182,6 +183,9 @@ class StaffCommand:
 
     name: Literal["reload", "report"]
     days: int = REPORT_DAYS  # report: how many days back
+    # `report abc`: a word that is no number of days. Staff are told how to ask; from anyone else it is
+    # a question ("report findings"), answered as one.
+    unclear: str | None = None
 
     def refusal_for(self, *, staff: bool) -> str | None:
         """None when staff ask: run it. For anyone else, what they are told instead."""
@@ -207,9 +211,18 @@ def route_command(text: str, *, keypoints: bool = False) -> StaffCommand | Membe
         return MemberCommand(text)
     if found.group(1) == "reload":
         return StaffCommand("reload")
-    parts = text.split()
-    days = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() and 0 < int(parts[1]) <= 3650 else REPORT_DAYS
-    return StaffCommand("report", days)
+    argument = found.group(2)
+    if argument is None:
+        return StaffCommand("report")
+    if argument.isdigit() and 0 < int(argument) <= MAX_REPORT_DAYS:
+        return StaffCommand("report", int(argument))
+    return StaffCommand("report", unclear=argument)
+
+
+def report_usage(command: str) -> str:
+    """What staff are told for `report abc`."""
+    return (f"`{command} report` takes a number of days, 1 to {MAX_REPORT_DAYS}: `{command} report 30` "
+            f"(without one, the last {REPORT_DAYS} days).")  # fmt: skip
 
 
 def reload_reply(problems: list[str], path_name: str, intents: int) -> str:

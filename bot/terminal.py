@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Slack's mrkdwn, as a terminal should show it: a link as "label (address)", a mention as @name, bold,
+# italics and code marks dropped, Slack's three escapes undone.
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+_BARE = re.compile(r"<(https?://[^|>]+)>")
+_SPECIAL = re.compile(r"<!(\w+)(?:\|[^>]*)?>")
+_USER = re.compile(r"<@(\w+)(?:\|[^>]*)?>")
+_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
+_ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
+_CODE = re.compile(r"`{1,3}")
+
+
+def plain(mrkdwn: str) -> str:
+    """Slack mrkdwn as plain text."""
+    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", mrkdwn)
+    text = _BARE.sub(r"\1", text)
+    text = _SPECIAL.sub(r"@\1", text)
+    text = _USER.sub(r"@\1", text)
+    text = _BOLD.sub(r"\1", text)
+    text = _ITALIC.sub(r"\1", text)
+    text = _CODE.sub("", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def to_plain_text(blocks: list[dict[str, Any]], *, values: bool = True) -> str:
@@ -11,7 +34,7 @@ def to_plain_text(blocks: list[dict[str, Any]], *, values: bool = True) -> str:
     lines: list[str] = []
 
     def text_of(obj: Any) -> str:
-        return obj.get("text", "") if isinstance(obj, dict) else ""
+        return plain(obj.get("text", "")) if isinstance(obj, dict) else ""
 
     for block in blocks:
         kind = block.get("type")

@@ -27,11 +27,12 @@ Type a question and press Enter (it arrives as a direct message). Start a line w
 command, e.g. {keypoints} or {messenger} recommendation 4. Ctrl-D or 'quit' ends.
 {who}
 To connect a real workspace, create the app from manifest.json, then set SLACK_BOT_TOKEN and
-SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and run `make run` again. See README.md.
+SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and run `make run` again. See docs/operator-guide.md.
 """
 
 
 MEMBER = "ULOCAL01"  # who types: a member, or staff with --staff
+LOCAL_RATE_LIMIT = 10_000  # answers a window in local mode (Slack's members: RATE_LIMIT_COUNT, 10)
 AS_MEMBER = "You are a member; `python -m bot run --staff` acts as staff ({messenger} report, reload)."
 AS_STAFF = "You are staff (--staff): {messenger} report and {messenger} reload work."
 
@@ -63,6 +64,8 @@ class LocalSession:
             messenger_command=self.tools.messenger_command,
             keypoints_command=self.tools.keypoints_command,
             staff_user_ids=(MEMBER,) if self.staff else (),
+            # One person at a terminal, who may paste a list of questions: no member's limit applies.
+            rate_limit_count=LOCAL_RATE_LIMIT,
         )
         self.services = assemble(self.settings)
         self.runner = web.AppRunner(build_web_app(build_bolt_app(self.services), self.services), access_log=None)

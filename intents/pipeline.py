@@ -148,7 +148,7 @@ class Fallback:
 
 
 # The order questions take. normalise and classify are the model itself; status is a rule that measured
-# its worth on never-read sets (README, "What each stage is worth"); followup acts only in a conversation.
+# its worth on never-read sets (docs/architecture.md, "The pipeline"); followup acts only in a conversation.
 # Deleted for paying nothing there: task (a request to write something -> fallback; the model sends
 # those to "none" itself), number (a recommendation named by number the model gave to no topic: it
 # changed no answer there), and the matcher's old rules (anchors, foreign words, other reviews, small talk).

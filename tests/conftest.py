@@ -28,7 +28,11 @@ from devtools.standin import BOT_USER_ID, SlackStandIn
 
 # Every process a test starts (app.py, python -m bot) keeps its question log here unless the test names
 # another: never in the developer's .data/.
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='confedbot-tests-')}/questions.sqlite3")
+# The folder goes when the run ends (pytest_sessionfinish): a test run leaves nothing behind in /tmp.
+_RUN_FOLDER: str | None = None
+if "DATABASE_URL" not in os.environ:
+    _RUN_FOLDER = tempfile.mkdtemp(prefix="confedbot-tests-")
+    os.environ["DATABASE_URL"] = f"sqlite:///{_RUN_FOLDER}/questions.sqlite3"
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # /healthz shows its details only with this token; the tests' processes inherit it from the environment.
@@ -57,6 +61,11 @@ def missing(what: str) -> NoReturn:
     if in_ci():
         pytest.fail(what, pytrace=False)  # CI must run every test
     pytest.skip(what)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _RUN_FOLDER is not None:
+        shutil.rmtree(_RUN_FOLDER, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -70,3 +70,18 @@ def test_the_source_line_links_only_the_first_named_source() -> None:
     single = catalogue.get("manager_bashing")
     assert single is not None and single.source is not None
     assert renderer.source_line(single).startswith(f"Source: <{single.source.url}|{single.source.label}> · checked ")
+
+
+def test_the_terminal_shows_slack_markup_as_plain_text() -> None:
+    """`bot ask` and local mode print what a member reads, not Slack's markup."""
+    from bot.terminal import plain, to_plain_text
+
+    assert plain("See <https://www.gov.uk/x|the review> and <https://a.example/>") == (
+        "See the review (https://www.gov.uk/x) and https://a.example/"
+    )
+    assert plain("*Bold* and _italic_ and `code` and ```fenced``` for <@U0123ABC> &amp; <!channel>") == (
+        "Bold and italic and code and fenced for @U0123ABC & @channel"
+    )
+    assert plain("intent_id_with_underscores stays, 2*3*4 too") == "intent_id_with_underscores stays, 2*3*4 too"
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": "*Title*\n<https://x.example|x>"}}
+    assert to_plain_text([block]) == "Title\nx (https://x.example)"

@@ -202,15 +202,19 @@ def test_app_serves_healthz_on_port(tmp_path: Path) -> None:
 
 def test_local_mode_answers_typed_questions(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'questions.sqlite3'}"
+    # A pasted list, longer than a member's rate limit (10 in 10 s): every line is answered, none waits.
+    pasted = "".join(f"tell me about recommendation {n}\n" for n in range(1, 8)) * 2
     result = run(
-        "-m", "bot", "run", stdin="recommendation 4\n/keypoints\nquit\n", env={"PORT": "0", "DATABASE_URL": database}
-    )
+        "-m", "bot", "run", stdin=f"recommendation 4\n{pasted}/keypoints\nquit\n",
+        env={"PORT": "0", "DATABASE_URL": database},
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Local mode" in out and "SLACK_BOT_TOKEN" in out
     assert "RECOMMENDATION 4: A SIMPLER, STANDARD APPRAISAL" in out
     assert "[Parliamentary answer (November 2023)] -> https://www.parallelparliament.co.uk/question/1917" in out
     assert "Our key points" in out and "[Share in channel]" in out
+    assert "(no reply)" not in out and "faster than I can answer" not in out and out.count("\nyou> ") == 17
 
 
 def _with_examples(tmp_path: Path, intent: str, examples: list[str]) -> tuple[Path, str]:

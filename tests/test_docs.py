@@ -22,6 +22,9 @@ from intents import Problem
 
 GUIDE = (PROJECT_DIR / "docs" / "editing-responses.md").read_text(encoding="utf-8")
 README = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+# The operator and architecture guides: their commands run too, as the README's and the staff guide's do.
+OTHER_DOCS = [(PROJECT_DIR / "docs" / n).read_text(encoding="utf-8") for n in ("operator-guide.md", "architecture.md")]
+README_LINES = 200
 
 
 def _shell_blocks(text: str) -> list[list[str]]:
@@ -29,7 +32,27 @@ def _shell_blocks(text: str) -> list[list[str]]:
     return [[line.split("  #")[0].strip() for line in block.splitlines() if line.strip()] for block in blocks]
 
 
-@pytest.mark.parametrize("block", [b for b in _shell_blocks(GUIDE) + _shell_blocks(README) if b[0] != "make run"])
+_BLOCKS = [b for text in (GUIDE, README, *OTHER_DOCS) for b in _shell_blocks(text) if b[0] != "make run"]
+
+
+def test_the_readme_is_a_map_and_every_link_in_the_docs_resolves() -> None:
+    """At most README_LINES lines; every relative link of the README and docs/ names a file that exists,
+    and every #anchor a heading of that file (GitHub's anchors: lower case, punctuation dropped)."""
+    assert len(README.splitlines()) <= README_LINES
+    for doc in [PROJECT_DIR / "README.md", *(PROJECT_DIR / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            name, _, anchor = target.partition("#")
+            linked = (doc.parent / name).resolve() if name else doc
+            assert linked.exists(), f"{doc.name}: {target}"
+            if anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(encoding="utf-8"), re.MULTILINE)
+                anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+                assert anchor in anchors, f"{doc.name}: {target}"
+
+
+@pytest.mark.parametrize("block", _BLOCKS)
 def test_every_command_shown_runs(block: list[str], tmp_path: Path) -> None:
     """Each block runs line by line, as a staff member would type it, in a copy of the project's content."""
     shutil.copy(PROJECT_DIR / "responses.yaml", tmp_path / "responses.yaml")

@@ -176,3 +176,18 @@ def test_cli(path: Path) -> None:
     assert f"{path}:{line + 1}: added as an example of '{INTENT}'" in result.stdout
     result = run(QUESTION, INTENT)
     assert result.returncode == 1 and "already an example" in result.stderr
+
+
+def test_the_reports_command_pasted_as_it_is_says_to_choose_the_intent(tmp_path: Path) -> None:
+    """`bot report` names the model's guess but leaves INTENT_ID for staff to choose: pasted unchanged,
+    learn changes nothing and says what to do."""
+    from bot.command_names import Commands
+    from bot.learn import learn_example
+    from bot.settings import PROJECT_DIR
+
+    path = tmp_path / "responses.yaml"
+    path.write_bytes((PROJECT_DIR / "responses.yaml").read_bytes())
+    before = path.read_bytes()
+    learned = learn_example(path, "when was the messenger report published exactly", "INTENT_ID", Commands())
+    assert learned.line is None and path.read_bytes() == before
+    assert any("replace INTENT_ID" in p for p in learned.problems)

@@ -180,6 +180,9 @@ def test_a_members_question_by_command_is_answered_from_the_content() -> None:
         ("reload", StaffCommand("reload")),
         ("report on the review's findings", MemberCommand("report on the review's findings")),
         ("reload 3", MemberCommand("reload 3")),
+        # A word that is no number of days: staff are told how to ask, anyone else gets it as a question.
+        ("report abc", StaffCommand("report", unclear="abc")),
+        ("report 0", StaffCommand("report", unclear="0")),
     ],
 )
 def test_staff_sub_commands_are_told_from_members_questions(text: str, expected: object) -> None:
@@ -193,3 +196,17 @@ def test_a_staff_sub_command_is_refused_to_a_member_and_run_for_staff(name: str)
     assert isinstance(route, StaffCommand)
     assert route.refusal_for(staff=False) == REFUSALS[name]
     assert route.refusal_for(staff=True) is None
+
+
+def test_report_with_a_word_tells_staff_how_to_ask_and_is_a_members_question(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`/messenger report abc` once answered with the Chris Ham report. Through `bot ask`, as in Slack."""
+    from bot.__main__ import main
+
+    def ask(*flags: str) -> str:
+        assert main(["ask", *flags, "/messenger report abc"]) == 0
+        return capsys.readouterr().out
+
+    assert "takes a number of days, 1 to 3650" in ask("--staff")
+    assert "takes a number of days" not in ask() and "only the content team" not in ask()

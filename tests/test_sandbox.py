@@ -191,6 +191,8 @@ async def test_the_page_and_its_files_are_served_from_the_package(sandbox: tuple
     async with page.http.get(page.url) as resp:
         html = await resp.text()
     assert resp.status == 200 and "/static/sandbox.js" in html and "http" not in html.replace("http-equiv", "")
+    # Teach here teaches the sandbox's own log, which `bot labels list` does not read: the page says so.
+    assert "<code>python -m bot labels list</code> reads the bot's log, not this one" in html
     for name in ("sandbox.js", "blockkit.js", "sandbox.css"):
         async with page.http.get(f"{page.url}static/{name}") as resp:
             assert resp.status == 200

@@ -25,7 +25,7 @@ from bot.listeners.common import (
     tracked,
 )
 from bot.logs import RequestRecord
-from bot.routing import StaffCommand, reload_reply, route_command
+from bot.routing import MemberCommand, StaffCommand, reload_reply, report_usage, route_command
 from bot.services import Services
 from bot.timeouts import bounded
 
@@ -97,6 +97,10 @@ async def handle(
         record.emit()
         return
     route = route_command(text, keypoints=keypoints)
+    if isinstance(route, StaffCommand) and route.unclear is not None:
+        # `report findings` from a member is a question; from staff, a report asked for wrongly.
+        if not (isinstance(user, str) and await is_staff(services, client, user)):
+            route = MemberCommand(text)
     if isinstance(route, StaffCommand):
         await ack()
         if route.name == "reload":
@@ -151,6 +155,11 @@ async def staff_report(
 
     record.intent = "report"
     if await refused_unless_staff(services, client, respond, user, record, route):
+        return
+    if route.unclear is not None:
+        text = report_usage(services.settings.messenger_command)
+        await respond_safely(respond, record, response_type="ephemeral", text=text)
+        record.finish("usage")
         return
     await services.recorder.flush(1.0)
     try:
