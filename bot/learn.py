@@ -26,7 +26,7 @@ from bot.command_names import Commands
 from bot.content import validate_file
 from bot.question_log import StoredLabel
 from bot.safety import clean
-from intents.loader import parse_catalogue
+from intents.loader import Problem, parse_catalogue
 from intents.training import NONE_LABEL, TRAINING_FOLDER
 
 _DASH = re.compile(r"[ \t]*-[ \t]+")
@@ -248,6 +248,7 @@ def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands
     present: list[int] = []
     lines: list[str] = []
     skipped: list[str] = []
+    at_line: dict[int, int] = {}  # a line of the content file as it is being written: the label written there
     for label in labels:
         # A member's words: no broadcast or mention survives into the content (check refuses them), and
         # a line of labels.tsv may not start as a comment.
@@ -261,7 +262,11 @@ def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands
             written.append(label.id)
             continue
         try:
-            text, _ = _with_example(text, path, question, label.intent)
+            before = text.count("\n")
+            text, line = _with_example(text, path, question, label.intent)
+            grown = text.count("\n") - before  # lines at or below the new example move down
+            at_line = {(n + grown if n >= line else n): i for n, i in at_line.items()}
+            at_line[line] = label.id
         except LearnRefused as exc:
             if f"is already an example of intent '{label.intent}'" in str(exc):
                 present.append(label.id)
@@ -285,8 +290,17 @@ def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands
         elif lines:
             _write_atomically(off_topic_file, tsv_before)
         note = f"{path}: nothing exported; the files would not pass `python -m bot check`, so they were put back:"
-        return Exported(problems=(note, *(str(p) for p in result.errors)))
+        return Exported(problems=(note, *(_blamed(p, at_line) for p in result.errors)))
     return Exported(tuple(written), tuple(present), (), off_topic_file if lines else None, tuple(skipped))
+
+
+def _blamed(problem: Problem, at_line: dict[int, int]) -> str:
+    """A problem of the file as it would have been, told by the label that caused it (the file itself was
+    put back, so its line numbers would point at nothing), with the command that drops the label."""
+    label = at_line.get(problem.line)
+    if label is None:
+        return f"{problem.message} (in the file as the export would have written it)"
+    return f"label {label}: {problem.message} (`python -m bot labels undo {label}` drops it)"
 
 
 LABELS_FILE = "labels.tsv"

@@ -191,3 +191,27 @@ def test_the_reports_command_pasted_as_it_is_says_to_choose_the_intent(tmp_path:
     learned = learn_example(path, "when was the messenger report published exactly", "INTENT_ID", Commands())
     assert learned.line is None and path.read_bytes() == before
     assert any("replace INTENT_ID" in p for p in learned.problems)
+
+
+def test_a_refused_export_names_the_label_to_undo_not_a_line_of_a_file_put_back(tmp_path: Path) -> None:
+    """A label the whole-file check refuses (here: no word the bot can match) is named with its undo command;
+    the file is put back, so no line number of it is given as if it were there."""
+    import datetime
+
+    from bot.learn import export_labels
+    from bot.question_log import StoredLabel
+    from bot.settings import PROJECT_DIR
+
+    path = tmp_path / "responses.yaml"
+    path.write_bytes((PROJECT_DIR / "responses.yaml").read_bytes())
+    shutil.copytree(PROJECT_DIR / "training", tmp_path / "training")
+    before = path.read_bytes()
+    now = datetime.datetime.now(datetime.UTC)
+    labels = [
+        StoredLabel(7, "where can I download the messenger review as a pdf", "review_overview", "x", now),
+        StoredLabel(8, "!!! ???", "review_overview", "x", now),
+    ]
+    result = export_labels(path, labels, Commands())
+    assert path.read_bytes() == before and not result.written
+    assert any(p.startswith("label 8: ") and "`python -m bot labels undo 8`" in p for p in result.problems)
+    assert not any(f"{path}:" in p for p in result.problems[1:])
