@@ -129,9 +129,18 @@ class SlackRendering:
         return problems
 
 
-def validate_file(path: Path, commands: Commands) -> Validation:
-    """The one validation of a content file that `python -m bot check`, start-up and reload all run."""
-    return validate(path, [SlackRendering(commands)], advice_cache=CONTENT_CACHE)
+def validate_file(path: Path, commands: Commands, *, advice: bool = True) -> Validation:
+    """The one validation of a content file that `python -m bot check`, start-up and reload all run.
+    `advice`: with the model's advice to editors (warnings only); what only needs to know whether the
+    file passes (learn, labels export) leaves it out."""
+    return validate(path, [SlackRendering(commands)], advice_cache=CONTENT_CACHE, advice=advice)
+
+
+def new_engine(catalogue: Catalogue) -> Engine:
+    """The model for a catalogue: scikit-learn is imported here, the first time one is built."""
+    from intents.engine import Engine
+
+    return Engine(catalogue)
 
 
 def build_content(path: Path, commands: Commands) -> Content:
@@ -147,9 +156,7 @@ def build_content(path: Path, commands: Commands) -> Content:
             raise ContentError(result.errors)
         for warning in result.warnings:
             log.warning("%s", warning)
-        from intents.engine import Engine  # scikit-learn: only when a model is built
-
-        return Content(result.catalogue, Engine(result.catalogue), rendering.renderer)
+        return Content(result.catalogue, new_engine(result.catalogue), rendering.renderer)
 
     # The model learns from training/*.tsv too: a change there is a change of content.
     training = [part for f in training_files(path) for part in (f.name, f.read_bytes())]
@@ -179,9 +186,7 @@ def with_labels(content: Content, labels: Sequence[Label]) -> tuple[Content, int
     if not kept:
         return content, 0
     taught = dataclasses.replace(catalogue, training=(*catalogue.training, *kept))
-    from intents.engine import Engine
-
-    return Content(taught, Engine(taught), content.renderer), len(kept)
+    return Content(taught, new_engine(taught), content.renderer), len(kept)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from bot.content import validate_file
 from bot.question_log import StoredLabel
 from bot.safety import clean
 from intents.loader import Problem, parse_catalogue
+from intents.quality import example_warnings
 from intents.training import NONE_LABEL, TRAINING_FOLDER
 
 _DASH = re.compile(r"[ \t]*-[ \t]+")
@@ -84,12 +85,14 @@ def _learn_locked(path: Path, question: str, intent_id: str, commands: Commands 
     except LearnRefused as exc:
         return Learned(None, (str(exc),))
     _write_atomically(path, new_text.encode("utf-8"))
-    result = validate_file(path, commands or Commands())
-    if result.errors:
+    result = validate_file(path, commands or Commands(), advice=False)
+    if result.errors or result.catalogue is None:
         _write_atomically(path, original)
         note = f"{path}: not added; the file would not pass `python -m bot check`, so it was left as it was:"
         return Learned(None, (note, *(str(p) for p in result.errors)))
-    return Learned(line, (), tuple(str(p) for p in result.warnings if p.line == line))
+    # The model's advice on the new example alone (one training, not check's five over the whole file).
+    advice = [*result.warnings, *example_warnings(result.catalogue, intent_id, question)]
+    return Learned(line, (), tuple(str(p) for p in advice if p.line == line))
 
 
 def _with_example(text: str, path: Path, question: str, intent_id: str) -> tuple[str, int]:
@@ -282,7 +285,7 @@ def _export_locked(path: Path, labels: Sequence[StoredLabel], commands: Commands
         off_topic_file.parent.mkdir(exist_ok=True)
         head = tsv_before if tsv_before is not None else _LABELS_HEADER.encode("utf-8")
         _write_atomically(off_topic_file, head + "".join(lines).encode("utf-8"))
-    result = validate_file(path, commands or Commands())
+    result = validate_file(path, commands or Commands(), advice=False)  # pass or not: no advice needed
     if result.errors:
         _write_atomically(path, original)
         if tsv_before is None:

@@ -157,3 +157,28 @@ def _problems(catalogue: Catalogue, findings: Findings) -> list[Problem]:
                 )
             )
     return warnings
+
+
+def example_warnings(catalogue: Catalogue, intent_id: str, example: str) -> list[Problem]:
+    """`content_warnings`' advice on one example alone: the model trained once without it (not five times,
+    as for the whole file), then asked where it goes. For `learn`, which adds one example and reports on it."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    from intents.classifier import C, build_pipeline
+
+    texts, labels, _ = training_data(catalogue)
+    keep = [n for n, (t, label) in enumerate(zip(texts, labels, strict=True)) if (label, t) != (intent_id, example)]
+    if len(keep) == len(texts) or len(set(labels[n] for n in keep)) < 2:
+        return []
+    read = [" ".join(catalogue.vocabulary.normalise(texts[n])) for n in keep]
+    model = make_pipeline(build_pipeline().steps[0][1], LinearSVC(C=C, dual="auto", random_state=0))
+    model.fit(read, [labels[n] for n in keep])
+    classes = list(model.classes_)
+    row = model.decision_function([" ".join(catalogue.vocabulary.normalise(example))])[0]
+    intents = {i.id for i in catalogue.intents}
+    best = max(range(len(classes)), key=lambda k: row[k])
+    own = row[classes.index(intent_id)] if intent_id in classes else min(row)
+    if classes[best] == intent_id or classes[best] not in intents or row[best] <= own + MISROUTE_MARGIN:
+        return []
+    return _problems(catalogue, ([(intent_id, example, classes[best])], []))

@@ -541,10 +541,13 @@ def validate_text(
     return Validation(None if errors else catalogue, ordered)
 
 
-def validate(path: Path, checks: Sequence[Check] = (), advice_cache: Path | None = None) -> Validation:
-    """Read and validate a content file: every problem as file:line:column, the catalogue if usable."""
+def validate(
+    path: Path, checks: Sequence[Check] = (), advice_cache: Path | None = None, *, advice: bool = True
+) -> Validation:
+    """Read and validate a content file: every problem as file:line:column, the catalogue if usable.
+    `advice`: the model's advice to editors too (a few seconds when examples changed)."""
     try:
         text = read_content(path)
     except ContentError as exc:
         return Validation(None, exc.problems)
-    return validate_text(text, path, checks, advice_cache=advice_cache)
+    return validate_text(text, path, checks, advice=advice, advice_cache=advice_cache)

@@ -215,3 +215,17 @@ def test_a_refused_export_names_the_label_to_undo_not_a_line_of_a_file_put_back(
     assert path.read_bytes() == before and not result.written
     assert any(p.startswith("label 8: ") and "`python -m bot labels undo 8`" in p for p in result.problems)
     assert not any(f"{path}:" in p for p in result.problems[1:])
+
+
+def test_learn_still_gives_the_models_advice_on_the_new_example(tmp_path: Path) -> None:
+    """An example the model, trained without it, sends elsewhere is added, with check's warning on its line
+    (one training on the example alone, not check's five over the whole file)."""
+    from bot.learn import learn_example
+    from bot.settings import PROJECT_DIR
+
+    path = tmp_path / "responses.yaml"
+    path.write_bytes((PROJECT_DIR / "responses.yaml").read_bytes())
+    shutil.copytree(PROJECT_DIR / "training", tmp_path / "training")
+    learned = learn_example(path, "what are the key points of the messenger review", "thanks", Commands())
+    assert learned.line is not None
+    assert any("is matched to 'key_points' by a model trained without it" in w for w in learned.warnings)

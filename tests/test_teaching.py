@@ -97,7 +97,7 @@ async def test_a_training_that_fails_keeps_the_model_in_service(
     def broken(*_: object) -> None:
         raise MemoryError("no room to train")
 
-    monkeypatch.setattr(bot.content, "Engine", broken)
+    monkeypatch.setattr(bot.content, "new_engine", broken)
     await teach(services, [QUESTION], TAUGHT, STAFF)  # stored; the retraining fails
 
     assert services.content.current is before
