@@ -397,7 +397,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
 def cmd_labels(args: argparse.Namespace) -> int:
     """Staff's labels (Teach, in Slack): list them, undo one, or write them into the content files."""
     if args.action == "list":
-        code, labels = _on_question_log(lambda store: store.labels(include_undone=args.all))
+        code, labels = _on_question_log(lambda store: store.labels.read(include_undone=args.all))
         if labels is None:
             return code
         if args.json:
@@ -419,7 +419,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
         if args.id is None:
             print("error: undo needs the label's id (see `python -m bot labels list`)", file=sys.stderr)
             return 2
-        code, undone = _on_question_log(lambda store: store.undo_label(args.id))
+        code, undone = _on_question_log(lambda store: store.labels.undo(args.id))
         if undone is None:
             return code
         if not undone:
@@ -434,14 +434,14 @@ def _export_labels(path: Path) -> int:
     from bot.learn import export_labels
 
     async def export(store: QuestionStore) -> tuple[int, list[str]]:
-        pending = [label for label in await store.labels() if label.exported_at is None]
+        pending = [label for label in await store.labels.read() if label.exported_at is None]
         if not pending:
             return 0, ["nothing to export: every label is in the files already"]
         result = await asyncio.to_thread(export_labels, path, pending, _commands())
         if result.problems:
             return 1, list(result.problems)
         done = [*result.written, *result.present]
-        await store.mark_exported(done)
+        await store.labels.mark_exported(done)
         lines = [f"exported {len(result.written)} label(s) into {path}"
                  + (f" and {result.off_topic_file}" if result.off_topic_file else "")
                  + (f"; {len(result.present)} already there" if result.present else "")

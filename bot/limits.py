@@ -42,7 +42,7 @@ class SharedLimits:
             return here
         now = int(self.clock())
         try:
-            hits = await bounded(recorder.store.hit(f"{kind}:{who}", now - now % seconds), HIT_SECONDS)
+            hits = await bounded(recorder.store.limits.hit(f"{kind}:{who}", now - now % seconds), HIT_SECONDS)
         except Exception as exc:
             if self.backend != "memory":
                 why = type(exc).__name__

@@ -142,7 +142,100 @@ class Report:
     unanswered: list[UnansweredGroup] = field(default_factory=list)
 
 
+class Questions(Protocol):
+    """The questions members asked."""
+
+    async def record(self, record: QuestionRecord) -> None: ...
+
+    async def get(self, question_id: str) -> StoredQuestion | None: ...
+
+    async def since(self, since: datetime.datetime) -> list[StoredQuestion]: ...
+
+
+class Feedback(Protocol):
+    """Members' votes on answers."""
+
+    async def record(self, question_id: str, member: str, helpful: bool) -> None:
+        """One vote per member per answer; a later vote replaces the earlier one."""
+        ...
+
+    async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
+        """handoffs, helpful, not_helpful, and helpful:<intent> / not_helpful:<intent> keys."""
+        ...
+
+
+class Handoffs(Protocol):
+    """Questions passed to a person, and who on the staff took and closed each."""
+
+    async def record(self, question_id: str, member: str) -> None: ...
+
+    async def take(self, question_id: str, staff: str) -> HandoffOwners | None:
+        """Make `staff` (a Slack user id) the owner of this hand-off unless someone already is, in one
+        statement (two instances: one wins). The owners after it; None when no hand-off of it is stored."""
+        ...
+
+    async def finish(self, question_id: str, staff: str) -> HandoffOwners | None:
+        """Mark the hand-off done by `staff` (taking it too, if nobody had) unless it is done already."""
+        ...
+
+    async def since(self, since: datetime.datetime) -> list[HandoffTimes]: ...
+
+
+class Labels(Protocol):
+    """What staff taught the bot (Teach)."""
+
+    async def add(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
+        """Store one label per text (`intent` None: off-topic), made by the raw Slack id `staff` (hashed
+        by the store), all in one transaction; returns their ids."""
+        ...
+
+    async def read(self, include_undone: bool = False) -> list[StoredLabel]:
+        """Every label, oldest first; undone ones only when asked."""
+        ...
+
+    async def undo(self, label_id: int) -> bool:
+        """Undo one label; False when there is no such label or it was undone already."""
+        ...
+
+    async def mark_exported(self, label_ids: Sequence[int]) -> None:
+        """Record that these labels are now examples in the content file."""
+        ...
+
+    async def version(self) -> str:
+        """A short string that changes whenever a label is added, undone or exported: cheap to poll."""
+        ...
+
+
+class Limits(Protocol):
+    """Rate limits every instance shares."""
+
+    async def hit(self, key: str, window_start: int) -> int:
+        """Count one hit of a shared rate limit (`key` names what and who; it is stored hashed) in the
+        window starting at `window_start` (epoch seconds); the hits in that window so far."""
+        ...
+
+
 class QuestionStore(Protocol):
+    """The question log's database: its schema, batched writes, erasure and retention, which span every
+    table; and one part per concern, each a small interface of its own. Callers hold the part they need
+    (`store.labels`, `store.handoffs`, ...)."""
+
+    # The parts, read-only here (a part is never replaced), so each store may hold its own kind.
+    @property
+    def questions(self) -> Questions: ...
+
+    @property
+    def feedback(self) -> Feedback: ...
+
+    @property
+    def handoffs(self) -> Handoffs: ...
+
+    @property
+    def labels(self) -> Labels: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
     async def migrate(self) -> None:
         """Create or upgrade the schema (versioned; safe with several instances at once)."""
         ...
@@ -160,16 +253,6 @@ class QuestionStore(Protocol):
         """The keyed hash the store writes for this raw Slack user id."""
         ...
 
-    async def record_question(self, record: QuestionRecord) -> None: ...
-
-    async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
-        """One vote per member per answer; a later vote replaces the earlier one."""
-        ...
-
-    async def record_handoff(self, question_id: str, member: str) -> None: ...
-
-    async def get_question(self, question_id: str) -> StoredQuestion | None: ...
-
     async def forget(self, member: str) -> int:
         """Delete every row of this member (right to erasure) and redact every mention of them in other
         members' questions; returns how many rows were deleted."""
@@ -177,49 +260,6 @@ class QuestionStore(Protocol):
 
     async def purge(self, older_than: datetime.timedelta) -> int:
         """Delete rows older than the retention period; returns how many rows went."""
-        ...
-
-    async def questions_since(self, since: datetime.datetime) -> list[StoredQuestion]: ...
-
-    async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
-        """handoffs, helpful, not_helpful, and helpful:<intent> / not_helpful:<intent> keys."""
-        ...
-
-    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
-        """Make `staff` (a Slack user id) the owner of this hand-off unless someone already is, in one
-        statement (two instances: one wins). The owners after it; None when no hand-off of it is stored."""
-        ...
-
-    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
-        """Mark the hand-off done by `staff` (taking it too, if nobody had) unless it is done already."""
-        ...
-
-    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]: ...
-
-    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
-        """Store one label per text (`intent` None: off-topic), made by the raw Slack id `staff` (hashed
-        by the store), all in one transaction; returns their ids."""
-        ...
-
-    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
-        """Every label, oldest first; undone ones only when asked."""
-        ...
-
-    async def undo_label(self, label_id: int) -> bool:
-        """Undo one label; False when there is no such label or it was undone already."""
-        ...
-
-    async def mark_exported(self, label_ids: Sequence[int]) -> None:
-        """Record that these labels are now examples in the content file."""
-        ...
-
-    async def hit(self, key: str, window_start: int) -> int:
-        """Count one hit of a shared rate limit (`key` names what and who; it is stored hashed) in the
-        window starting at `window_start` (epoch seconds); the hits in that window so far."""
-        ...
-
-    async def labels_version(self) -> str:
-        """A short string that changes whenever a label is added, undone or exported: cheap to poll."""
         ...
 
     async def close(self) -> None: ...

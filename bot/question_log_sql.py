@@ -10,18 +10,14 @@ one member's rows when that member asks.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
 import hashlib
 import hmac
 import os
 import re
 import sqlite3
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -39,7 +35,6 @@ from bot.question_log import (
     Write,
 )
 from bot.safety import taught_text
-from bot.timeouts import bounded
 from intents.text import MAX_CHARS
 
 # pg_advisory_lock key for migrations: any fixed bigint, the same in every instance ("confedbt").
@@ -257,6 +252,8 @@ def open_store(target: str | Path, secret: str) -> QuestionStore:
     if isinstance(target, str):
         if not target.startswith(("postgresql://", "postgres://")):
             raise ValueError("a question log is a postgresql:// address or a SQLite file's path")
+        from bot.question_log_postgres import PostgresStore
+
         return PostgresStore(target, secret)
     path = target
     try:
@@ -267,11 +264,16 @@ def open_store(target: str | Path, secret: str) -> QuestionStore:
         ) from None
     if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
         raise StoreUnavailable(f"cannot write the SQLite file {path} (permission denied)")
+    from bot.question_log_sqlite import SQLiteStore
+
     return SQLiteStore(path, secret)
 
 
 def describe_store(store: QuestionStore) -> str:
     """Where the log is and its schema version, for a line of output: never a password."""
+    from bot.question_log_postgres import PostgresStore
+    from bot.question_log_sqlite import SQLiteStore
+
     if isinstance(store, SQLiteStore):
         return f"SQLite {store.path}, schema version {SQLITE_STEPS[-1][0]}"
     if isinstance(store, PostgresStore):
@@ -456,281 +458,6 @@ def _set_wal(conn: sqlite3.Connection, patience: float) -> None:
             time.sleep(0.02)
 
 
-class _OneRowWrites:
-    """The one-row writes, as a batch of one, for both stores."""
-
-    async def write(self, rows: Sequence[Write]) -> None:
-        raise NotImplementedError
-
-    async def record_question(self, record: QuestionRecord) -> None:
-        await self.write([record])
-
-    async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
-        await self.write([_now_feedback(question_id, member, helpful)])
-
-    async def record_handoff(self, question_id: str, member: str) -> None:
-        await self.write([HandoffRecord(question_id, member, _now())])
-
-
-class SQLiteStore(_OneRowWrites):
-    """The stdlib sqlite3 module, one connection, each call in the store's own worker thread so the
-    event loop never waits on the disk, and never longer than call_timeout. WAL lets
-    `python -m bot report` read while the bot writes."""
-
-    def __init__(
-        self,
-        path: Path,
-        secret: str,
-        *,
-        busy_timeout: float = SQLITE_BUSY_SECONDS,
-        call_timeout: float = SQLITE_CALL_SECONDS,
-    ) -> None:
-        self.path = path
-        self.busy_timeout = busy_timeout
-        self.call_timeout = call_timeout
-        self._secret = secret
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-        # One thread of its own: a call stuck on the disk or a lock holds this store's queue only, never
-        # the loop's default executor (DNS lookups, other stores).
-        self._executor: ThreadPoolExecutor | None = None
-
-    def member_hash(self, member: str) -> str:
-        return member_hash(self._secret, member)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None)
-            _set_wal(conn, self.busy_timeout)
-            # With WAL, NORMAL loses at most the last commits on power loss, never integrity; a full
-            # fsync per question would cost more than the answer.
-            conn.execute("pragma synchronous = normal")
-            # Deleted rows are overwritten, not left in free pages: `forget` really forgets.
-            conn.execute("pragma secure_delete = on")
-            # A small page cache: the bot only appends; reports read in a thread of their own.
-            conn.execute("pragma cache_size = -512")
-            self._conn = conn
-        return self._conn
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return work(self._connection())
-
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-log")
-        future = asyncio.get_running_loop().run_in_executor(self._executor, locked)
-        return await bounded(future, self.call_timeout)
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-        # IMMEDIATE takes the write lock at once: two processes migrating wait in turn, not deadlock.
-        conn.execute("begin immediate")
-        try:
-            yield
-            conn.execute("commit")
-        except BaseException:
-            if conn.in_transaction:  # a failed commit leaves the transaction open
-                conn.execute("rollback")
-            raise
-
-    async def migrate(self) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn):
-                conn.execute("create table if not exists schema_version (version integer primary key, applied_at text)")
-                current = conn.execute("select coalesce(max(version), 0) from schema_version").fetchone()[0]
-                for version, statements in SQLITE_STEPS:
-                    if version <= current:
-                        continue
-                    for statement in statements:
-                        conn.execute(statement)
-                    conn.execute("insert into schema_version values (?, ?)", (version, _now().isoformat()))
-
-        await self._run(work)
-
-    async def write(self, rows: Sequence[Write]) -> None:
-        statements = [(_SQLITE_WRITES[type(r)], tuple(map(_sqlite_value, _row(self._secret, r)))) for r in rows]
-
-        def work(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn):
-                for statement, row in statements:
-                    conn.execute(statement, row)
-
-        if statements:
-            await self._run(work)
-
-    async def ping(self) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn):  # takes the write lock: waits out (or fails on) another's
-                pass
-
-        await self._run(work)
-
-    async def get_question(self, question_id: str) -> StoredQuestion | None:
-        rows = await self._run(
-            lambda conn: conn.execute(f"select {_COLUMNS} from questions q where id = ?", (question_id,)).fetchall()
-        )
-        return _stored(rows[0]) if rows else None
-
-    async def forget(self, member: str) -> int:
-        hashed = member_hash(self._secret, member)
-        token, erased, raw, raw_erased = _redaction(self._secret, member)
-
-        def work(conn: sqlite3.Connection) -> int:
-            with self._transaction(conn):
-                asked = conn.execute("select text from questions where member_hash = ?", (hashed,)).fetchall()
-                n = sum(conn.execute("delete from labels where text = ?", (t,)).rowcount for t in _taught(asked))
-                n += sum(conn.execute(f"delete from {t} where member_hash = ?", (hashed,)).rowcount for t in TABLES)
-                # instr, not like: an id's letters are matched exactly, case and all.
-                conn.execute(_SQLITE_REDACT, (token, erased, raw, raw_erased))
-                conn.execute(_SQLITE_REDACT.replace("questions", "labels"), (token, erased, raw, raw_erased))
-                # A label stays (it is training data); who made it goes.
-                conn.execute("update labels set made_by = '' where made_by = ?", (hashed,))
-                # A staff member's id on the hand-offs they took or closed.
-                for column in ("taken_by", "done_by"):
-                    conn.execute(f"update handoffs set {column} = ? where {column} = ?", (ERASED, member))
-                return n
-
-        return await self._run(work)
-
-    async def purge(self, older_than: datetime.timedelta) -> int:
-        cutoff = (_now() - older_than).isoformat(timespec="microseconds")
-
-        def work(conn: sqlite3.Connection) -> int:
-            with self._transaction(conn):
-                old = "at < ? or question_id in (select id from questions where at < ?)"
-                n = conn.execute(f"delete from feedback where {old}", (cutoff, cutoff)).rowcount
-                n += conn.execute(f"delete from handoffs where {old}", (cutoff, cutoff)).rowcount
-                return n + conn.execute("delete from questions where at < ?", (cutoff,)).rowcount
-
-        return await self._run(work)
-
-    async def questions_since(self, since: datetime.datetime) -> list[StoredQuestion]:
-        start = _utc(since).isoformat(timespec="microseconds")
-        rows = await self._run(
-            lambda conn: conn.execute(
-                f"select {_COLUMNS} from questions q where at >= ? order by at, id", (start,)
-            ).fetchall()
-        )
-        return [_stored(row) for row in rows]
-
-    async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
-        start = _utc(since).isoformat(timespec="microseconds")
-
-        def work(conn: sqlite3.Connection) -> dict[str, int]:
-            handoffs = conn.execute("select count(*) from handoffs where at >= ?", (start,)).fetchone()[0]
-            votes = conn.execute(
-                "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
-                "where f.at >= ? group by f.helpful, q.intent",
-                (start,),
-            ).fetchall()
-            return _counts(handoffs, [(bool(h), i, n) for h, i, n in votes])
-
-        return await self._run(work)
-
-    async def _handoff_update(self, statement: str, staff: str, question_id: str) -> HandoffOwners | None:
-        at = _sqlite_value(_now())
-
-        def work(conn: sqlite3.Connection) -> HandoffOwners | None:
-            with self._transaction(conn):
-                conn.execute(statement.format(**_SQLITE_PARAMS), (staff, at, question_id))
-                return _owners(conn.execute(_OWNERS.format(**_SQLITE_PARAMS), (question_id,)).fetchone())
-
-        return await self._run(work)
-
-    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
-        return await self._handoff_update(_TAKE, staff, question_id)
-
-    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
-        return await self._handoff_update(_DONE, staff, question_id)
-
-    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]:
-        start = _sqlite_value(_utc(since))
-        rows = await self._run(lambda conn: conn.execute(_HANDOFF_TIMES.format(**_SQLITE_PARAMS), (start,)).fetchall())
-        return _handoff_times(rows)
-
-    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
-        rows = _label_texts(self._secret, texts)
-        made_by, at = member_hash(self._secret, staff), _sqlite_value(_now())
-
-        def work(conn: sqlite3.Connection) -> list[int]:
-            with self._transaction(conn):
-                return [
-                    int(
-                        conn.execute(
-                            "insert into labels (text, intent, made_by, made_at) values (?, ?, ?, ?) returning id",
-                            (text, intent, made_by, at),
-                        ).fetchone()[0]
-                    )
-                    for text in rows
-                ]
-
-        return await self._run(work)
-
-    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
-        where = "" if include_undone else " where undone_at is null"
-        rows = await self._run(
-            lambda conn: conn.execute(f"select {_LABEL_COLUMNS} from labels{where} order by id").fetchall()
-        )
-        return [_label(row) for row in rows]
-
-    async def undo_label(self, label_id: int) -> bool:
-        at = _sqlite_value(_now())
-
-        def work(conn: sqlite3.Connection) -> bool:
-            with self._transaction(conn):
-                sql = "update labels set undone_at = ? where id = ? and undone_at is null"
-                return conn.execute(sql, (at, label_id)).rowcount == 1
-
-        return await self._run(work)
-
-    async def mark_exported(self, label_ids: Sequence[int]) -> None:
-        at = _sqlite_value(_now())
-        rows = [(at, int(i)) for i in label_ids]
-
-        def work(conn: sqlite3.Connection) -> None:
-            with self._transaction(conn):
-                conn.executemany("update labels set exported_at = ? where id = ? and exported_at is null", rows)
-
-        await self._run(work)
-
-    async def labels_version(self) -> str:
-        row = await self._run(lambda conn: conn.execute(_LABELS_VERSION).fetchone())
-        return ":".join(str(v) for v in row)
-
-    async def hit(self, key: str, window_start: int) -> int:
-        hashed = member_hash(self._secret, key)
-
-        def work(conn: sqlite3.Connection) -> int:
-            with self._transaction(conn):
-                conn.execute(_HIT_TIDY.format(p1="?", p2="?"), (hashed, window_start))
-                return int(conn.execute(_HIT.format(p1="?", p2="?"), (hashed, window_start)).fetchone()[0])
-
-        return await self._run(work)
-
-    async def close(self) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            # Fold the WAL back into the file, so the file alone holds everything kept.
-            conn.execute("pragma wal_checkpoint(truncate)")
-
-        executor = self._executor
-        try:
-            if self._conn is not None:
-                await self._run(work)
-        finally:
-            if self._conn is not None and self._lock.acquire(timeout=0.1):  # not while a stuck call holds it
-                try:
-                    self._conn.close()
-                    self._conn = None
-                finally:
-                    self._lock.release()
-            self._executor = None
-            if executor is not None:
-                executor.shutdown(wait=False)
-
-
 # The questions' columns, then the asker's hash and whether anyone handed the question off.
 _COLUMNS = (
     "q.id, q.at, q.surface, q.intent, q.confidence, q.outcome, q.text, q.channel, q.message_ts, q.member_hash, "
@@ -759,229 +486,3 @@ def _stored(row: Sequence[Any]) -> StoredQuestion:
 def _rowcount(status: str) -> int:
     """asyncpg returns a command's status ("DELETE 3"), not a row count."""
     return int(status.rsplit(" ", 1)[-1])
-
-
-class PostgresStore(_OneRowWrites):
-    """asyncpg with its own connection pool, opened on first use. The driver is imported only here, so
-    a bot on SQLite never loads it. Connecting, every statement, taking a pooled connection and closing
-    are all bounded (PG_*_SECONDS): a frozen server costs a timeout, never a hang."""
-
-    def __init__(
-        self,
-        url: str,
-        secret: str,
-        *,
-        max_size: int = 5,
-        connect_timeout: float = PG_CONNECT_SECONDS,
-        command_timeout: float = PG_COMMAND_SECONDS,
-        acquire_timeout: float = PG_ACQUIRE_SECONDS,
-        close_timeout: float = PG_CLOSE_SECONDS,
-    ) -> None:
-        self.url = url
-        self.max_size = max_size
-        self.connect_timeout = connect_timeout
-        self.command_timeout = command_timeout
-        self.acquire_timeout = acquire_timeout
-        self.close_timeout = close_timeout
-        self._secret = secret
-        self._pool: Any = None
-        self._opening = asyncio.Lock()
-
-    def member_hash(self, member: str) -> str:
-        return member_hash(self._secret, member)
-
-    async def _get_pool(self) -> Any:
-        if self._pool is None:
-            async with asyncio.timeout(self.connect_timeout + self.acquire_timeout):
-                async with self._opening:
-                    if self._pool is None:
-                        import asyncpg
-
-                        self._pool = await asyncpg.create_pool(
-                            self.url,
-                            min_size=0,  # connections open when needed, each bounded by `timeout`
-                            max_size=self.max_size,
-                            timeout=self.connect_timeout,
-                            command_timeout=self.command_timeout,
-                        )
-        return self._pool
-
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
-        pool = await self._get_pool()
-        async with pool.acquire(timeout=self.acquire_timeout) as conn:
-            yield conn
-
-    async def migrate(self) -> None:
-        async with self._connection() as conn:
-            # Instances starting together: one migrates, the others wait here and then find nothing to do.
-            # The wait is bounded by command_timeout; a migration that times out is retried by the recorder.
-            await conn.execute("select pg_advisory_lock($1)", MIGRATION_LOCK)
-            try:
-                await self._create_schema(conn)
-                await conn.execute(
-                    "create table if not exists schema_version "
-                    "(version integer primary key, applied_at timestamptz not null default now())"
-                )
-                current = await conn.fetchval("select coalesce(max(version), 0) from schema_version")
-                for version, statements in POSTGRES_STEPS:
-                    if version <= current:
-                        continue
-                    async with conn.transaction():
-                        for statement in statements:
-                            await conn.execute(statement)
-                        await conn.execute("insert into schema_version (version) values ($1)", version)
-            finally:
-                await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK)
-
-    @staticmethod
-    async def _create_schema(conn: Any) -> None:
-        """A URL may name a schema of its own (?options=-csearch_path%3Dconfedbot, or ?search_path=...):
-        create it when it does not exist yet, as the tables in it are."""
-        if await conn.fetchval("select current_schema()") is not None:
-            return
-        first = (await conn.fetchval("select current_setting('search_path')")).split(",")[0].strip().strip('"')
-        if first and first != "$user":
-            await conn.execute(f"create schema if not exists {await conn.fetchval('select quote_ident($1)', first)}")
-
-    async def write(self, rows: Sequence[Write]) -> None:
-        # Runs of the same statement go in one executemany (pipelined), in order.
-        runs: list[tuple[str, list[tuple[Any, ...]]]] = []
-        for r in rows:
-            statement = _POSTGRES_WRITES[type(r)]
-            if runs and runs[-1][0] == statement:
-                runs[-1][1].append(_row(self._secret, r))
-            else:
-                runs.append((statement, [_row(self._secret, r)]))
-        if not runs:
-            return
-        if len(runs) == 1 and len(runs[0][1]) == 1:  # one row: one statement is its own transaction
-            async with self._connection() as conn:
-                await conn.execute(runs[0][0], *runs[0][1][0])
-            return
-        async with self._connection() as conn, conn.transaction():
-            for statement, args in runs:
-                await conn.executemany(statement, args)
-
-    async def ping(self) -> None:
-        # The lock an insert takes, then nothing: a table locked by someone else fails this (by
-        # command_timeout) as it fails the writes, so it reads as an outage, not as rows that fail.
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute("lock table questions, feedback, handoffs in row exclusive mode")
-
-    async def get_question(self, question_id: str) -> StoredQuestion | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(f"select {_COLUMNS} from questions q where id = $1", question_id)
-        return None if row is None else _stored(tuple(row))
-
-    async def forget(self, member: str) -> int:
-        hashed = member_hash(self._secret, member)
-        async with self._connection() as conn, conn.transaction():
-            asked = await conn.fetch("select text from questions where member_hash = $1", hashed)
-            taught = list(_taught([tuple(row) for row in asked]))
-            statuses = [await conn.execute("delete from labels where text = any($1::text[])", taught)]
-            statuses += [await conn.execute(f"delete from {t} where member_hash = $1", hashed) for t in TABLES]
-            await conn.execute(_POSTGRES_REDACT, *_redaction(self._secret, member))
-            await conn.execute(_POSTGRES_REDACT.replace("questions", "labels"), *_redaction(self._secret, member))
-            await conn.execute("update labels set made_by = '' where made_by = $1", hashed)
-            for column in ("taken_by", "done_by"):
-                await conn.execute(f"update handoffs set {column} = $1 where {column} = $2", ERASED, member)
-            return sum(_rowcount(s) for s in statuses)
-
-    async def purge(self, older_than: datetime.timedelta) -> int:
-        cutoff = _now() - older_than
-        old = "at < $1 or question_id in (select id from questions where at < $1)"
-        async with self._connection() as conn, conn.transaction():
-            n = _rowcount(await conn.execute(f"delete from feedback where {old}", cutoff))
-            n += _rowcount(await conn.execute(f"delete from handoffs where {old}", cutoff))
-            return n + _rowcount(await conn.execute("delete from questions where at < $1", cutoff))
-
-    async def questions_since(self, since: datetime.datetime) -> list[StoredQuestion]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(f"select {_COLUMNS} from questions q where at >= $1 order by at, id", _utc(since))
-        return [_stored(tuple(row)) for row in rows]
-
-    async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
-        start = _utc(since)
-        async with self._connection() as conn:
-            handoffs = await conn.fetchval("select count(*) from handoffs where at >= $1", start)
-            votes = await conn.fetch(
-                "select f.helpful, q.intent, count(*) from feedback f left join questions q on q.id = f.question_id "
-                "where f.at >= $1 group by f.helpful, q.intent",
-                start,
-            )
-        return _counts(handoffs, [(v[0], v[1], v[2]) for v in votes])
-
-    async def _handoff_update(self, statement: str, staff: str, question_id: str) -> HandoffOwners | None:
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute(statement.format(**_POSTGRES_PARAMS), staff, _now(), question_id)
-            return _owners(await conn.fetchrow(_OWNERS.format(**_POSTGRES_PARAMS), question_id))
-
-    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
-        return await self._handoff_update(_TAKE, staff, question_id)
-
-    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
-        return await self._handoff_update(_DONE, staff, question_id)
-
-    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(_HANDOFF_TIMES.format(**_POSTGRES_PARAMS), _utc(since))
-        return _handoff_times([tuple(r) for r in rows])
-
-    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
-        rows = _label_texts(self._secret, texts)
-        made_by, at = member_hash(self._secret, staff), _now()
-        async with self._connection() as conn, conn.transaction():
-            return [
-                int(
-                    await conn.fetchval(
-                        "insert into labels (text, intent, made_by, made_at) values ($1, $2, $3, $4) returning id",
-                        text,
-                        intent,
-                        made_by,
-                        at,
-                    )
-                )
-                for text in rows
-            ]
-
-    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
-        where = "" if include_undone else " where undone_at is null"
-        async with self._connection() as conn:
-            rows = await conn.fetch(f"select {_LABEL_COLUMNS} from labels{where} order by id")
-        return [_label(tuple(row)) for row in rows]
-
-    async def undo_label(self, label_id: int) -> bool:
-        async with self._connection() as conn:
-            status = await conn.execute(
-                "update labels set undone_at = $1 where id = $2 and undone_at is null", _now(), label_id
-            )
-        return _rowcount(status) == 1
-
-    async def mark_exported(self, label_ids: Sequence[int]) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "update labels set exported_at = $1 where id = any($2::bigint[]) and exported_at is null",
-                _now(),
-                [int(i) for i in label_ids],
-            )
-
-    async def labels_version(self) -> str:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(_LABELS_VERSION)
-        return ":".join(str(v) for v in row)
-
-    async def hit(self, key: str, window_start: int) -> int:
-        hashed = member_hash(self._secret, key)
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute(_HIT_TIDY.format(p1="$1", p2="$2"), hashed, window_start)
-            return int(await conn.fetchval(_HIT.format(p1="$1", p2="$2"), hashed, window_start))
-
-    async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            await bounded(pool.close(), self.close_timeout)
-        except (TimeoutError, Exception):
-            pool.terminate()  # a frozen server: drop the sockets rather than wait for it

@@ -151,7 +151,7 @@ class Recorder:
         try:
             async with asyncio.timeout(self.read_timeout if timeout is None else timeout):
                 await self.flush(self.read_timeout if timeout is None else timeout)
-                return await self.store.get_question(question_id), True
+                return await self.store.questions.get(question_id), True
         except Exception as exc:
             self.read_failures += 1
             self._failed("read", exc)
@@ -438,6 +438,13 @@ class DiscardingStore:
     """A store that keeps nothing: for wiring that has no question log (a bare Services in a test, or a
     log that is off)."""
 
+    def __init__(self) -> None:
+        self.questions = _NoQuestions()
+        self.feedback = _NoFeedback()
+        self.handoffs = _NoHandoffs()
+        self.labels = _NoLabels()
+        self.limits = _NoLimits()
+
     async def migrate(self) -> None:
         pass
 
@@ -451,56 +458,66 @@ class DiscardingStore:
         # Never a real hash (those are 64 hex digits), and never the same twice: matches no stored row.
         return "none:" + secrets.token_hex(8)
 
-    async def record_question(self, record: QuestionRecord) -> None:
-        pass
-
-    async def record_feedback(self, question_id: str, member: str, helpful: bool) -> None:
-        pass
-
-    async def record_handoff(self, question_id: str, member: str) -> None:
-        pass
-
-    async def get_question(self, question_id: str) -> StoredQuestion | None:
-        return None
-
     async def forget(self, member: str) -> int:
         return 0
 
     async def purge(self, older_than: datetime.timedelta) -> int:
         return 0
 
-    async def questions_since(self, since: datetime.datetime) -> list[StoredQuestion]:
+    async def close(self) -> None:
+        pass
+
+
+class _NoQuestions:
+    async def record(self, record: QuestionRecord) -> None:
+        pass
+
+    async def get(self, question_id: str) -> StoredQuestion | None:
+        return None
+
+    async def since(self, since: datetime.datetime) -> list[StoredQuestion]:
         return []
+
+
+class _NoFeedback:
+    async def record(self, question_id: str, member: str, helpful: bool) -> None:
+        pass
 
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
         return {}
 
-    async def take_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+
+class _NoHandoffs:
+    async def record(self, question_id: str, member: str) -> None:
+        pass
+
+    async def take(self, question_id: str, staff: str) -> HandoffOwners | None:
         raise ConnectionError("the question log is off")
 
-    async def finish_handoff(self, question_id: str, staff: str) -> HandoffOwners | None:
+    async def finish(self, question_id: str, staff: str) -> HandoffOwners | None:
         raise ConnectionError("the question log is off")
 
-    async def handoffs_since(self, since: datetime.datetime) -> list[HandoffTimes]:
+    async def since(self, since: datetime.datetime) -> list[HandoffTimes]:
         return []
 
-    async def add_labels(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
+
+class _NoLabels:
+    async def add(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
         raise ConnectionError("the question log is off: labels cannot be stored")
 
-    async def labels(self, include_undone: bool = False) -> list[StoredLabel]:
+    async def read(self, include_undone: bool = False) -> list[StoredLabel]:
         return []
 
-    async def undo_label(self, label_id: int) -> bool:
+    async def undo(self, label_id: int) -> bool:
         return False
 
     async def mark_exported(self, label_ids: Sequence[int]) -> None:
         pass
 
-    async def hit(self, key: str, window_start: int) -> int:
-        raise ConnectionError("the question log is off")
-
-    async def labels_version(self) -> str:
+    async def version(self) -> str:
         return ""
 
-    async def close(self) -> None:
-        pass
+
+class _NoLimits:
+    async def hit(self, key: str, window_start: int) -> int:
+        raise ConnectionError("the question log is off")

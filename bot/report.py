@@ -143,9 +143,9 @@ async def build_report(store: QuestionStore, engine: Engine, days: int, now: dat
     members sent, the event loop goes on answering while it is counted and grouped."""
     now = now or datetime.datetime.now(datetime.UTC)
     since = now - datetime.timedelta(days=days)
-    questions = await store.questions_since(since)
-    counts = await store.counts_since(since)
-    handoffs = await store.handoffs_since(since)
+    questions = await store.questions.since(since)
+    counts = await store.feedback.counts_since(since)
+    handoffs = await store.handoffs.since(since)
     return await asyncio.to_thread(_report, engine, days, now, questions, counts, handoffs)
 
 

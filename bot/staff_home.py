@@ -129,8 +129,8 @@ async def _read(services: Services, since: datetime.datetime) -> tuple[list[Stor
     """The questions since `since` and the texts staff taught already (labels not undone)."""
     store = services.recorder.store
     async with asyncio.timeout(STORE_SECONDS):
-        questions = await store.questions_since(since)
-        labelled = {label.text for label in await store.labels()}
+        questions = await store.questions.since(since)
+        labelled = {label.text for label in await store.labels.read()}
     return questions, labelled
 
 
@@ -184,7 +184,7 @@ async def chosen_texts(services: Services, key: str | None, hashes: set[str]) ->
         groups = await unanswered_groups(services)
     else:
         groups = [group]
-    labelled = {label.text for label in await bounded(services.recorder.store.labels(), STORE_SECONDS)}
+    labelled = {label.text for label in await bounded(services.recorder.store.labels.read(), STORE_SECONDS)}
     chosen = [t for g in groups for t in g.texts if text_hash(t) in hashes and taught_text(t) not in labelled]
     return list(dict.fromkeys(chosen))[:MAX_TAUGHT]
 
@@ -221,9 +221,9 @@ async def gather(services: Services, now: datetime.datetime | None = None) -> Da
         questions, labelled = await _read(services, min(since, fortnight))
         async with asyncio.timeout(STORE_SECONDS):
             counts = (
-                await store.counts_since(week),
-                await store.counts_since(fortnight),
-                await store.counts_since(since),
+                await store.feedback.counts_since(week),
+                await store.feedback.counts_since(fortnight),
+                await store.feedback.counts_since(since),
             )
     except Exception as exc:
         dashboard = Dashboard(start=start, per_day=[0] * WINDOW_DAYS)

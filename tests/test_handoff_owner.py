@@ -142,7 +142,7 @@ async def test_done_on_a_hand_off_nobody_took_takes_it_too(harness: Harness) -> 
     await harness.action(_click(harness, staff_post, ts, DONE_ACTION, STAFF))
     [update] = await harness.standin.wait_for("chat.update", 1)
     assert _context(update.params).endswith(f"Done by <@{STAFF}>")
-    [times] = await harness.services.recorder.store.handoffs_since(
+    [times] = await harness.services.recorder.store.handoffs.since(
         datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     )
     assert times.taken_at is not None and times.done_at is not None
@@ -158,7 +158,7 @@ async def test_a_member_forging_the_click_changes_nothing(harness: Harness, acti
     assert await _told(harness, 3) == "Hand-offs are taken in the staff channel only."
     await harness.settle(2)
     assert _updates(harness) == []
-    [times] = await harness.services.recorder.store.handoffs_since(
+    [times] = await harness.services.recorder.store.handoffs.since(
         datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     )
     assert (times.taken_at, times.done_at) == (None, None)

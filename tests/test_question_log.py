@@ -39,7 +39,7 @@ def settings_overrides(request: pytest.FixtureRequest, tmp_path: Path) -> dict[s
 async def _stored(harness: Harness) -> list[Any]:
     await harness.services.recorder.flush()
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
-    return await harness.services.recorder.store.questions_since(since)
+    return await harness.services.recorder.store.questions.since(since)
 
 
 def _click(
@@ -91,7 +91,7 @@ async def test_feedback_is_one_vote_per_member_that_can_change_without_a_new_pos
     await harness.settle(1)  # acknowledged without a new post
     await harness.services.recorder.flush()
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
-    counts = await harness.services.recorder.store.counts_since(since)
+    counts = await harness.services.recorder.store.feedback.counts_since(since)
     assert (counts.get("helpful", 0), counts.get("not_helpful", 0)) == (0, 1)  # the vote was changed
 
 

@@ -49,7 +49,7 @@ def fast_store(backend: Backend) -> QuestionStore:
 async def stored_ids(backend: Backend) -> list[str]:
     store = backend.store()
     try:
-        return sorted(q.id for q in await store.questions_since(NOW - datetime.timedelta(days=1)))
+        return sorted(q.id for q in await store.questions.since(NOW - datetime.timedelta(days=1)))
     finally:
         await store.close()
 

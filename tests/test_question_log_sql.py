@@ -218,11 +218,11 @@ async def test_migrations_are_idempotent(backend: Backend) -> None:
     await store.migrate()
     steps = SQLITE_STEPS if backend.kind == "sqlite" else POSTGRES_STEPS
     assert await _versions(backend) == [version for version, _ in steps]
-    await store.record_question(record("q1"))
+    await store.questions.record(record("q1"))
     await store.close()
     again = backend.store()  # a restart: nothing to do, nothing lost
     await again.migrate()
-    assert await again.get_question("q1") is not None
+    assert await again.questions.get("q1") is not None
     await again.close()
 
 
@@ -231,81 +231,81 @@ async def test_instances_migrating_at_once(backend: Backend) -> None:
     await asyncio.gather(*(s.migrate() for s in stores))
     steps = SQLITE_STEPS if backend.kind == "sqlite" else POSTGRES_STEPS
     assert await _versions(backend) == [version for version, _ in steps]
-    await asyncio.gather(*(s.record_question(record(f"q{i}")) for i, s in enumerate(stores)))
-    assert len(await stores[0].questions_since(NOW - datetime.timedelta(days=1))) == 4
+    await asyncio.gather(*(s.questions.record(record(f"q{i}")) for i, s in enumerate(stores)))
+    assert len(await stores[0].questions.since(NOW - datetime.timedelta(days=1))) == 4
     await asyncio.gather(*(s.close() for s in stores))
 
 
 async def test_record_and_get(store: QuestionStore) -> None:
     at = datetime.datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=datetime.UTC)
     rec = QuestionRecord("q1", at, "mention", RAW, "key_points", 0.6789, "answered", "key points?", "C1", "17.1")
-    await store.record_question(rec)
-    got = await store.get_question("q1")
+    await store.questions.record(rec)
+    got = await store.questions.get("q1")
     assert got is not None
     assert (got.id, got.at, got.surface, got.intent, got.confidence, got.outcome) == (
         "q1", at, "mention", "key_points", 0.6789, "answered")  # fmt: skip
     assert (got.text, got.channel, got.message_ts) == ("key points?", "C1", "17.1")
-    assert await store.get_question("nope") is None
+    assert await store.questions.get("nope") is None
     # No text kept (QUESTION_LOG=off), no intent: still a question counted.
-    await store.record_question(record("q2", intent=None, confidence=None, outcome="fallback", text=None))
-    q2 = await store.get_question("q2")
+    await store.questions.record(record("q2", intent=None, confidence=None, outcome="fallback", text=None))
+    q2 = await store.questions.get("q2")
     assert q2 is not None and (q2.text, q2.intent, q2.confidence) == (None, None, None)
     # The same id twice (a retried event) keeps the first.
-    await store.record_question(record("q1", text="something else"))
-    assert (await store.get_question("q1")).text == "key points?"  # type: ignore[union-attr]
+    await store.questions.record(record("q1", text="something else"))
+    assert (await store.questions.get("q1")).text == "key points?"  # type: ignore[union-attr]
     # A naive time is taken as UTC.
     naive = datetime.datetime(2026, 1, 2, 3, 4, 5)
-    await store.record_question(QuestionRecord("q3", naive, "dm", RAW, None, None, "fallback", "x"))
-    q3 = await store.get_question("q3")
+    await store.questions.record(QuestionRecord("q3", naive, "dm", RAW, None, None, "fallback", "x"))
+    q3 = await store.questions.get("q3")
     assert q3 is not None and q3.at == naive.replace(tzinfo=datetime.UTC)
 
 
 async def test_feedback_later_vote_replaces_earlier(store: QuestionStore) -> None:
-    await store.record_question(record("q1"))
+    await store.questions.record(record("q1"))
     since = NOW - datetime.timedelta(days=1)
-    await store.record_feedback("q1", OTHER, True)
-    assert await store.counts_since(since) == {
+    await store.feedback.record("q1", OTHER, True)
+    assert await store.feedback.counts_since(since) == {
         "handoffs": 0,
         "helpful": 1,
         "not_helpful": 0,
         "helpful:review_overview": 1,
     }
-    await store.record_feedback("q1", OTHER, False)  # changed their mind
-    assert await store.counts_since(since) == {
+    await store.feedback.record("q1", OTHER, False)  # changed their mind
+    assert await store.feedback.counts_since(since) == {
         "handoffs": 0,
         "helpful": 0,
         "not_helpful": 1,
         "not_helpful:review_overview": 1,
     }
-    await store.record_feedback("q1", RAW, True)  # another member's vote is their own
-    counts = await store.counts_since(since)
+    await store.feedback.record("q1", RAW, True)  # another member's vote is their own
+    counts = await store.feedback.counts_since(since)
     assert (counts["helpful"], counts["not_helpful"]) == (1, 1)
 
 
 async def test_handoffs_are_counted(store: QuestionStore) -> None:
-    await store.record_question(record("q1", outcome="fallback", intent=None))
-    await store.record_handoff("q1", RAW)
-    await store.record_handoff("q1", OTHER)
-    assert (await store.counts_since(NOW - datetime.timedelta(days=1)))["handoffs"] == 2
+    await store.questions.record(record("q1", outcome="fallback", intent=None))
+    await store.handoffs.record("q1", RAW)
+    await store.handoffs.record("q1", OTHER)
+    assert (await store.feedback.counts_since(NOW - datetime.timedelta(days=1)))["handoffs"] == 2
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)
-    assert (await store.counts_since(later))["handoffs"] == 0
+    assert (await store.feedback.counts_since(later))["handoffs"] == 0
 
 
 async def test_forget_removes_every_row_of_one_member_only(backend: Backend, store: QuestionStore) -> None:
-    await store.record_question(record("q1", RAW))
-    await store.record_question(record("q2", RAW, text="who led the review"))
-    await store.record_question(record("q3", OTHER, text="key points"))
-    await store.record_feedback("q1", RAW, True)
-    await store.record_feedback("q3", RAW, False)
-    await store.record_feedback("q1", OTHER, True)
-    await store.record_handoff("q2", RAW)
-    await store.record_handoff("q3", OTHER)
+    await store.questions.record(record("q1", RAW))
+    await store.questions.record(record("q2", RAW, text="who led the review"))
+    await store.questions.record(record("q3", OTHER, text="key points"))
+    await store.feedback.record("q1", RAW, True)
+    await store.feedback.record("q3", RAW, False)
+    await store.feedback.record("q1", OTHER, True)
+    await store.handoffs.record("q2", RAW)
+    await store.handoffs.record("q3", OTHER)
     assert await store.forget(RAW) == 5  # 2 questions, 2 votes, 1 hand-off
     assert await store.forget(RAW) == 0
     since = NOW - datetime.timedelta(days=1)
-    assert [q.id for q in await store.questions_since(since)] == ["q3"]
+    assert [q.id for q in await store.questions.since(since)] == ["q3"]
     # The other member's vote on a forgotten question is theirs and stays, no longer tied to a topic.
-    assert await store.counts_since(since) == {"handoffs": 1, "helpful": 1, "not_helpful": 0}
+    assert await store.feedback.counts_since(since) == {"handoffs": 1, "helpful": 1, "not_helpful": 0}
     await store.close()
     rows, raw_bytes = await backend.dump()
     assert member_hash(SECRET, OTHER) in rows
@@ -315,25 +315,25 @@ async def test_forget_removes_every_row_of_one_member_only(backend: Backend, sto
 
 
 async def test_purge_deletes_by_age(store: QuestionStore) -> None:
-    await store.record_question(record("old", ago=datetime.timedelta(days=40)))
-    await store.record_question(record("new", ago=datetime.timedelta(days=1)))
-    await store.record_feedback("old", OTHER, True)  # a vote today on an old answer goes with the answer
-    await store.record_feedback("new", OTHER, True)
-    await store.record_handoff("old", RAW)
+    await store.questions.record(record("old", ago=datetime.timedelta(days=40)))
+    await store.questions.record(record("new", ago=datetime.timedelta(days=1)))
+    await store.feedback.record("old", OTHER, True)  # a vote today on an old answer goes with the answer
+    await store.feedback.record("new", OTHER, True)
+    await store.handoffs.record("old", RAW)
     assert await store.purge(datetime.timedelta(days=30)) == 3
-    assert await store.get_question("old") is None and await store.get_question("new") is not None
-    counts = await store.counts_since(NOW - datetime.timedelta(days=400))
+    assert await store.questions.get("old") is None and await store.questions.get("new") is not None
+    counts = await store.feedback.counts_since(NOW - datetime.timedelta(days=400))
     assert (counts["helpful"], counts["handoffs"]) == (1, 0)
     assert await store.purge(datetime.timedelta(days=30)) == 0
 
 
 async def test_raw_user_id_is_never_stored(backend: Backend, store: QuestionStore) -> None:
     # Even a member who pastes their own id into the question.
-    await store.record_question(record("q1", RAW, text=f"is <@{RAW}> me? I am {RAW}"))
-    await store.record_question(record("q2", RAW, outcome="fallback", intent=None, confidence=0.1))
-    await store.record_feedback("q1", RAW, False)
-    await store.record_feedback("q1", RAW, True)
-    await store.record_handoff("q2", RAW)
+    await store.questions.record(record("q1", RAW, text=f"is <@{RAW}> me? I am {RAW}"))
+    await store.questions.record(record("q2", RAW, outcome="fallback", intent=None, confidence=0.1))
+    await store.feedback.record("q1", RAW, False)
+    await store.feedback.record("q1", RAW, True)
+    await store.handoffs.record("q2", RAW)
     await store.purge(datetime.timedelta(days=30))
     await store.close()
     rows, raw_bytes = await backend.dump()
@@ -380,13 +380,13 @@ async def _scripted(store: QuestionStore) -> None:
         record("q12", RAW, ago=-hour, text="key points"),  # after `now`
     ]
     for row in rows:
-        await store.record_question(row)
-    await store.record_feedback("q1", OTHER, True)
-    await store.record_feedback("q1", RAW, False)
-    await store.record_feedback("q1", RAW, True)  # changed: q1 has two helpful votes
-    await store.record_feedback("q3", RAW, False)
-    await store.record_handoff("q5", RAW)
-    await store.record_handoff("q6", OTHER)
+        await store.questions.record(row)
+    await store.feedback.record("q1", OTHER, True)
+    await store.feedback.record("q1", RAW, False)
+    await store.feedback.record("q1", RAW, True)  # changed: q1 has two helpful votes
+    await store.feedback.record("q3", RAW, False)
+    await store.handoffs.record("q5", RAW)
+    await store.handoffs.record("q6", OTHER)
 
 
 async def test_report_counts(store: QuestionStore, engine: Engine) -> None:
@@ -468,7 +468,7 @@ async def test_cli_report_and_forget(backend: Backend) -> None:
     assert result.returncode == 0, result.stderr
     assert "deleted 11 rows" in result.stdout  # 8 questions, 2 votes (one replaced), 1 hand-off
     again = backend.store(LOCAL_SECRET)
-    remaining = await again.questions_since(NOW - datetime.timedelta(days=30))
+    remaining = await again.questions.since(NOW - datetime.timedelta(days=30))
     assert sorted(q.id for q in remaining) == ["q2", "q4", "q6", "q8"]
     await again.close()
 
@@ -526,8 +526,8 @@ async def test_postgres_creates_the_schema_a_url_names(postgres_url: str) -> Non
     store = open_store(f"{postgres_url}{separator}options=-csearch_path%3D{schema}", SECRET)
     try:
         await store.migrate()
-        await store.record_question(record("q1"))
-        assert await store.get_question("q1") is not None
+        await store.questions.record(record("q1"))
+        assert await store.questions.get("q1") is not None
     finally:
         await store.close()
         conn = await asyncpg.connect(postgres_url)
@@ -548,11 +548,11 @@ async def test_slack_ids_in_the_text_and_dm_channels_are_stored_as_tokens(
     text = (f"can <@{MENTIONED}> or <@W0123ABCD|pat.smith> see <#C0123ABCD|general> and <#G0PRIVATE1>? "
             f"ask {MENTIONED} or <!subteam^S0TEAM123|@content> in D0DMCHAN77")  # fmt: skip
     at = NOW - datetime.timedelta(hours=1)
-    await store.record_question(QuestionRecord("q1", at, "dm", RAW, None, None, "fallback", text, "D0DMCHAN77", "1.2"))
-    await store.record_question(
+    await store.questions.record(QuestionRecord("q1", at, "dm", RAW, None, None, "fallback", text, "D0DMCHAN77", "1.2"))
+    await store.questions.record(
         QuestionRecord("q2", at, "mention", RAW, None, None, "fallback", "x", "C0PUBLIC1", "1.3")
     )
-    q1, q2 = await store.get_question("q1"), await store.get_question("q2")
+    q1, q2 = await store.questions.get("q1"), await store.questions.get("q2")
     assert q1 is not None and q2 is not None
     token = id_token(SECRET, MENTIONED)
     assert q1.text == (
@@ -569,14 +569,14 @@ async def test_slack_ids_in_the_text_and_dm_channels_are_stored_as_tokens(
 
 
 async def test_forget_erases_a_member_from_other_members_questions(backend: Backend, store: QuestionStore) -> None:
-    await store.record_question(record("q1", RAW, text=f"did <@{MENTIONED}> answer? cc {MENTIONED}"))
-    await store.record_question(record("q2", OTHER, text=f"<@{OTHER}> here, same as <@{RAW}>"))
+    await store.questions.record(record("q1", RAW, text=f"did <@{MENTIONED}> answer? cc {MENTIONED}"))
+    await store.questions.record(record("q2", OTHER, text=f"<@{OTHER}> here, same as <@{RAW}>"))
     assert await store.forget(MENTIONED) == 0  # no rows of their own...
-    q1 = await store.get_question("q1")
+    q1 = await store.questions.get("q1")
     assert q1 is not None and q1.text == "did <@u:erased> answer? cc @u:erased"  # ...but named in one
     # Forgetting RAW deletes their rows and erases them from OTHER's question, which stays.
     assert await store.forget(RAW) == 1
-    q2 = await store.get_question("q2")
+    q2 = await store.questions.get("q2")
     assert q2 is not None and q2.text == f"<@u:{id_token(SECRET, OTHER)}> here, same as <@u:erased>"
     await store.close()
     rows, raw_bytes = await backend.dump()
@@ -587,7 +587,7 @@ async def test_forget_erases_a_member_from_other_members_questions(backend: Back
 async def test_forget_reaches_raw_ids_in_rows_written_before_ids_were_tokenised(
     backend: Backend, store: QuestionStore
 ) -> None:
-    await store.record_question(record("q1", OTHER, text="placeholder"))
+    await store.questions.record(record("q1", OTHER, text="placeholder"))
     await store.close()
     # A row as an older version wrote it: the other member's raw id in the text.
     if backend.sqlite_file is not None:
@@ -605,74 +605,80 @@ async def test_forget_reaches_raw_ids_in_rows_written_before_ids_were_tokenised(
         await pg.close()
     again = backend.store()
     await again.forget(MENTIONED)
-    q1 = await again.get_question("q1")
+    q1 = await again.questions.get("q1")
     await again.close()
     assert q1 is not None and q1.text == "ask <@u:erased>"
 
 
 async def test_a_stored_question_says_whose_it_is_and_whether_it_was_handed_off(store: QuestionStore) -> None:
-    await store.record_question(record("q1", RAW))
-    q1 = await store.get_question("q1")
+    await store.questions.record(record("q1", RAW))
+    q1 = await store.questions.get("q1")
     assert q1 is not None and q1.member_hash == store.member_hash(RAW) == member_hash(SECRET, RAW)
     assert q1.member_hash != store.member_hash(OTHER) and not q1.handed_off
-    await store.record_handoff("q1", RAW)
-    await store.record_handoff("q1", RAW)  # retried: still one hand-off
-    handed = await store.get_question("q1")
+    await store.handoffs.record("q1", RAW)
+    await store.handoffs.record("q1", RAW)  # retried: still one hand-off
+    handed = await store.questions.get("q1")
     assert handed is not None and handed.handed_off
-    assert (await store.counts_since(NOW - datetime.timedelta(days=1)))["handoffs"] == 1
-    [listed] = await store.questions_since(NOW - datetime.timedelta(days=1))
+    assert (await store.feedback.counts_since(NOW - datetime.timedelta(days=1)))["handoffs"] == 1
+    [listed] = await store.questions.since(NOW - datetime.timedelta(days=1))
     assert listed.handed_off and listed.member_hash == q1.member_hash
 
 
 async def test_a_vote_written_late_never_replaces_a_newer_one(store: QuestionStore) -> None:
-    await store.record_question(record("q1"))
+    await store.questions.record(record("q1"))
     clicked = datetime.datetime.now(datetime.UTC)
     newer = FeedbackRecord("q1", OTHER, False, clicked)
     older = FeedbackRecord("q1", OTHER, True, clicked - datetime.timedelta(seconds=5))
     since = NOW - datetime.timedelta(days=1)
     await store.write([newer])
     await store.write([older])  # an earlier click whose write was retried after the later one
-    assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
+    assert (
+        (await store.feedback.counts_since(since))["helpful"],
+        (await store.feedback.counts_since(since))["not_helpful"],
+    ) == (0, 1)
     await store.write([newer])  # and a retried batch that had in fact committed
-    assert ((await store.counts_since(since))["helpful"], (await store.counts_since(since))["not_helpful"]) == (0, 1)
+    assert (
+        (await store.feedback.counts_since(since))["helpful"],
+        (await store.feedback.counts_since(since))["not_helpful"],
+    ) == (0, 1)
 
 
 # --- labels (Teach) ---
 
 
 async def test_labels_are_stored_listed_undone_and_exported(store: QuestionStore) -> None:
-    version = await store.labels_version()
-    ids = await store.add_labels(
+    version = await store.labels.version()
+    ids = await store.labels.add(
         ["  is there a  peer group\nfor PC leaders ", "ask <@U0123ABCD> about it", ""], "als", RAW
     )
     assert len(ids) == 2  # the empty one is dropped
-    labels = await store.labels()
+    labels = await store.labels.read()
     assert [(lb.text, lb.intent) for lb in labels][0] == ("is there a peer group for PC leaders", "als")
     assert RAW not in labels[0].made_by and labels[0].made_by == store.member_hash(RAW)
     assert "U0123ABCD" not in labels[1].text  # a Slack id typed into it is a token, as in a question
     assert labels[0].active and labels[0].exported_at is None
-    assert await store.labels_version() != version
-    (off_topic,) = await store.add_labels(["will it rain"], None, RAW)
-    assert (await store.labels())[-1].intent is None
-    before_undo = await store.labels_version()
-    assert await store.undo_label(off_topic) is True
-    assert await store.undo_label(off_topic) is False  # once
-    assert await store.undo_label(999_999) is False
-    assert await store.labels_version() != before_undo
-    assert [lb.id for lb in await store.labels()] == ids
-    assert [lb.id for lb in await store.labels(include_undone=True)] == [*ids, off_topic]
-    before_export = await store.labels_version()
-    await store.mark_exported(ids[:1])
-    exported = await store.labels()
+    assert await store.labels.version() != version
+    (off_topic,) = await store.labels.add(["will it rain"], None, RAW)
+    assert (await store.labels.read())[-1].intent is None
+    before_undo = await store.labels.version()
+    assert await store.labels.undo(off_topic) is True
+    assert await store.labels.undo(off_topic) is False  # once
+    assert await store.labels.undo(999_999) is False
+    assert await store.labels.version() != before_undo
+    assert [lb.id for lb in await store.labels.read()] == ids
+    assert [lb.id for lb in await store.labels.read(include_undone=True)] == [*ids, off_topic]
+    before_export = await store.labels.version()
+    await store.labels.mark_exported(ids[:1])
+    exported = await store.labels.read()
     assert exported[0].exported_at is not None and exported[1].exported_at is None
-    assert await store.labels_version() != before_export
+    assert await store.labels.version() != before_export
 
 
 async def test_forget_keeps_a_label_but_not_who_made_it(store: QuestionStore) -> None:
-    await store.add_labels(["what is the EDI programme"], "edi", RAW)
-    await store.add_labels(["ask <@OTHERUSER1> please", "key points"], "key_points", OTHER)
+    await store.labels.add(["what is the EDI programme"], "edi", RAW)
+    await store.labels.add(["ask <@OTHERUSER1> please", "key points"], "key_points", OTHER)
     await store.forget(RAW)
-    labels = await store.labels()
+    labels = await store.labels.read()
     assert len(labels) == 3 and labels[0].made_by == "" and labels[1].made_by == store.member_hash(OTHER)
 
 
@@ -681,14 +687,14 @@ STAFF_ID = "U0STAFF001"
 
 async def test_forget_deletes_the_labels_taught_from_the_members_own_words(store: QuestionStore) -> None:
     long = "how do I join the edi programme " + "and more words " * 20
-    await store.record_question(record("q1", RAW, outcome="fallback", text="where can I park my bike"))
-    await store.record_question(record("q2", RAW, outcome="fallback", text=long))
-    await store.record_question(record("q3", OTHER, outcome="fallback", text="who chairs the network"))
+    await store.questions.record(record("q1", RAW, outcome="fallback", text="where can I park my bike"))
+    await store.questions.record(record("q2", RAW, outcome="fallback", text=long))
+    await store.questions.record(record("q3", OTHER, outcome="fallback", text="who chairs the network"))
     # Staff taught all three, as Teach stores them (what staff were shown).
-    await store.add_labels([taught_text("where can I park my bike"), taught_text(long)], None, STAFF_ID)
-    await store.add_labels([taught_text("who chairs the network")], "offer_ned_network", STAFF_ID)
+    await store.labels.add([taught_text("where can I park my bike"), taught_text(long)], None, STAFF_ID)
+    await store.labels.add([taught_text("who chairs the network")], "offer_ned_network", STAFF_ID)
     assert await store.forget(RAW) == 4  # two questions, two labels
-    assert [label.text for label in await store.labels(include_undone=True)] == ["who chairs the network"]
+    assert [label.text for label in await store.labels.read(include_undone=True)] == ["who chairs the network"]
 
 
 async def test_stored_text_is_bounded_and_keeps_no_contact_details(store: QuestionStore) -> None:
@@ -696,8 +702,8 @@ async def test_stored_text_is_bounded_and_keeps_no_contact_details(store: Questi
         "ask S0TEAM1234 or mail pat.smith@nhs.example.org or call +44 (0)20 7946 0958 / 07700 900123 "
         "about recommendation 5 of 2022, page 12" + " padding" * 1000
     )
-    await store.record_question(record("q1", RAW, text=text))
-    q1 = await store.get_question("q1")
+    await store.questions.record(record("q1", RAW, text=text))
+    q1 = await store.questions.get("q1")
     assert q1 is not None and q1.text is not None and len(q1.text) <= MAX_CHARS
     assert "S0TEAM1234" not in q1.text and "^s:" in q1.text
     assert "pat.smith" not in q1.text and "[email]" in q1.text
@@ -709,28 +715,28 @@ async def test_stored_text_is_bounded_and_keeps_no_contact_details(store: Questi
 
 
 async def test_of_two_takes_at_once_one_wins_and_done_closes(store: QuestionStore, backend: Backend) -> None:
-    await store.record_question(record("q1", outcome="fallback", intent=None))
-    await store.record_handoff("q1", RAW)
-    assert await store.take_handoff("nope", "U0STAFF001") is None  # no such hand-off
+    await store.questions.record(record("q1", outcome="fallback", intent=None))
+    await store.handoffs.record("q1", RAW)
+    assert await store.handoffs.take("nope", "U0STAFF001") is None  # no such hand-off
     others = [backend.store() for _ in range(3)]
-    results = await asyncio.gather(*(s.take_handoff("q1", f"U0STAFF00{n}") for n, s in enumerate([store, *others])))
+    results = await asyncio.gather(*(s.handoffs.take("q1", f"U0STAFF00{n}") for n, s in enumerate([store, *others])))
     owners = {r.taken_by for r in results if r is not None}
     assert len(owners) == 1  # every caller sees the same single owner
     (owner,) = owners
     await asyncio.gather(*(s.close() for s in others))
-    done = await store.finish_handoff("q1", "U0STAFF009")
+    done = await store.handoffs.finish("q1", "U0STAFF009")
     assert done is not None and (done.taken_by, done.done_by) == (owner, "U0STAFF009")
-    again = await store.finish_handoff("q1", "U0STAFF008")  # closed once
+    again = await store.handoffs.finish("q1", "U0STAFF008")  # closed once
     assert again is not None and again.done_by == "U0STAFF009"
-    [times] = await store.handoffs_since(NOW - datetime.timedelta(days=1))
+    [times] = await store.handoffs.since(NOW - datetime.timedelta(days=1))
     assert times.taken_at is not None and times.done_at is not None and times.at <= times.taken_at
 
 
 async def test_forget_erases_a_staff_members_id_from_the_hand_offs(store: QuestionStore) -> None:
-    await store.record_question(record("q1", outcome="fallback", intent=None))
-    await store.record_handoff("q1", OTHER)
-    await store.take_handoff("q1", RAW)
-    await store.finish_handoff("q1", RAW)
+    await store.questions.record(record("q1", outcome="fallback", intent=None))
+    await store.handoffs.record("q1", OTHER)
+    await store.handoffs.take("q1", RAW)
+    await store.handoffs.finish("q1", RAW)
     await store.forget(RAW)
-    owners = await store.take_handoff("q1", "U0SOMEONE1")
+    owners = await store.handoffs.take("q1", "U0SOMEONE1")
     assert owners is not None and (owners.taken_by, owners.done_by) == ("erased", "erased")

@@ -193,7 +193,7 @@ async def _save_refused(harness: Harness, body: str) -> None:
     assert reply["response_action"] == "errors"
     assert "only the content team" in reply["errors"]["intent"]
     await harness.services.recorder.store.migrate()  # the harness's log is not started: nothing wrote to it
-    assert await harness.services.recorder.store.labels() == []
+    assert await harness.services.recorder.store.labels.read() == []
     await _nothing_posted(harness)
 
 

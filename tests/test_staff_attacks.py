@@ -131,7 +131,7 @@ async def test_a_vote_on_a_made_up_question_is_neither_stored_nor_counted(harnes
     import datetime
 
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
-    counts = await harness.services.recorder.store.counts_since(since)
+    counts = await harness.services.recorder.store.feedback.counts_since(since)
     assert counts.get("helpful", 0) == 0
     assert harness.standin.calls_to("response_url") == []  # no "thanks" for a vote on nothing
 
@@ -169,7 +169,7 @@ async def test_teach_learns_only_what_staff_were_shown(harness: Harness) -> None
     engine = harness.services.content.current.engine
     assert engine.answer(weather).is_fallback
     await teach(harness.services, poisoned, "offer_edi_programme", STAFF)
-    labels = await harness.services.recorder.store.labels()
+    labels = await harness.services.recorder.store.labels.read()
     assert labels and all("rain" not in label.text and len(label.text) <= QUESTION_CHARS for label in labels)
     assert harness.services.content.current.engine.answer(weather).is_fallback
 

@@ -173,7 +173,7 @@ async def test_teach_opens_a_modal_and_save_teaches_the_bot(harness: Harness, ca
     home = calls[-1].params
     assert home["user_id"] == STAFF and "Taught 1 question as *How to reach the team*" in json.dumps(home["view"])
     assert not any(QUESTION in _group_text(home["view"], b) for _, b in _teach_buttons(home["view"]))
-    [label] = await harness.services.recorder.store.labels()
+    [label] = await harness.services.recorder.store.labels.read()
     assert (label.text, label.intent) == (QUESTION, TAUGHT)
     line = next(json.loads(r.getMessage()) for r in caplog.records if '"kind":"teach"' in r.getMessage())
     assert line["outcome"] == "taught" and line["intent"] == TAUGHT and line["questions"] == 1
@@ -190,7 +190,7 @@ async def test_off_topic_is_a_choice_too(harness: Harness) -> None:
     status, body = await harness.action(_submission(STAFF, modal, staff_home.OFF_TOPIC))
     assert (status, body) == (200, "")
     await harness.standin.wait_for("views.publish", 2, timeout=15)
-    [label] = await harness.services.recorder.store.labels()
+    [label] = await harness.services.recorder.store.labels.read()
     assert label.intent is None
 
 
@@ -212,7 +212,7 @@ async def test_a_member_forging_teach_or_save_is_refused_and_nothing_changes(har
         "response_action": "errors",
         "errors": {"intent": "Sorry, only the content team can teach the bot."},
     }
-    assert await harness.services.recorder.store.labels() == []
+    assert await harness.services.recorder.store.labels.read() == []
     assert harness.standin.calls_to("views.publish") == []
     assert harness.services.content.current.engine.answer(QUESTION).is_fallback
 
@@ -240,7 +240,7 @@ async def test_a_forged_or_stale_save_from_staff_stores_nothing(harness: Harness
     assert status == 200
     reply = json.loads(body)
     assert reply["response_action"] == "errors" and error in reply["errors"]["intent"]
-    assert await harness.services.recorder.store.labels() == []
+    assert await harness.services.recorder.store.labels.read() == []
 
 
 async def test_a_group_taught_meanwhile_says_so(harness: Harness) -> None:
@@ -250,7 +250,7 @@ async def test_a_group_taught_meanwhile_says_so(harness: Harness) -> None:
     await harness.standin.wait_for("views.publish", 2, timeout=15)
     status, body = await harness.action(_submission(STAFF, modal, TAUGHT))  # a second Save of the same modal
     assert "taught already" in json.loads(body)["errors"]["intent"]
-    assert len(await harness.services.recorder.store.labels()) == 1
+    assert len(await harness.services.recorder.store.labels.read()) == 1
 
 
 # --- the pieces, without Slack ---
@@ -369,7 +369,7 @@ async def test_a_members_pick_among_the_choices_is_kept_and_shown_in_teach(harne
     await harness.posts(2)  # one answer: two clicks on one message within seconds post once
     await harness.services.recorder.flush()
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
-    [asked] = [q for q in await harness.services.recorder.store.questions_since(since) if q.text == question]
+    [asked] = [q for q in await harness.services.recorder.store.questions.since(since) if q.text == question]
     assert asked.outcome == "asked" and asked.picked == picked  # the asker's pick, not the other member's
 
     modal = await _modal_for(harness, "money?")

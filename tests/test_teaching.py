@@ -61,7 +61,7 @@ async def test_a_taught_question_gets_the_taught_answer_at_once(harness: Harness
     assert _answered(services, post, TAUGHT)
     model = (await _health(harness.url))["model"]
     assert model["labels"] == 1 and model["error"] is None
-    (label,) = await services.recorder.store.labels()
+    (label,) = await services.recorder.store.labels.read()
     assert (label.text, label.intent, label.made_by) == (QUESTION, TAUGHT, services.recorder.member_hash(STAFF))
 
 
@@ -69,7 +69,7 @@ async def test_an_unknown_intent_is_refused_and_nothing_is_stored(harness: Harne
     await harness.services.recorder.store.migrate()
     with pytest.raises(ValueError, match="no intent 'made_up'"):
         await teach(harness.services, [QUESTION], "made_up", STAFF)
-    assert await harness.services.recorder.store.labels() == []
+    assert await harness.services.recorder.store.labels.read() == []
 
 
 async def test_an_undone_label_is_unlearnt_and_off_topic_is_a_label_too(harness: Harness) -> None:
@@ -77,7 +77,7 @@ async def test_an_undone_label_is_unlearnt_and_off_topic_is_a_label_too(harness:
     await services.recorder.store.migrate()
     (label,) = await teach(services, [QUESTION], TAUGHT, STAFF)
     assert services.content.current.engine.match(QUESTION).intent_id == TAUGHT
-    assert await services.recorder.store.undo_label(label)
+    assert await services.recorder.store.labels.undo(label)
     await refresh(services)
     assert services.content.current.engine.answer(QUESTION).is_fallback
     # Teaching that a question the bot answers is off-topic sends it to the fallback.
@@ -116,7 +116,7 @@ async def test_labels_out_of_reach_leave_the_model_alone(harness: Harness) -> No
     await asyncio.sleep(0.3)
     assert services.content.current is before
     await services.recorder.store.migrate()
-    await services.recorder.store.add_labels([QUESTION], TAUGHT, STAFF)
+    await services.recorder.store.labels.add([QUESTION], TAUGHT, STAFF)
     for _ in range(100):
         if services.content.model.labels == 1:
             break
@@ -223,7 +223,7 @@ async def test_labels_are_listed_undone_and_exported_into_the_content(harness: H
     assert len(after) == len(before.decode("utf-8")) + len(added[0]) + 1
     assert (training / "labels.tsv").read_text(encoding="utf-8").endswith("can I book a desk in the office\tnone\n")
     assert subprocess.run([sys.executable, "-m", "bot", "check", str(path)], cwd=PROJECT_DIR).returncode == 0
-    labels = await services.recorder.store.labels()
+    labels = await services.recorder.store.labels.read()
     assert all(label.exported_at is not None for label in labels)
     assert "nothing to export" in _labels_cli(harness, "export", "--path", str(path)).stdout
     # The running bot reloads the exported file and still answers as taught: an exported label stays in
@@ -247,4 +247,4 @@ async def test_a_members_broadcast_or_comment_mark_never_blocks_an_export(harnes
     tsv = (path.parent / "training" / "labels.tsv").read_text(encoding="utf-8")
     assert tsv.endswith("\ngeneral is down again, who do I ask\tnone\n")
     assert subprocess.run([sys.executable, "-m", "bot", "check", str(path)], cwd=PROJECT_DIR).returncode == 0
-    assert all(label.exported_at is not None for label in await services.recorder.store.labels())
+    assert all(label.exported_at is not None for label in await services.recorder.store.labels.read())

@@ -441,7 +441,7 @@ async def on_owner(
         return
     store = services.recorder.store
     try:
-        change = store.take_handoff if take else store.finish_handoff
+        change = store.handoffs.take if take else store.handoffs.finish
         owners = await bounded(change(question_id, user), OWNER_SECONDS)
         if owners is None:  # the hand-off may still be waiting in the recorder's queue
             await services.recorder.flush(OWNER_SECONDS)
