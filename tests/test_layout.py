@@ -206,7 +206,8 @@ def test_the_service_imports_devtools_only_lazily_in_the_cli() -> None:
 def test_the_question_log_is_handed_what_it_needs() -> None:
     """The question log's modules know nothing of the operator's settings or of Block Kit: services.py
     reads DATABASE_URL and the secrets and hands them over, and learn.py gets the command names."""
-    question_log = ["question_log.py", "question_log_sql.py", "recorder.py", "learn.py"]
+    question_log = ["question_log.py", "question_log_sql.py", "question_log_sqlite.py", "question_log_postgres.py",
+                    "recorder.py", "learn.py"]  # fmt: skip
     wrong = [
         f"bot/{name}:{line}: {module}"
         for name in question_log
@@ -225,3 +226,34 @@ def test_the_import_checks_see_lazy_and_nested_imports() -> None:
     )
     assert sorted(m for _, m in _imports(tree, top_level_only=True)) == ["a", "b.c", "e"]
     assert sorted(m for _, m in _imports(tree, top_level_only=False)) == ["a", "b.c", "devtools.local", "e", "g"]
+
+
+def test_the_environment_is_read_only_in_bot_settings() -> None:
+    """Every other module, the command line, app.py and local mode included, is handed settings."""
+    wrong = []
+    for path in [PROJECT_DIR / "app.py", *sorted(PROJECT_DIR.glob("bot/**/*.py")),
+                 *sorted(PROJECT_DIR.glob("intents/*.py")), *sorted(PROJECT_DIR.glob("devtools/**/*.py"))]:  # fmt: skip
+        if path == PROJECT_DIR / "bot" / "settings.py":
+            continue
+        for node in ast.walk(_parse(path)):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+                wrong.append(f"{path.relative_to(PROJECT_DIR)}:{node.lineno}: os.{node.attr}")
+    assert wrong == []
+
+
+def test_no_store_interface_has_more_than_twelve_methods() -> None:
+    """The question log is split by concern: every store class and protocol (the database, each part,
+    each dialect's, the discarding one) has at most 12 methods, private ones counted."""
+    sizes = {}
+    for name in ("question_log.py", "question_log_sql.py", "question_log_sqlite.py", "question_log_postgres.py",
+                 "recorder.py", "state.py", "state_redis.py", "limits.py"):  # fmt: skip
+        for node in ast.walk(_parse(PROJECT_DIR / "bot" / name)):
+            if isinstance(node, ast.ClassDef) and (
+                node.name.endswith("Store")
+                or any(isinstance(b, ast.Name) and b.id == "Protocol" for b in node.bases)
+                or name.startswith("question_log_")
+            ):
+                methods = [f for f in node.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+                sizes[f"{name}:{node.name}"] = len(methods)
+    assert {"question_log.py:QuestionStore", "question_log_sqlite.py:SQLiteStore"} <= set(sizes)
+    assert {k: n for k, n in sizes.items() if n > 12} == {}

@@ -19,7 +19,9 @@ import aiohttp
 import pytest
 
 from bot.question_log import QuestionRecord, QuestionStore
-from bot.question_log_sql import PostgresStore, SQLiteStore, member_hash
+from bot.question_log_postgres import PostgresStore
+from bot.question_log_sql import member_hash
+from bot.question_log_sqlite import SQLiteStore
 from bot.recorder import DiscardingStore, Recorder
 from bot.settings import PROJECT_DIR
 from devtools.standin import SlackStandIn
