@@ -22,11 +22,10 @@ import pytest
 from bot.command_names import Commands
 from bot.content import build_content
 from bot.question_log import FeedbackRecord, QuestionRecord, QuestionStore
+from bot.question_log_postgres import PostgresStore
 from bot.question_log_sql import (
     POSTGRES_STEPS,
     SQLITE_STEPS,
-    PostgresStore,
-    SQLiteStore,
     StoreUnavailable,
     describe_store,
     id_token,
@@ -35,6 +34,7 @@ from bot.question_log_sql import (
 from bot.question_log_sql import (
     open_store as open_target,
 )
+from bot.question_log_sqlite import SQLiteStore
 from bot.report import build_report, format_report, learn_command, report_json
 from bot.safety import taught_text
 from bot.services import LOCAL_SECRET, derive_secret
