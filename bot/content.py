@@ -140,7 +140,9 @@ def new_engine(catalogue: Catalogue) -> Engine:
     """The model for a catalogue: scikit-learn is imported here, the first time one is built."""
     from intents.engine import Engine
 
-    return Engine(catalogue)
+    # Fitted models are kept in the cache folder by what they learnt from: any process, at any path, with
+    # the same examples, training files and labels, reuses one (a reload of unchanged training data too).
+    return Engine(catalogue, CONTENT_CACHE)
 
 
 def build_content(path: Path, commands: Commands) -> Content:

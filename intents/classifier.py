@@ -6,9 +6,13 @@ intents' examples, the off-topic areas (all one class, "none") and training/*.ts
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy
@@ -54,9 +58,15 @@ def build_pipeline(folds: int = CALIBRATION_FOLDS) -> Pipeline:
     return make_pipeline(features, CalibratedClassifierCV(svm, method="temperature", cv=folds, ensemble=False))
 
 
-def _fit(texts: Sequence[str], labels: Sequence[str], weights: Sequence[float]) -> Pipeline:
-    settings = f"{sklearn.__version__} {C} {WORD_NGRAMS} {CHAR_NGRAMS} {TOLERANCE} {CALIBRATION_FOLDS} single"
+def _fit(
+    texts: Sequence[str], labels: Sequence[str], weights: Sequence[float], cache_dir: Path | None = None
+) -> Pipeline:
+    """The model for these texts, labels and weights: from this process's memo, else from `cache_dir` (a
+    model another process fitted on exactly these, with this code and these libraries), else fitted."""
+    settings = f"{sklearn.__version__} {numpy.__version__} {C} {WORD_NGRAMS} {CHAR_NGRAMS} {TOLERANCE} " \
+        f"{CALIBRATION_FOLDS} single {sys.version}"  # fmt: skip
     digest = hashlib.sha256(settings.encode())
+    digest.update(Path(__file__).read_bytes())  # this module's code builds it: a change is a new model
     for text, label, weight in zip(texts, labels, weights, strict=True):
         digest.update(f"{label}\t{text}\t{weight:g}\n".encode())
     key = digest.hexdigest()
@@ -64,10 +74,14 @@ def _fit(texts: Sequence[str], labels: Sequence[str], weights: Sequence[float]) 
         if key in _memo:
             _memo.move_to_end(key)
             return _memo[key]
-    fit_params = {}
-    if any(w != 1.0 for w in weights):
-        fit_params["calibratedclassifiercv__sample_weight"] = numpy.asarray(weights, dtype=numpy.float64)
-    model = build_pipeline().fit(list(texts), list(labels), **fit_params)
+    kept = cache_dir / f"model-{key[:32]}.pickle" if cache_dir is not None else None
+    model = _load(kept)
+    if model is None:
+        fit_params = {}
+        if any(w != 1.0 for w in weights):
+            fit_params["calibratedclassifiercv__sample_weight"] = numpy.asarray(weights, dtype=numpy.float64)
+        model = build_pipeline().fit(list(texts), list(labels), **fit_params)
+        _keep(kept, model)
     with _memo_lock:
         _memo[key] = model
         while len(_memo) > MEMO_SIZE:
@@ -75,15 +89,39 @@ def _fit(texts: Sequence[str], labels: Sequence[str], weights: Sequence[float]) 
     return model
 
 
+def _load(path: Path | None) -> Pipeline | None:
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as f:
+            model = pickle.load(f)  # our own file, named by the digest of what fitted it
+        return model if isinstance(model, Pipeline) else None
+    except Exception:  # not there yet, or unreadable: fit again
+        return None
+
+
+def _keep(path: Path | None, model: Pipeline) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as f:
+            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(path)  # whole or not at all, whoever else is writing it
+    except OSError:
+        pass  # a read-only checkout: the model is simply not kept
+
+
 class Classifier:
     """Probabilities over the intents and "none" for one question, best first."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, cache_dir: Path | None = None) -> None:
         self.vocabulary: Vocabulary = catalogue.vocabulary
         texts, labels, weights = training_data(catalogue)
         if len(set(labels)) < 2:
             raise ValueError("the classifier needs examples of at least two intents (or one and off-topic ones)")
-        self.model = _fit([self.read(t) for t in texts], labels, weights)
+        self.model = _fit([self.read(t) for t in texts], labels, weights, cache_dir)
         self.labels: tuple[str, ...] = tuple(str(c) for c in self.model.classes_)
         self._scorer = _Scorer(self.model)
 

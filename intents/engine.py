@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from intents.classifier import Classifier
 from intents.model import Answer, Candidate, Catalogue, Intent, Match
@@ -49,11 +50,12 @@ def recommendation_number(text: str, numbers: dict[str, str]) -> int | None:
 
 
 class Engine:
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, model_cache: Path | None = None) -> None:
+        """`model_cache`: a folder where fitted models are kept, by a digest of what fitted them."""
         self.catalogue = catalogue
         self.threshold = catalogue.settings.confidence_threshold
         self.suggestion_floor = catalogue.settings.suggestion_floor
-        self.classifier = Classifier(catalogue)
+        self.classifier = Classifier(catalogue, model_cache)
         vocabulary = catalogue.vocabulary
         # topic -> the intent reporting where it stands, and the words that ask that.
         self.status_intent = {topic: i.id for i in catalogue.intents for topic in i.status_of}

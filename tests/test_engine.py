@@ -18,6 +18,7 @@ from intents.evaluate import evaluate, format_evaluation, read_labelled
 from intents.explain import explain
 from intents.loader import parse_catalogue
 from intents.model import Catalogue
+from intents.training import LabelledQuestion
 from tests.conftest import RESPONSES
 
 
@@ -271,6 +272,31 @@ def test_the_same_training_data_trains_once(fixture_catalogue: Catalogue, monkey
     assert fits == []
     for question in QUESTIONS:
         assert second.answer(question) == first.answer(question)
+
+
+def test_a_fitted_model_is_kept_for_other_processes(
+    fixture_catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One fit per training data on this machine: another process (here, an empty memo), with the content at
+    another path, loads the kept model instead of fitting; a change to what it learns from fits anew."""
+    monkeypatch.setattr(intents.classifier, "_memo", type(intents.classifier._memo)())
+    first = Engine(fixture_catalogue, tmp_path)
+    assert len(list(tmp_path.glob("model-*.pickle"))) == 1
+    monkeypatch.setattr(intents.classifier, "_memo", type(intents.classifier._memo)())  # another process
+    fits: list[Any] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        fits.append(args)
+        return build_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(intents.classifier, "build_pipeline", counted)
+    moved = replace(fixture_catalogue, path=tmp_path / "elsewhere.yaml")
+    second = Engine(moved, tmp_path)
+    assert fits == [] and all(second.answer(q) == first.answer(q) for q in QUESTIONS)
+    extra = LabelledQuestion("a new off-topic line about parking", None, 1)
+    changed = replace(moved, training=(*moved.training, extra))
+    Engine(changed, tmp_path)
+    assert len(fits) == 1 and len(list(tmp_path.glob("model-*.pickle"))) == 2
 
 
 def test_an_engine_pickles_for_the_content_cache(fx: Engine) -> None:
