@@ -51,7 +51,7 @@ test: install
 	$(BIN)/python -m bot eval tests/data/blind7.tsv --summary --min-accuracy 0.92 --min-oos-recall 0.95
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 check: install
 	$(BIN)/python -m bot check responses.yaml

@@ -44,7 +44,7 @@ from bot.question_log import StoredQuestion, UnansweredGroup
 from bot.report import group_questions, is_unanswered
 from bot.safety import QUESTION_CHARS, clean_payload, escape, for_terminal, taught_text
 from bot.services import Services
-from bot.timeouts import bounded
+from bot.timeouts import REPLY_STORE_SECONDS, bounded
 from intents.model import Catalogue, Intent
 
 WINDOW_DAYS = 28  # the chart, the least helpful intents and the unanswered questions
@@ -54,8 +54,6 @@ LEAST_HELPFUL = 5
 SHOWN_DUE = 10
 MAX_HOME_BLOCKS = 100  # Slack's limit for a Home view
 MAX_TAUGHT = 100  # distinct wordings one Save teaches at most (the most asked first)
-# A store read on the way to a reply: Slack wants the view_submission answered within 3 seconds.
-STORE_SECONDS = 2.0
 OFF_TOPIC = "-off-topic"  # the select's value for "off-topic": no intent id starts with '-'
 INTENT_BLOCK = "intent"  # the modal's input block and its select's action id
 INTENT_ACTION = "intent"
@@ -128,7 +126,7 @@ def _utc(now: datetime.datetime | None) -> datetime.datetime:
 async def _read(services: Services, since: datetime.datetime) -> tuple[list[StoredQuestion], set[str]]:
     """The questions since `since` and the texts staff taught already (labels not undone)."""
     store = services.recorder.store
-    async with asyncio.timeout(STORE_SECONDS):
+    async with asyncio.timeout(REPLY_STORE_SECONDS):
         questions = await store.questions.since(since)
         labelled = {label.text for label in await store.labels.read()}
     return questions, labelled
@@ -184,7 +182,7 @@ async def chosen_texts(services: Services, key: str | None, hashes: set[str]) ->
         groups = await unanswered_groups(services)
     else:
         groups = [group]
-    labelled = {label.text for label in await bounded(services.recorder.store.labels.read(), STORE_SECONDS)}
+    labelled = {label.text for label in await bounded(services.recorder.store.labels.read(), REPLY_STORE_SECONDS)}
     chosen = [t for g in groups for t in g.texts if text_hash(t) in hashes and taught_text(t) not in labelled]
     return list(dict.fromkeys(chosen))[:MAX_TAUGHT]
 
@@ -219,7 +217,7 @@ async def gather(services: Services, now: datetime.datetime | None = None) -> Da
     store = services.recorder.store
     try:
         questions, labelled = await _read(services, min(since, fortnight))
-        async with asyncio.timeout(STORE_SECONDS):
+        async with asyncio.timeout(REPLY_STORE_SECONDS):
             counts = (
                 await store.feedback.counts_since(week),
                 await store.feedback.counts_since(fortnight),

@@ -17,11 +17,9 @@ from bot.content import Label
 from bot.question_log import StoredLabel
 from bot.safety import taught_text
 from bot.services import Services
-from bot.timeouts import bounded
+from bot.timeouts import BACKGROUND_STORE_SECONDS, bounded
 
 log = logging.getLogger("bot.teaching")
-# A label read or written waits this long for the database, then gives up (the poll tries again).
-STORE_SECONDS = 5.0
 
 
 def as_training(labels: Sequence[StoredLabel]) -> list[Label]:
@@ -38,7 +36,7 @@ async def teach(services: Services, texts: Sequence[str], intent: str | None, st
     # Exactly what staff were shown of each question: never a tail of it they could not see.
     texts = list(dict.fromkeys(t for t in map(taught_text, texts) if t))
     store = services.recorder.store
-    ids = await bounded(store.labels.add(texts, intent, staff), STORE_SECONDS)
+    ids = await bounded(store.labels.add(texts, intent, staff), BACKGROUND_STORE_SECONDS)
     services.staff_views.clear()
     # Who, what and when; never the questions' text.
     log.info(
@@ -55,8 +53,8 @@ async def teach(services: Services, texts: Sequence[str], intent: str | None, st
 async def refresh(services: Services) -> str:
     """Read the labels and retrain with them; returns the labels' version it trained on."""
     store = services.recorder.store
-    version = await bounded(store.labels.version(), STORE_SECONDS)
-    labels = await bounded(store.labels.read(), STORE_SECONDS)
+    version = await bounded(store.labels.version(), BACKGROUND_STORE_SECONDS)
+    labels = await bounded(store.labels.read(), BACKGROUND_STORE_SECONDS)
     await services.content.set_labels(as_training(labels))
     return version
 
@@ -67,7 +65,7 @@ async def watch_labels(services: Services, interval: float) -> None:
     failing = False
     while True:
         try:
-            version = await bounded(services.recorder.store.labels.version(), STORE_SECONDS)
+            version = await bounded(services.recorder.store.labels.version(), BACKGROUND_STORE_SECONDS)
             if version != seen:
                 seen = await refresh(services) if version else version
             failing = False

@@ -15,6 +15,12 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# How long a call to the question log may take, by who waits for it (one place, one name each):
+# - a read on the way to a reply that Slack wants within 3 seconds (the staff Home, Teach's Save);
+REPLY_STORE_SECONDS = 2.0
+# - work nobody waits on at once: the label poll and a label write (tried again at the next poll).
+BACKGROUND_STORE_SECONDS = 5.0
+
 
 async def bounded(call: Awaitable[T], seconds: float | None) -> T:
     """`await call`, raising TimeoutError after `seconds` (None: no limit)."""
