@@ -3,7 +3,6 @@ responses.yaml cannot break them; a handful at the end check the shipped content
 
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import replace
 from pathlib import Path
@@ -404,16 +403,13 @@ def test_a_training_line_with_no_intent_or_one_column_says_so() -> None:
     ]
 
 
-def test_a_test_run_leaves_no_folder_behind(tmp_path: Path) -> None:
+def test_a_test_run_leaves_no_folder_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/conftest.py makes a throwaway folder for the run's question log, and removes it at the end."""
-    import subprocess
-    import sys
+    from tests import conftest
 
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["TMPDIR"] = str(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_blocks.py", "-k", "terminal"],
-        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    folder = tmp_path / "confedbot-tests-run"
+    (folder / "questions.sqlite3").parent.mkdir()
+    (folder / "questions.sqlite3").write_bytes(b"")
+    monkeypatch.setattr(conftest, "_RUN_FOLDER", str(folder))
+    conftest.pytest_sessionfinish(None, 0)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
