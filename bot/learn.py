@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+import bot.content
 from bot.command_names import Commands
 from bot.content import validate_file
 from bot.question_log import StoredLabel
@@ -90,8 +91,8 @@ def _learn_locked(path: Path, question: str, intent_id: str, commands: Commands 
         _write_atomically(path, original)
         note = f"{path}: not added; the file would not pass `python -m bot check`, so it was left as it was:"
         return Learned(None, (note, *(str(p) for p in result.errors)))
-    # The model's advice on the new example alone (one training, not check's five over the whole file).
-    advice = [*result.warnings, *example_warnings(result.catalogue, intent_id, question)]
+    # The model's advice on the new example alone, from the model of the file as it was (kept, not refitted).
+    advice = [*result.warnings, *example_warnings(result.catalogue, intent_id, question, bot.content.CONTENT_CACHE)]
     return Learned(line, (), tuple(str(p) for p in advice if p.line == line))
 
 

@@ -162,23 +162,25 @@ def _problems(catalogue: Catalogue, findings: Findings) -> list[Problem]:
     return warnings
 
 
-def example_warnings(catalogue: Catalogue, intent_id: str, example: str) -> list[Problem]:
-    """`content_warnings`' advice on one example alone: the model trained once without it (not five times,
-    as for the whole file), then asked where it goes. For `learn`, which adds one example and reports on it."""
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import LinearSVC
+def example_warnings(
+    catalogue: Catalogue, intent_id: str, example: str, model_cache: Path | None = None
+) -> list[Problem]:
+    """`content_warnings`' advice on one new example alone, for `learn`: where the model trained without it
+    sends it. That model is the one the bot serves for the file as it was before the example, so it is
+    usually in this process or in `model_cache` already, and nothing is fitted."""
+    from dataclasses import replace
 
-    from intents.classifier import C, build_pipeline
+    from intents.classifier import Classifier
 
-    texts, labels, _ = training_data(catalogue)
-    keep = [n for n, (t, label) in enumerate(zip(texts, labels, strict=True)) if (label, t) != (intent_id, example)]
-    if len(keep) == len(texts) or len(set(labels[n] for n in keep)) < 2:
-        return []
-    read = [" ".join(catalogue.vocabulary.normalise(texts[n])) for n in keep]
-    model = make_pipeline(build_pipeline().steps[0][1], LinearSVC(C=C, dual="auto", random_state=0))
-    model.fit(read, [labels[n] for n in keep])
-    classes = list(model.classes_)
-    row = model.decision_function([" ".join(catalogue.vocabulary.normalise(example))])[0]
+    before = replace(catalogue, intents=tuple(
+        replace(i, examples=tuple(e for e in i.examples if e != example)) if i.id == intent_id else i
+        for i in catalogue.intents
+    ))  # fmt: skip
+    classifier = Classifier(before, model_cache)
+    features, calibrated = classifier.model.steps[0][1], classifier.model.steps[-1][1]
+    svm = calibrated.calibrated_classifiers_[0].estimator  # one SVM fitted on all the data (ensemble=False)
+    row = svm.decision_function(features.transform([classifier.read(example)]))[0]
+    classes = [str(c) for c in calibrated.classes_]  # the SVM sees them encoded, in this order
     intents = {i.id for i in catalogue.intents}
     best = max(range(len(classes)), key=lambda k: row[k])
     own = row[classes.index(intent_id)] if intent_id in classes else min(row)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import itertools
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -157,6 +161,42 @@ def redis_url(request: pytest.FixtureRequest) -> str:
         missing("redis-server is not installed (not on PATH), and TEST_REDIS_URL is not set")
     server = request.getfixturevalue("throwaway_redis")
     return f"redis://{server.host}:{server.port}/0"
+
+
+# `python -m bot` commands a test may run in its own process, as a subprocess would, without paying for
+# a new interpreter and its imports each time: the same argv, environment, working folder, stdin, output
+# and exit code. Local mode and the sandbox (servers of their own) always get a real process.
+IN_PROCESS_COMMANDS = frozenset({"ask", "check", "eval", "learn", "labels", "report", "forget", "migrate"})
+
+
+def run_cli(
+    args: list[str], *, cwd: Path, env: dict[str, str], stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` with this environment in `cwd`: in this process for `-m bot <command>` (see
+    IN_PROCESS_COMMANDS), otherwise as a subprocess."""
+    if args[:2] != ["-m", "bot"] or len(args) < 3 or args[2] not in IN_PROCESS_COMMANDS:
+        return subprocess.run([sys.executable, *args], cwd=cwd, input=stdin, capture_output=True, text=True,
+                              timeout=timeout, env=env)  # fmt: skip
+    from bot.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(args[2:])
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.stdin = saved_stdin
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess([sys.executable, *args], code, out.getvalue(), err.getvalue())
 
 
 def next_ts() -> str:

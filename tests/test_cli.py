@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.settings import PROJECT_DIR
 from intents import load_catalogue
-from tests.conftest import RESPONSES
+from tests.conftest import RESPONSES, run_cli
 
 
 def run(
@@ -21,9 +21,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     base.update(env or {})
-    return subprocess.run(
-        [sys.executable, *args], cwd=PROJECT_DIR, input=stdin, capture_output=True, text=True, timeout=timeout, env=base
-    )
+    return run_cli(list(args), cwd=PROJECT_DIR, env=base, stdin=stdin, timeout=timeout)
 
 
 def test_ask_json_one_object_per_question_in_order() -> None:

@@ -8,7 +8,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,6 +18,7 @@ from bot.command_names import Commands
 from bot.content import validate_file
 from bot.settings import PROJECT_DIR
 from intents import Problem
+from tests.conftest import run_cli
 
 GUIDE = (PROJECT_DIR / "docs" / "editing-responses.md").read_text(encoding="utf-8")
 README = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
@@ -68,8 +68,9 @@ def test_every_command_shown_runs(block: list[str], tmp_path: Path) -> None:
             continue  # the README's make targets are what CI itself runs
         args = shlex.split(command)
         if args[0] == ".venv/bin/python":
-            args[0] = sys.executable  # the same interpreter as this test run's .venv
-        result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+            result = run_cli(args[1:], cwd=tmp_path, env=env, timeout=120)  # this test run's .venv
+        else:
+            result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
         assert result.returncode == 0, command + "\n" + result.stdout + result.stderr
 
 
