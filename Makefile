@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile \
 	--quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install run sandbox screenshot test lint check clean lock
+.PHONY: install run sandbox screenshot test gate-content gate-code lint check clean lock
 
 # A fresh .venv holding exactly requirements-dev.txt (hash-checked), then this project, editable and
 # without dependencies; rebuilt whenever a lock changes, so nothing removed from a lock lingers.
@@ -38,7 +38,13 @@ sandbox: install
 screenshot: install
 	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_sandbox_browser.py
 
+# The gates before the tests: the content, matching on the blind sets, lint and types. The first two and
+# the last two run side by side (one core each), each one's output kept together; then the tests, on both.
 test: install
+	$(MAKE) --no-print-directory -j2 -Otarget gate-content gate-code
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
+
+gate-content: install
 	$(BIN)/python -m bot check responses.yaml
 	@# Blind sets only: training/*.tsv is what the model learns from, so it measures nothing.
 	$(BIN)/python -m bot eval tests/data/blind.tsv --summary --min-accuracy 0.93 --min-oos-recall 0.96
@@ -49,9 +55,10 @@ test: install
 	$(BIN)/python -m bot eval tests/data/blind5.tsv --summary --min-accuracy 0.96 --min-oos-recall 0.95
 	$(BIN)/python -m bot eval tests/data/blind6.tsv --summary --min-accuracy 0.95 --min-oos-recall 0.93
 	$(BIN)/python -m bot eval tests/data/blind7.tsv --summary --min-accuracy 0.92 --min-oos-recall 0.95
+
+gate-code: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 check: install
 	$(BIN)/python -m bot check responses.yaml
