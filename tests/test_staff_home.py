@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from slack_sdk.models.views import View
 
-from bot import staff_home
+from bot import staff_figures, staff_home
 from bot.blocks import TEACH_ACTION
 from bot.question_log import UnansweredGroup
 from bot.server import EVENTS_PATH
@@ -287,14 +287,16 @@ def test_many_long_wordings_fit_slacks_limits(harness: Harness) -> None:
     """A big group: the modal's metadata stays under 3,000 characters and its text under a section's
     limit; a Home with many groups stays under 100 blocks. slack_sdk checks the rest."""
     texts = tuple(f"question number {n} " + "x" * 500 for n in range(300))
-    group = staff_home.Group(UnansweredGroup(texts[0], 900, TAUGHT), staff_home.group_key(texts[0]), texts, (3,) * 300)
+    group = staff_figures.Group(
+        UnansweredGroup(texts[0], 900, TAUGHT), staff_figures.group_key(texts[0]), texts, (3,) * 300
+    )
     catalogue = harness.services.content.current.catalogue
     modal = staff_home.teach_view(group, catalogue)
     View(**modal).validate_json()
     assert len(modal["private_metadata"]) <= 3000
     assert all(len(b["text"]["text"]) <= 3000 for b in modal["blocks"] if b["type"] == "section")
-    dashboard = staff_home.Dashboard(start=datetime.date(2026, 11, 7), per_day=[5] * 28, groups=[group] * 40)
-    home = staff_home.staff_home(harness.services, dashboard, "note")
+    dashboard = staff_figures.Dashboard(start=datetime.date(2026, 11, 7), per_day=[5] * 28, groups=[group] * 40)
+    home = staff_home.staff_home(harness.services.content.current, dashboard, "note")
     assert len(home["blocks"]) <= 100
     View(**home).validate_json()
 

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import staff_home
+from bot import staff_figures, staff_home
 from bot.blocks import TEACH_ACTION, TEACH_VIEW
 from bot.listeners.common import is_staff, object_of, services_of, text_of, tracked
 from bot.logs import RequestRecord
@@ -40,7 +40,7 @@ async def publish_home(
     try:
         if await is_staff(services, client, user):
             record.extra["home"] = "staff"
-            view = staff_home.staff_home(services, await staff_home.gather(services), notice)
+            view = staff_home.staff_home(services.content.current, await staff_figures.gather(services), notice)
         else:
             view = content.renderer.home(content.catalogue.get(KEY_POINTS))
         await client.views_publish(user_id=user, view=view)
@@ -113,7 +113,7 @@ async def on_teach(
         record.finish(record.outcome)
         return
     try:
-        group = await staff_home.find_group(services, key)
+        group = await staff_figures.find_group(services, key)
     except Exception as exc:
         log.warning("teach: question log not read: %s", type(exc).__name__)
         await _update(client, view_id, staff_home.notice_view("Teach the bot", OUT_OF_REACH), record)
@@ -160,7 +160,7 @@ async def on_save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, c
         return
     try:
         key = staff_home.read_key(view.get("private_metadata"))
-        texts = await staff_home.chosen_texts(services, key, hashes)
+        texts = await staff_figures.chosen_texts(services, key, hashes)
     except Exception as exc:
         log.warning("teach: question log not read: %s", type(exc).__name__)
         await refuse(OUT_OF_REACH, "store_unavailable")
