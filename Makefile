@@ -10,12 +10,10 @@ COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= CUSTOM_COMPILE_COMMAND="mak
 
 # A fresh .venv holding exactly requirements-dev.txt (hash-checked), then this project, editable and
 # without dependencies; rebuilt whenever a lock changes, so nothing removed from a lock lingers.
-# --no-compile: Python compiles a module when it is first imported (and keeps it), not every module of
-# every package at install; a fresh .venv takes about 30 s instead of 65.
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile --require-hashes -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@# setuptools warns about every editable install (a UserWarning, several lines): not ours to act on.
 	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet --disable-pip-version-check --no-deps \
 		--no-build-isolation -e .
