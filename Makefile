@@ -8,6 +8,10 @@ COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= CUSTOM_COMPILE_COMMAND="mak
 
 .PHONY: install run sandbox screenshot test gate-content gate-code lint check clean lock
 
+# Let Python keep the bytecode it compiles (a machine may set PYTHONDONTWRITEBYTECODE): the tests start
+# many processes, and each would otherwise compile bot/, intents/ and every library module it imports.
+unexport PYTHONDONTWRITEBYTECODE
+
 # A fresh .venv holding exactly requirements-dev.txt (hash-checked), then this project, editable and
 # without dependencies; rebuilt whenever a lock changes, so nothing removed from a lock lingers.
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
