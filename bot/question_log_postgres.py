@@ -16,9 +16,7 @@ from typing import (
 
 from bot.question_log import (
     HandoffOwners,
-    HandoffRecord,
     HandoffTimes,
-    QuestionRecord,
     StoredLabel,
     StoredQuestion,
     Write,
@@ -44,12 +42,15 @@ from bot.question_log_sql import (
     PG_CONNECT_SECONDS,
     POSTGRES_STEPS,
     TABLES,
+    FeedbackWrites,
+    HandoffWrites,
+    Part,
+    QuestionWrites,
     _counts,
     _handoff_times,
     _label,
     _label_texts,
     _now,
-    _now_feedback,
     _owners,
     _redaction,
     _row,
@@ -210,14 +211,8 @@ class PostgresStore:
             pool.terminate()  # a frozen server: drop the sockets rather than wait for it
 
 
-class PostgresQuestions:
+class PostgresQuestions(QuestionWrites["PostgresStore"]):
     """The questions members asked: each kept once, read back by id or by time."""
-
-    def __init__(self, db: PostgresStore) -> None:
-        self._db = db
-
-    async def record(self, record: QuestionRecord) -> None:
-        await self._db.write([record])
 
     async def get(self, question_id: str) -> StoredQuestion | None:
         async with self._db._connection() as conn:
@@ -230,14 +225,8 @@ class PostgresQuestions:
         return [_stored(tuple(row)) for row in rows]
 
 
-class PostgresFeedback:
+class PostgresFeedback(FeedbackWrites["PostgresStore"]):
     """Members' votes on answers, and the counts the report and the staff Home show."""
-
-    def __init__(self, db: PostgresStore) -> None:
-        self._db = db
-
-    async def record(self, question_id: str, member: str, helpful: bool) -> None:
-        await self._db.write([_now_feedback(question_id, member, helpful)])
 
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
         start = _utc(since)
@@ -251,14 +240,8 @@ class PostgresFeedback:
         return _counts(handoffs, [(v[0], v[1], v[2]) for v in votes])
 
 
-class PostgresHandoffs:
+class PostgresHandoffs(HandoffWrites["PostgresStore"]):
     """Questions passed to a person, and who on the staff took and closed each."""
-
-    def __init__(self, db: PostgresStore) -> None:
-        self._db = db
-
-    async def record(self, question_id: str, member: str) -> None:
-        await self._db.write([HandoffRecord(question_id, member, _now())])
 
     async def _handoff_update(self, statement: str, staff: str, question_id: str) -> HandoffOwners | None:
         async with self._db._connection() as conn, conn.transaction():
@@ -277,11 +260,8 @@ class PostgresHandoffs:
         return _handoff_times([tuple(r) for r in rows])
 
 
-class PostgresLabels:
+class PostgresLabels(Part["PostgresStore"]):
     """What staff taught the bot (Teach): added, read, undone, marked exported, and a version to poll."""
-
-    def __init__(self, db: PostgresStore) -> None:
-        self._db = db
 
     async def add(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
         rows = _label_texts(self._db._secret, texts)
@@ -327,11 +307,8 @@ class PostgresLabels:
         return ":".join(str(v) for v in row)
 
 
-class PostgresLimits:
+class PostgresLimits(Part["PostgresStore"]):
     """Rate limits every instance shares: hits per keyed hash in fixed windows."""
-
-    def __init__(self, db: PostgresStore) -> None:
-        self._db = db
 
     async def hit(self, key: str, window_start: int) -> int:
         hashed = member_hash(self._db._secret, key)

@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlparse
 
 from bot.question_log import (
@@ -237,6 +237,36 @@ def stored_channel(secret: str, channel: str | None) -> str | None:
     if channel and channel.startswith("D"):
         return "d:" + id_token(secret, channel)
     return channel
+
+
+class _Writer(Protocol):
+    async def write(self, rows: Sequence[Write]) -> None: ...
+
+
+D = TypeVar("D", bound=_Writer)
+
+
+class Part(Generic[D]):
+    """One concern's part of a store (bot/question_log.py): it runs its statements on its database."""
+
+    def __init__(self, db: D) -> None:
+        self._db = db
+
+
+# The one-row writes, a batch of one through the database's write: the same in both dialects.
+class QuestionWrites(Part[D]):
+    async def record(self, record: QuestionRecord) -> None:
+        await self._db.write([record])
+
+
+class FeedbackWrites(Part[D]):
+    async def record(self, question_id: str, member: str, helpful: bool) -> None:
+        await self._db.write([_now_feedback(question_id, member, helpful)])
+
+
+class HandoffWrites(Part[D]):
+    async def record(self, question_id: str, member: str) -> None:
+        await self._db.write([HandoffRecord(question_id, member, _now())])
 
 
 class StoreUnavailable(Exception):

@@ -22,9 +22,7 @@ from pathlib import (
 
 from bot.question_log import (
     HandoffOwners,
-    HandoffRecord,
     HandoffTimes,
-    QuestionRecord,
     StoredLabel,
     StoredQuestion,
     Write,
@@ -47,13 +45,16 @@ from bot.question_log_sql import (
     SQLITE_CALL_SECONDS,
     SQLITE_STEPS,
     TABLES,
+    FeedbackWrites,
+    HandoffWrites,
+    Part,
+    QuestionWrites,
     T,
     _counts,
     _handoff_times,
     _label,
     _label_texts,
     _now,
-    _now_feedback,
     _owners,
     _redaction,
     _row,
@@ -225,14 +226,8 @@ class SQLiteStore:
                 executor.shutdown(wait=False)
 
 
-class SQLiteQuestions:
+class SQLiteQuestions(QuestionWrites["SQLiteStore"]):
     """The questions members asked: each kept once, read back by id or by time."""
-
-    def __init__(self, db: SQLiteStore) -> None:
-        self._db = db
-
-    async def record(self, record: QuestionRecord) -> None:
-        await self._db.write([record])
 
     async def get(self, question_id: str) -> StoredQuestion | None:
         rows = await self._db._run(
@@ -250,14 +245,8 @@ class SQLiteQuestions:
         return [_stored(row) for row in rows]
 
 
-class SQLiteFeedback:
+class SQLiteFeedback(FeedbackWrites["SQLiteStore"]):
     """Members' votes on answers, and the counts the report and the staff Home show."""
-
-    def __init__(self, db: SQLiteStore) -> None:
-        self._db = db
-
-    async def record(self, question_id: str, member: str, helpful: bool) -> None:
-        await self._db.write([_now_feedback(question_id, member, helpful)])
 
     async def counts_since(self, since: datetime.datetime) -> dict[str, int]:
         start = _utc(since).isoformat(timespec="microseconds")
@@ -274,14 +263,8 @@ class SQLiteFeedback:
         return await self._db._run(work)
 
 
-class SQLiteHandoffs:
+class SQLiteHandoffs(HandoffWrites["SQLiteStore"]):
     """Questions passed to a person, and who on the staff took and closed each."""
-
-    def __init__(self, db: SQLiteStore) -> None:
-        self._db = db
-
-    async def record(self, question_id: str, member: str) -> None:
-        await self._db.write([HandoffRecord(question_id, member, _now())])
 
     async def _handoff_update(self, statement: str, staff: str, question_id: str) -> HandoffOwners | None:
         at = _sqlite_value(_now())
@@ -307,11 +290,8 @@ class SQLiteHandoffs:
         return _handoff_times(rows)
 
 
-class SQLiteLabels:
+class SQLiteLabels(Part["SQLiteStore"]):
     """What staff taught the bot (Teach): added, read, undone, marked exported, and a version to poll."""
-
-    def __init__(self, db: SQLiteStore) -> None:
-        self._db = db
 
     async def add(self, texts: Sequence[str], intent: str | None, staff: str) -> list[int]:
         rows = _label_texts(self._db._secret, texts)
@@ -363,11 +343,8 @@ class SQLiteLabels:
         return ":".join(str(v) for v in row)
 
 
-class SQLiteLimits:
+class SQLiteLimits(Part["SQLiteStore"]):
     """Rate limits every instance shares: hits per keyed hash in fixed windows."""
-
-    def __init__(self, db: SQLiteStore) -> None:
-        self._db = db
 
     async def hit(self, key: str, window_start: int) -> int:
         hashed = member_hash(self._db._secret, key)
